@@ -1,0 +1,23 @@
+"""Escalation's composition root: ``uvicorn services.escalation.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.escalation import api
+from services.escalation.handlers.deadlines import HANDLERS
+from services.escalation.tables import inbox, outbox
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.web.app import build_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).for_service("escalation")
+    runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS)
+    return build_app(
+        title="哨报 Shaobao · escalation 督办",
+        description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",
+        runtime=runtime,
+        routers=[api.router],
+    )

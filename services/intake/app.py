@@ -1,0 +1,29 @@
+"""Intake's composition root: ``uvicorn services.intake.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.intake import api
+from services.intake.handlers.status import HANDLERS
+from services.intake.service import IntakeDeps
+from services.intake.tables import inbox, outbox
+from shared.runtime import ServiceRuntime
+from shared.security.pii import PiiVault
+from shared.settings import Settings
+from shared.web.app import build_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).for_service("intake")
+    deps = IntakeDeps(
+        vault=PiiVault(settings.pii_key.get_secret_value()),
+        pseudonym_key=settings.pseudonym_key.get_secret_value(),
+    )
+    runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
+    return build_app(
+        title="哨报 Shaobao · intake 受理",
+        description="渠道提交诉求、查询状态。Channels submit cases and read their status.",
+        runtime=runtime,
+        routers=[api.router],
+    )

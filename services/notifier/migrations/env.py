@@ -1,0 +1,4 @@
+from services.notifier.tables import metadata
+from shared.db.alembic_env import run
+
+run(metadata)

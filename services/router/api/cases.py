@@ -1,0 +1,60 @@
+"""Case queries for ops and supervisors: the timeline, and why a case went where it went."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from services.router.schemas import CaseRead, DispatchRead, RoutingRead, TimelineEntry
+from services.router.tables import cases, dispatches, routing_decisions, timeline
+from shared.auth.dependency import require
+from shared.auth.keys import ApiKey, Role
+from shared.web.app import NotFound
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
+
+
+@router.get("/{case_id}", response_model=CaseRead, summary="诉求全程记录 (case timeline)")
+async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseRead:
+    async with request.app.state.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
+        if case is None:
+            raise NotFound("诉求不存在 (case not found)")
+        ds = (
+            await conn.execute(
+                select(dispatches)
+                .where(dispatches.c.case_id == case_id)
+                .order_by(dispatches.c.created_at)
+            )
+        ).all()
+        tl = (
+            await conn.execute(
+                select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.seq)
+            )
+        ).all()
+    return CaseRead(
+        **{k: case._mapping[k] for k in CaseRead.model_fields if k in case._mapping},
+        dispatches=[DispatchRead.model_validate(d._mapping) for d in ds],
+        timeline=[TimelineEntry.model_validate(t._mapping) for t in tl],
+    )
+
+
+@router.get(
+    "/{case_id}/routing", response_model=list[RoutingRead], summary="派单依据 (routing explanation)"
+)
+async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[RoutingRead]:
+    async with request.app.state.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(routing_decisions)
+                .where(routing_decisions.c.case_id == case_id)
+                .order_by(routing_decisions.c.seq)
+            )
+        ).all()
+    if not rows:
+        raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
+    return [RoutingRead.model_validate(r._mapping) for r in rows]

@@ -1,0 +1,16 @@
+"""The owner directory, readable with any key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from services.router.schemas import OwnerRead
+from shared.auth.dependency import CurrentKey
+
+router = APIRouter(prefix="/v1/owners", tags=["owners"])
+
+
+@router.get("", response_model=list[OwnerRead], summary="责任单位名录 (owner directory)")
+async def list_owners(key: CurrentKey, request: Request) -> list[OwnerRead]:
+    owners = request.app.state.runtime.deps.owners.all()
+    return [OwnerRead(id=o.id, name=o.name, kind=o.kind.value, parent=o.parent) for o in owners]

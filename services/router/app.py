@@ -1,0 +1,25 @@
+"""Router's composition root: ``uvicorn services.router.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.router.api import cases, dispatches, owners
+from services.router.deps import RouterDeps
+from services.router.handlers.registry import HANDLERS
+from services.router.tables import inbox, outbox
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.web.app import build_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).for_service("router")
+    deps = RouterDeps.load(settings)
+    runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
+    return build_app(
+        title="哨报 Shaobao · router 分派",
+        description="派单、签收与诉求全程记录。Routing, the department API and case timelines.",
+        runtime=runtime,
+        routers=[dispatches.router, cases.router, owners.router],
+    )

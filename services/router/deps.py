@@ -1,0 +1,31 @@
+"""What the router's handlers and routes need besides a connection: rules, owners, calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.durations import Duration
+from shared.domain.owners import OwnerDirectory
+from shared.domain.routing import RuleSet
+
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class RouterDeps:
+    rules: RuleSet
+    owners: OwnerDirectory
+    calendar: WorkingCalendar
+
+    @classmethod
+    def load(cls, settings: Settings) -> RouterDeps:
+        return cls(
+            rules=RuleSet.load(settings.rules_file),
+            owners=OwnerDirectory.load(settings.owners_file),
+            calendar=WorkingCalendar.load(settings.calendar_dir),
+        )
+
+    def due(self, start: datetime, within: Duration) -> datetime:
+        return self.calendar.add(start, within)

@@ -1,0 +1,195 @@
+"""Creating a case and its dispatches from a routing decision (router's write side)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from shared.domain.lifecycle import CaseState, DispatchState, fire_case
+from shared.domain.routing import RoutingDecision
+from sqlalchemy import insert, update
+
+from services.router import timeline
+from services.router.tables import cases, dispatches, routing_decisions
+from shared.contracts.events import CaseDispatched, CaseDisputed, CaseReceived, DispatchInfo
+from shared.ids import new_id
+from shared.messaging.consumer import HandlerContext
+
+
+async def create_case(ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision) -> None:
+    """Store the case as triaged, with its routing decision and the first timeline rows."""
+    triaged = fire_case(CaseState.RECEIVED, "triage")
+    await ctx.conn.execute(
+        insert(cases).values(
+            case_id=event.case_id,
+            state=triaged.value,
+            channel=event.channel,
+            category=event.category,
+            title=event.title,
+            location=event.location.model_dump(),
+            tier=decision.tier.value,
+            urgency=event.urgency,
+            rule_id=decision.matched_rule_id,
+            ruleset_version=decision.ruleset_version,
+            petitioner_ref=event.petitioner_ref,
+            received_at=ctx.cause.occurred_at,
+        )
+    )
+    await ctx.conn.execute(
+        insert(routing_decisions).values(
+            case_id=event.case_id,
+            decided_at=ctx.now,
+            ruleset_version=decision.ruleset_version,
+            decision=decision.model_dump(mode="json"),
+        )
+    )
+    await timeline.record(
+        ctx.conn,
+        case_id=event.case_id,
+        at=ctx.cause.occurred_at,
+        actor=f"channel:{event.channel}" + (f"/{event.received_by}" if event.received_by else ""),
+        action="received",
+        to_state=CaseState.RECEIVED.value,
+        reason=f"受理：{event.title}",
+    )
+    await timeline.record(
+        ctx.conn,
+        case_id=event.case_id,
+        at=ctx.now,
+        actor="router",
+        action="triaged",
+        from_state=CaseState.RECEIVED.value,
+        to_state=triaged.value,
+        reason=_triage_reason(decision),
+        rule_version=decision.ruleset_version,
+    )
+
+
+async def dispatch_case(ctx: HandlerContext, case_id: UUID, decision: RoutingDecision) -> None:
+    """One dispatch for the lead and one per co-handler, each with its own frozen clocks."""
+    assert decision.lead_owner_id is not None
+    infos = [
+        await _create_dispatch(ctx, case_id, decision, owner_id, role)
+        for owner_id, role in [(decision.lead_owner_id, "lead")]
+        + [(o, "co_handler") for o in decision.co_handler_ids]
+    ]
+    state = fire_case(CaseState.TRIAGED, "dispatch")
+    await _set_case_state(ctx, case_id, state)
+    await timeline.record(
+        ctx.conn,
+        case_id=case_id,
+        at=ctx.now,
+        actor="router",
+        action="dispatched",
+        from_state=CaseState.TRIAGED.value,
+        to_state=state.value,
+        reason="派单：" + "、".join(f"{i.owner_name}（{_role_cn(i.role)}）" for i in infos),
+        rule_version=decision.ruleset_version,
+    )
+    ctx.emit(
+        CaseDispatched(
+            case_id=case_id,
+            category=decision.category,
+            title=await _title(ctx, case_id),
+            tier=decision.tier.value,
+            urgency=decision.urgency.value,
+            rule_id=decision.matched_rule_id,
+            ruleset_version=decision.ruleset_version,
+            location=ctx.cause.data["location"],
+            dispatches=infos,
+        ),
+        case_id=case_id,
+    )
+
+
+async def mark_disputed(ctx: HandlerContext, case_id: UUID, decision: RoutingDecision) -> None:
+    """No owner accepts the matter by rule: hand it to the escalation service to whistle."""
+    state = fire_case(CaseState.TRIAGED, "dispute")
+    await _set_case_state(ctx, case_id, state)
+    reason = decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
+    await timeline.record(
+        ctx.conn,
+        case_id=case_id,
+        at=ctx.now,
+        actor="router",
+        action="disputed",
+        from_state=CaseState.TRIAGED.value,
+        to_state=state.value,
+        reason=reason,
+        rule_version=decision.ruleset_version,
+    )
+    ctx.emit(
+        CaseDisputed(
+            case_id=case_id,
+            category=decision.category,
+            reason=reason,
+            location=ctx.cause.data["location"],
+            owners_involved=[o for o in [decision.lead_owner_id, *decision.co_handler_ids] if o],
+        ),
+        case_id=case_id,
+    )
+
+
+async def _create_dispatch(
+    ctx: HandlerContext, case_id: UUID, decision: RoutingDecision, owner_id: str, role: str
+) -> DispatchInfo:
+    deps = ctx.deps
+    owner = deps.owners.get(owner_id)
+    dispatch_id = new_id()
+    ack_due = deps.due(ctx.now, decision.acknowledge_within)
+    resolve_due = deps.due(ctx.now, decision.resolve_within)
+    progress_due = deps.due(ctx.now, decision.keep_in_touch) if decision.keep_in_touch else None
+    policy = {
+        "tier": decision.tier.value,
+        "urgency": decision.urgency.value,
+        "acknowledge_within": str(decision.acknowledge_within),
+        "resolve_within": str(decision.resolve_within),
+        "keep_in_touch": str(decision.keep_in_touch) if decision.keep_in_touch else None,
+    }
+    await ctx.conn.execute(
+        insert(dispatches).values(
+            dispatch_id=dispatch_id,
+            case_id=case_id,
+            owner_id=owner_id,
+            role=role,
+            state=DispatchState.PENDING.value,
+            rule_id=decision.matched_rule_id,
+            ruleset_version=decision.ruleset_version,
+            policy=policy,
+            acknowledge_due_at=ack_due,
+            resolve_due_at=resolve_due,
+            progress_due_at=progress_due,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+    )
+    return DispatchInfo(
+        dispatch_id=dispatch_id,
+        owner_id=owner_id,
+        owner_name=owner.name if owner else owner_id,
+        role=role,  # type: ignore[arg-type]
+        acknowledge_due_at=ack_due,
+        resolve_due_at=resolve_due,
+        progress_due_at=progress_due,
+    )
+
+
+async def _set_case_state(ctx: HandlerContext, case_id: UUID, state: CaseState) -> None:
+    await ctx.conn.execute(
+        update(cases)
+        .where(cases.c.case_id == case_id)
+        .values(state=state.value, updated_at=ctx.now, version=cases.c.version + 1)
+    )
+
+
+async def _title(ctx: HandlerContext, case_id: UUID) -> str:
+    return str(ctx.cause.data.get("title", ""))
+
+
+def _role_cn(role: str) -> str:
+    return "主办" if role == "lead" else "协办"
+
+
+def _triage_reason(decision: RoutingDecision) -> str:
+    if decision.matched_rule_id is None:
+        return "分类：无匹配规则"
+    return f"分类：规则 {decision.matched_rule_id}，{decision.tier.value} 类"

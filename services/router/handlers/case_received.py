@@ -1,0 +1,35 @@
+"""Consumes ``case.received``; routes the case and dispatches it.
+
+Emits ``case.dispatched`` (one event listing the lead and co-handler dispatches) or,
+when no rule gives an owner or the rule marks the matter as a known jurisdiction
+dispute, ``case.disputed`` for the escalation service to blow the whistle.
+Keys on ``case_id``: a case already stored is left alone.
+"""
+
+from __future__ import annotations
+
+from shared.domain.routing import Location, route
+from sqlalchemy import select
+
+from services.router.dispatching import create_case, dispatch_case, mark_disputed
+from services.router.tables import cases
+from shared.contracts.events import CaseReceived
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
+    exists = await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == event.case_id))
+    if exists is not None:
+        return
+    deps = ctx.deps
+    decision = route(
+        deps.rules,
+        deps.owners,
+        category=event.category,
+        location=Location(**event.location.model_dump()),
+    )
+    await create_case(ctx, event, decision)
+    if decision.lead_owner_id is None or decision.disputed:
+        await mark_disputed(ctx, event.case_id, decision)
+        return
+    await dispatch_case(ctx, event.case_id, decision)

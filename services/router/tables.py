@@ -1,0 +1,92 @@
+"""Router's schema: cases, dispatches, the typed timeline and routing decisions."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+
+from shared.db.outbox import inbox_table, outbox_table
+from shared.db.types import JSON, TZ, UUIDT
+
+metadata = MetaData(schema="router")
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", UUIDT, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("close_kind", Text),
+    Column("channel", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("location", JSON, nullable=False),
+    Column("tier", Text),
+    Column("urgency", Text, nullable=False),
+    Column("rule_id", Text),
+    Column("ruleset_version", Text),
+    Column("petitioner_ref", Text),
+    Column("received_at", TZ, nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=func.now()),
+    Column("updated_at", TZ, nullable=False, server_default=func.now()),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_router_cases_state", "state"),
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("dispatch_id", UUIDT, primary_key=True),
+    Column("case_id", UUIDT, ForeignKey("router.cases.case_id"), nullable=False, index=True),
+    Column("owner_id", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("rule_id", Text),
+    Column("ruleset_version", Text, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("acknowledge_due_at", TZ, nullable=False),
+    Column("resolve_due_at", TZ, nullable=False),
+    Column("progress_due_at", TZ),
+    Column("acknowledged_at", TZ),
+    Column("resolved_at", TZ),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_router_dispatches_owner_state", "owner_id", "state"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUIDT, nullable=False, index=True),
+    Column("dispatch_id", UUIDT),
+    Column("at", TZ, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("from_state", Text),
+    Column("to_state", Text),
+    Column("reason", Text),
+    Column("rule_version", Text),
+    Column("detail", JSON),
+)
+
+routing_decisions = Table(
+    "routing_decisions",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUIDT, nullable=False, index=True),
+    Column("decided_at", TZ, nullable=False),
+    Column("ruleset_version", Text, nullable=False),
+    Column("decision", JSON, nullable=False),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,169 @@
+"""The demo behind ``shaobao demo``: one elevator complaint, followed end to end.
+
+It makes its own keys (channel, admin, department), registers a local webhook receiver
+for every owner, posts a case as the 12345 hotline, and prints each step as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shared.auth.keys import Role
+from shared.cli.keys_cmd import make_key
+from shared.security.signing import verify
+from shared.settings import Settings
+
+RECEIVER_PORT = 8010
+ACTION_CN = {
+    "received": "受理",
+    "triaged": "分类",
+    "dispatched": "派单",
+    "delivered": "送达",
+    "acknowledged": "签收",
+    "disputed": "争议",
+}
+
+
+class Receiver:
+    """A department's webhook receiver that checks every signature."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.received: list[dict[str, Any]] = []
+
+    async def handle(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        if not verify(self.secret, dict(request.headers), body, time.time()):
+            return JSONResponse({"detail": "bad signature"}, status_code=401)
+        self.received.append(await request.json())
+        return JSONResponse({"ok": True})
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])
+
+
+async def run_demo(*, intake: str, router: str, notifier: str) -> int:
+    settings = Settings()
+    receiver = Receiver(secrets.token_urlsafe(24))
+    server = uvicorn.Server(
+        uvicorn.Config(receiver.app(), host="127.0.0.1", port=RECEIVER_PORT, log_level="warning")
+    )
+    serve = asyncio.create_task(server.serve())
+    try:
+        return await _walk(settings, receiver, intake=intake, router=router, notifier=notifier)
+    finally:
+        server.should_exit = True
+        await serve
+
+
+async def _walk(
+    settings: Settings, receiver: Receiver, *, intake: str, router: str, notifier: str
+) -> int:
+    channel_key = await make_key(settings, Role.CHANNEL, channel="hotline_12345", label="demo")
+    admin_key = await make_key(settings, Role.ADMIN, label="demo")
+    async with httpx.AsyncClient(timeout=10) as http:
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        owners = (await http.get(f"{router}/v1/owners", headers=admin)).raise_for_status().json()
+        for o in owners:
+            await http.put(
+                f"{notifier}/v1/endpoints/{o['id']}",
+                headers=admin,
+                json={"url": f"http://127.0.0.1:{RECEIVER_PORT}/hook", "secret": receiver.secret},
+            )
+        print(
+            f"① 已为 {len(owners)} 个责任单位登记本地接收地址 (webhook receiver on :{RECEIVER_PORT})"
+        )
+        case = {
+            "external_id": f"12345-DEMO-{secrets.token_hex(3)}",
+            "category": "property.elevator",
+            "title": "3号楼电梯停运两天，老人无法下楼",
+            "description": "幸福里小区3号楼电梯自周一起停运，物业称配件需从外省调货。",
+            "location": DEMO_LOCATION,
+            "urgency": "urgent",
+            "petitioner": {"name": "王女士", "phone": "13800001234"},
+        }
+        resp = await http.post(
+            f"{intake}/v1/cases", json=case, headers={"Authorization": f"Bearer {channel_key}"}
+        )
+        resp.raise_for_status()
+        case_id = resp.json()["case_id"]
+        print(f"② 12345 热线提交诉求，工单号 {case_id}")
+        view = await _wait_case(http, router, case_id, admin, lambda c: c["dispatches"])
+        for d in view["dispatches"]:
+            print(
+                f"③ 已派单 → {d['owner_id']}（{'主办' if d['role'] == 'lead' else '协办'}），"
+                f"签收时限 {d['acknowledge_due_at']}，办结时限 {d['resolve_due_at']}"
+            )
+        await _wait(lambda: any(r["case_id"] == case_id for r in receiver.received), "webhook")
+        print("④ 责任单位的接收地址已收到签名派单（签名校验通过）")
+        lead = next(d for d in view["dispatches"] if d["role"] == "lead")
+        dept_key = await make_key(settings, Role.DEPARTMENT, owner=lead["owner_id"], label="demo")
+        ack = await http.post(
+            f"{router}/v1/dispatches/{lead['dispatch_id']}/acknowledge",
+            headers={"Authorization": f"Bearer {dept_key}"},
+        )
+        ack.raise_for_status()
+        print(f"⑤ {lead['owner_id']} 已签收")
+        view = await _wait_case(
+            http,
+            router,
+            case_id,
+            admin,
+            lambda c: {"delivered", "acknowledged"} <= {t["action"] for t in c["timeline"]},
+        )
+        print("\n全程记录 (timeline):")
+        for t in view["timeline"]:
+            print(
+                f"  {t['at'][:19]}  {ACTION_CN.get(t['action'], t['action']):<4} {t['actor']:<28} {t['reason'] or ''}"
+            )
+    print(_NEXT_STEPS.format(router=router, case_id=case_id))
+    return 0
+
+
+DEMO_LOCATION = {
+    "district": "d01",
+    "street": "s01",
+    "community": "c01",
+    "grid": "g01",
+    "compound": "k01",
+}
+
+_NEXT_STEPS = """
+下一步 (next steps):
+  API 文档:  http://127.0.0.1:8001/docs  {router}/docs  http://127.0.0.1:8003/docs  http://127.0.0.1:8004/docs
+  诉求记录:  curl -H "Authorization: Bearer <ops key>" {router}/v1/cases/{case_id}
+  新建密钥:  uv run shaobao keys create --role ops
+  RabbitMQ:  http://127.0.0.1:55673  (shaobao / shaobao)
+  停止系统:  bash deploy/down.sh
+"""
+
+
+async def _wait_case(
+    http: httpx.AsyncClient, router: str, case_id: str, headers: dict[str, str], ok: Any
+) -> Any:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        resp = await http.get(f"{router}/v1/cases/{case_id}", headers=headers)
+        if resp.status_code == 200 and ok(resp.json()):
+            return resp.json()
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"等待超时：诉求 {case_id} 未按预期推进 (timed out)")
+
+
+async def _wait(check: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"等待超时：{what}")

@@ -1,0 +1,40 @@
+"""``shaobao``: the operations command line."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.cli import clock_cmd, keys_cmd, rules_cmd
+
+app = typer.Typer(help="哨报 Shaobao 运维命令 (operations)", no_args_is_help=True)
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(clock_cmd.app, name="clock")
+app.add_typer(rules_cmd.app, name="rules")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade every schema (platform, intake, router, escalation, notifier)."""
+    from shared.db.migrate import migrate_all
+    from shared.settings import Settings
+
+    migrate_all(Settings().database_url)
+    typer.echo("数据库已迁移到最新版本 (migrated to head)")
+
+
+@app.command()
+def demo(
+    intake: str = "http://127.0.0.1:8001",
+    router: str = "http://127.0.0.1:8002",
+    notifier: str = "http://127.0.0.1:8004",
+) -> None:
+    """Post one case and follow it: dispatched, delivered to a local webhook, acknowledged."""
+    import asyncio
+
+    from shared.cli.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(intake=intake, router=router, notifier=notifier)))
+
+
+if __name__ == "__main__":
+    app()

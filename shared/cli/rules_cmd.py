@@ -1,0 +1,56 @@
+"""``shaobao rules``: check a rules file; explain where a case would go and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shared.domain.errors import ConfigError
+from shared.domain.owners import OwnerDirectory
+from shared.domain.routing import Location, RuleSet, explain_text, route
+from shared.settings import Settings
+
+app = typer.Typer(help="派单规则 (routing rules)", no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False),
+    owners: Path | None = typer.Option(None, help="owners.yaml (default: settings)"),
+) -> None:
+    """Validate a rules file against the owner directory; errors name the rule and field."""
+    try:
+        directory = OwnerDirectory.load(owners or Settings().owners_file)
+        ruleset = RuleSet.load(file)
+        ruleset.check_owners(directory)
+    except ConfigError as exc:
+        typer.echo(f"规则文件有误 (invalid): {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"规则文件有效 (ok)：{len(ruleset.rules)} 条规则，版本 {ruleset.version}")
+
+
+@app.command("explain")
+def explain(
+    category: str = typer.Option(..., help="e.g. property.elevator"),
+    district: str | None = None,
+    street: str | None = None,
+    community: str | None = None,
+    grid: str | None = None,
+    compound: str | None = None,
+) -> None:
+    """Say which rule would route such a case, which fields matched, and why others lost."""
+    settings = Settings()
+    try:
+        decision = route(
+            RuleSet.load(settings.rules_file),
+            OwnerDirectory.load(settings.owners_file),
+            category=category,
+            location=Location(
+                district=district, street=street, community=community, grid=grid, compound=compound
+            ),
+        )
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(explain_text(decision))

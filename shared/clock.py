@@ -1,0 +1,69 @@
+"""The one clock every service reads.
+
+``SystemClock`` is wall time. ``OffsetClock`` adds an offset stored in PostgreSQL
+(``platform.test_clock``) so that ``shaobao clock advance 3d`` moves time for every
+service at once; it is refused in production by the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db.platform import test_clock
+
+log = structlog.get_logger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class OffsetClock:
+    """Wall time plus an offset refreshed from the database in the background."""
+
+    def __init__(self, engine: AsyncEngine, refresh_seconds: float = 0.2) -> None:
+        self._engine = engine
+        self._offset = timedelta(0)
+        self._refresh = refresh_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    async def refresh(self) -> None:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(
+                select(test_clock.c.offset_seconds).where(test_clock.c.id == 1)
+            )
+        self._offset = timedelta(seconds=float(value or 0))
+
+    async def start(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="offset-clock")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh)
+            try:
+                await self.refresh()
+            except Exception as exc:  # the database may be restarting; keep the last offset
+                log.warning("clock_refresh_failed", error=str(exc))

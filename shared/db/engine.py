@@ -1,0 +1,23 @@
+"""Engine construction: one async engine per process, made by the composition root."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from shared.settings import Settings
+
+
+def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    """An asyncpg engine; ``pool_pre_ping`` so a restarted PostgreSQL is survived."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=5,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={
+            "timeout": 5,
+            "command_timeout": 30,
+            "server_settings": {"application_name": settings.service_name},
+        },
+    )

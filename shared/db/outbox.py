@@ -1,0 +1,96 @@
+"""Transactional outbox and inbox tables, one pair in each service's schema.
+
+The outbox row is written in the same transaction as the state change; the relay
+(:mod:`shared.messaging.relay`) publishes it. The inbox row ``(consumer, event_id)`` is
+inserted in the same transaction as a consumer's effect, so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.contracts.envelope import Envelope
+from shared.db.types import TZ, UUIDT
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger, Identity(), primary_key=True),
+        Column("event_id", UUIDT, nullable=False, unique=True),
+        Column("routing_key", Text, nullable=False),
+        Column("case_id", UUIDT),
+        Column("body", LargeBinary, nullable=False),
+        Column("created_at", TZ, nullable=False, server_default=func.now()),
+        Column("published_at", TZ),
+        Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, primary_key=True),
+        Column("event_id", UUIDT, primary_key=True),
+        Column("event_type", Text, nullable=False),
+        Column("processed_at", TZ, nullable=False, server_default=func.now()),
+    )
+
+
+async def write_events(conn: AsyncConnection, outbox: Table, events: Sequence[Envelope]) -> None:
+    """Stage events for publication in the caller's transaction."""
+    if not events:
+        return
+    await conn.execute(
+        insert(outbox),
+        [
+            {
+                "event_id": e.id,
+                "routing_key": e.type,
+                "case_id": e.case_id,
+                "body": e.to_bytes(),
+            }
+            for e in events
+        ],
+    )
+
+
+async def claim_inbox(
+    conn: AsyncConnection, inbox: Table, consumer: str, event_id: UUID, event_type: str
+) -> bool:
+    """Record the event as processed; False when this consumer already processed it."""
+    stmt = (
+        pg_insert(inbox)
+        .values(consumer=consumer, event_id=event_id, event_type=event_type)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+def oldest_unpublished_sql(outbox: Table) -> str:
+    return f"SELECT min(created_at) FROM {outbox.schema}.outbox WHERE published_at IS NULL"
+
+
+def lag_seconds(oldest: datetime | None, now: datetime) -> float:
+    return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())

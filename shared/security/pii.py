@@ -1,0 +1,60 @@
+"""Personal data: encrypted at rest, pseudonymised in events and logs, masked for departments."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from cryptography.fernet import Fernet
+
+
+class PiiVault:
+    """Encrypts name, phone and ID number with a key from settings (Fernet, AES-128-CBC+HMAC)."""
+
+    def __init__(self, key: str) -> None:
+        self._fernet = Fernet(key.encode())
+
+    def seal(self, value: str | None) -> bytes | None:
+        return None if value is None else self._fernet.encrypt(value.encode())
+
+    def open(self, token: bytes | None) -> str | None:
+        return None if token is None else self._fernet.decrypt(token).decode()
+
+
+def normalise_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def normalise_id_number(value: str) -> str:
+    return value.strip().upper()
+
+
+def petitioner_ref(key: str, *, phone: str | None, id_number: str | None) -> str | None:
+    """A keyed hash naming a petitioner without revealing them; phone first, then ID number."""
+    basis = (
+        f"phone:{normalise_phone(phone)}"
+        if phone
+        else f"id:{normalise_id_number(id_number)}"
+        if id_number
+        else None
+    )
+    if basis is None:
+        return None
+    digest = hmac.new(key.encode(), basis.encode(), hashlib.sha256).hexdigest()
+    return f"p_{digest[:32]}"
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****1234: what a department sees on its own dispatches."""
+    if not phone:
+        return None
+    digits = normalise_phone(phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"

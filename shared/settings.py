@@ -1,0 +1,77 @@
+"""Settings for every Shaobao process, read from ``SHAOBAO_*`` environment variables.
+
+Unsafe values are refused rather than warned about: the development secrets and the
+movable test clock are only accepted outside production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-not-secret"
+# A valid Fernet key used only in development and tests; production refuses it.
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1ub3Qtc2VjcmV0LTAwMDA="
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """One settings object, built by each composition root and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="SHAOBAO_", extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+    service_name: str = "shaobao"
+    database_url: str = "postgresql+asyncpg://shaobao:shaobao@127.0.0.1:55432/shaobao"
+    amqp_url: str = "amqp://shaobao:shaobao@127.0.0.1:55672/"
+    mq_management_url: str = "http://127.0.0.1:55673"
+    exchange: str = "shaobao.events"
+    dead_letter_exchange: str = "shaobao.dlx"
+
+    test_clock: bool = False
+    pii_key: SecretStr = SecretStr(DEV_PII_KEY)
+    pseudonym_key: SecretStr = SecretStr(DEV_SECRET)
+    key_pepper: SecretStr = SecretStr(DEV_SECRET)
+
+    rules_file: Path = ROOT / "config" / "rules.yaml"
+    owners_file: Path = ROOT / "config" / "owners.yaml"
+    calendar_dir: Path = ROOT / "config" / "calendar"
+
+    prefetch: int = Field(default=200, ge=1, le=2000)
+    delivery_limit: int = Field(default=5, ge=1, le=100)
+    outbox_batch: int = Field(default=200, ge=1, le=5000)
+    outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_base_seconds: float = Field(default=1.0, gt=0, le=600)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.test_clock:
+            raise ValueError(
+                "SHAOBAO_TEST_CLOCK 不能在生产环境启用 (test clock refused in production)"
+            )
+        for name in ("pii_key", "pseudonym_key", "key_pepper"):
+            value = getattr(self, name).get_secret_value()
+            if value in (DEV_SECRET, DEV_PII_KEY):
+                raise ValueError(
+                    f"SHAOBAO_{name.upper()} 使用了开发默认值 (default secret refused in production)"
+                )
+        return self
+
+    def for_service(self, name: str) -> Settings:
+        """A copy naming the service, so logs and metrics carry it."""
+        return self.model_copy(update={"service_name": name})

@@ -1,0 +1,177 @@
+"""What every service's FastAPI app has: health, readiness, metrics, limits, error mapping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.domain.errors import DomainError, InvalidTransition
+from shared.logging import configure_logging
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.runtime import ServiceRuntime
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not see it (both answer 404)."""
+
+
+class Conflict(DomainError):
+    """The request cannot be applied in the current state."""
+
+
+def build_app(
+    *,
+    title: str,
+    runtime: ServiceRuntime,
+    routers: list[Any],
+    background: list[Callable[[], Awaitable[None]]] | None = None,
+    description: str = "",
+) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(background=background)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.key_cache = {}
+    for router in routers:
+        app.include_router(router)
+    _add_probes(app, runtime)
+    _add_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _add_probes(app: FastAPI, runtime: ServiceRuntime) -> None:
+    @app.get("/healthz", tags=["ops"], summary="进程存活 (liveness)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", tags=["ops"], summary="就绪：数据库与消息队列可达 (readiness)")
+    async def readyz() -> JSONResponse:
+        problems = await runtime.check_ready()
+        if problems:
+            return JSONResponse(
+                {"status": "unavailable", "problems": problems},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse({"status": "ready", "service": runtime.name})
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidTransition)
+    async def invalid_transition(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.reason, "state": str(exc.state), "action": exc.trigger},
+            status_code=409,
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "reason": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "请求内容无效 (invalid request)", "errors": errors}, 422)
+
+
+class MetricsMiddleware:
+    """Counts requests and latency by route template (never by raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_holder = {"code": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(method, path, str(status_holder["code"])).inc()
+            HTTP_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413 before anything reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(self.max_bytes)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"请求体超过 {limit} 字节上限 (body too large)", "limit": limit}, status_code=413
+    )

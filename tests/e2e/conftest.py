@@ -1,0 +1,52 @@
+"""End-to-end fixtures: the four services as processes on a fresh stack, and keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shared.auth.keys import Role, create_key
+from shared.db.engine import make_engine
+from tests.support.services import ServiceProcs
+from tests.support.stack import StackUnderTest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+async def services(
+    stack: StackUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServiceProcs]:
+    procs = ServiceProcs(stack=stack, log_dir=Path(tmp_path_factory.mktemp("service-logs")))
+    await procs.start_all()
+    yield procs
+    procs.stop_all()
+
+
+class Keys:
+    def __init__(self, stack: StackUnderTest) -> None:
+        self.settings = stack.settings()
+
+    async def make(
+        self, role: Role, *, channel: str | None = None, owner: str | None = None
+    ) -> dict[str, str]:
+        engine = make_engine(self.settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                key = await create_key(
+                    conn,
+                    pepper=self.settings.key_pepper.get_secret_value(),
+                    role=role,
+                    channel=channel,
+                    owner_id=owner,
+                )
+        finally:
+            await engine.dispose()
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def keys(stack: StackUnderTest) -> Keys:
+    return Keys(stack)

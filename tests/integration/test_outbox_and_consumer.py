@@ -1,0 +1,216 @@
+"""Outbox relay and consumer against real PostgreSQL and RabbitMQ.
+
+Uses the escalation schema's outbox/inbox (any service schema would do) and a queue
+name unique to each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.escalation.tables import inbox, outbox
+from shared.clock import SystemClock
+from shared.contracts.envelope import make_envelope
+from shared.contracts.events import CaseReceived, LocationData
+from shared.db.outbox import write_events
+from shared.messaging.consumer import EventConsumer, HandlerContext, RetryLater
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
+from tests.support.stack import StackUnderTest
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def _event() -> CaseReceived:
+    return CaseReceived(
+        case_id=uuid4(),
+        channel="hotline_12345",
+        category="property.elevator",
+        title="电梯停运",
+        description="d",
+        location=LocationData(compound="k01"),
+    )
+
+
+async def test_relay_publishes_each_staged_event_once_with_its_id(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    settings = stack.settings()
+    channel = await amqp.channel(publisher_confirms=True)
+    events_x, _ = await declare_exchanges(channel, settings)
+    probe = await channel.declare_queue(exclusive=True)
+    await probe.bind(events_x, routing_key="case.received")
+    envs = [
+        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
+        for e in (_event() for _ in range(5))
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM escalation.outbox"))
+        await write_events(conn, outbox, envs)
+
+    async def exchange() -> aio_pika.abc.AbstractExchange:
+        return events_x
+
+    relay = OutboxRelay(engine, outbox, exchange, batch=3, poll_seconds=0.05)
+    assert await relay.publish_once() == 3
+    assert await relay.publish_once() == 2
+    assert await relay.publish_once() == 0
+    got = []
+    async with probe.iterator() as it:
+        async for msg in it:
+            got.append(msg.message_id)
+            await msg.ack()
+            if len(got) == 5:
+                break
+    assert got == [str(e.id) for e in envs]
+    async with engine.connect() as conn:
+        unsent = await conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+    assert unsent == 0
+
+
+async def _consumer_setup(
+    amqp: AbstractRobustConnection, stack: StackUnderTest, engine: AsyncEngine, handler: object
+) -> tuple[aio_pika.abc.AbstractExchange, QueueSpec]:
+    settings = stack.settings(delivery_limit=3)
+    pub = await amqp.channel(publisher_confirms=True)
+    events_x, dead_x = await declare_exchanges(pub, settings)
+    spec = QueueSpec(f"test{secrets.token_hex(3)}", ("case.received",))
+    sub = await amqp.channel()
+    await sub.set_qos(prefetch_count=50)
+    queue = await declare_queue(sub, settings, spec)
+
+    async def dead() -> aio_pika.abc.AbstractExchange:
+        return dead_x
+
+    consumer = EventConsumer(
+        name=spec.service,
+        queue_name=spec.name,
+        engine=engine,
+        inbox=inbox,
+        outbox=outbox,
+        handlers={"case.received": handler},  # type: ignore[dict-item]
+        clock=SystemClock(),
+        deps=None,
+        dead_letters=dead,
+    )
+    await queue.consume(consumer)
+    return events_x, spec
+
+
+async def _dead_letters(
+    amqp: AbstractRobustConnection, spec: QueueSpec
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    ch = await amqp.channel()
+    q = await ch.get_queue(spec.dead_letter_name)
+    out = []
+    while (msg := await q.get(fail=False)) is not None:
+        out.append(msg)
+        await msg.ack()
+    return out
+
+
+async def test_a_redelivered_event_changes_nothing_the_second_time(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    seen: list[str] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        seen.append(str(event.case_id))
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler)
+    env = make_envelope(_event(), producer="test", occurred_at=datetime.now(UTC), case_id=None)
+    for _ in range(3):
+        await events_x.publish(
+            aio_pika.Message(env.to_bytes(), message_id=str(env.id)), "case.received"
+        )
+
+    async def processed() -> bool:
+        async with engine.connect() as conn:
+            n = await conn.scalar(
+                select(func.count()).select_from(inbox).where(inbox.c.consumer == spec.service)
+            )
+        return n == 1
+
+    await eventually(processed, what="inbox row")
+    await asyncio.sleep(0.3)  # give the two duplicates time to be (not) applied
+    assert len(seen) == 1
+
+
+async def test_a_malformed_message_goes_to_the_dead_letter_queue_at_once_with_a_reason(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        raise AssertionError("never called")
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler)
+    await events_x.publish(aio_pika.Message(b"{not json", message_id="poison-1"), "case.received")
+    dead = await eventually(lambda: _dead_letters(amqp, spec), what="dead letter")
+    assert dead[0].message_id == "poison-1"
+    assert "malformed" in str(dead[0].headers["x-shaobao-reason"])
+    assert dead[0].headers.get("x-delivery-count") in (None, 0)
+
+
+async def test_a_transient_failure_is_retried_then_bounded_by_the_delivery_limit(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    attempts: list[int] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        attempts.append(1)
+        raise RetryLater("dependency not there yet")
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler)
+    env = make_envelope(_event(), producer="test", occurred_at=datetime.now(UTC), case_id=None)
+    await events_x.publish(
+        aio_pika.Message(env.to_bytes(), message_id=str(env.id)), "case.received"
+    )
+    dead = await eventually(
+        lambda: _dead_letters(amqp, spec), timeout=60, what="dead letter after limit"
+    )
+    assert dead[0].message_id == str(env.id)
+    assert len(attempts) == 4  # first delivery + 3 redeliveries (x-delivery-limit = 3)
+    async with engine.connect() as conn:
+        n = await conn.scalar(
+            select(func.count()).select_from(inbox).where(inbox.c.consumer == spec.service)
+        )
+    assert n == 0  # nothing was applied
+
+
+async def test_a_retried_event_that_later_succeeds_is_applied_once(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    calls: list[int] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        calls.append(1)
+        if len(calls) < 2:
+            raise RetryLater("not yet")
+
+    events_x, _spec = await _consumer_setup(amqp, stack, engine, handler)
+    env = make_envelope(_event(), producer="test", occurred_at=datetime.now(UTC), case_id=None)
+    await events_x.publish(
+        aio_pika.Message(env.to_bytes(), message_id=str(env.id)), "case.received"
+    )
+
+    async def applied() -> bool:
+        async with engine.connect() as conn:
+            return bool(
+                await conn.scalar(
+                    select(func.count()).select_from(inbox).where(inbox.c.event_id == env.id)
+                )
+            )
+
+    await eventually(applied, what="applied after retry")
+    assert len(calls) == 2
