@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.domain.taxonomy import Location
+
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -22,8 +24,10 @@ class LocationIn(BaseModel):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> LocationIn:
-        if not any(self.model_dump().values()):
+        values = {k: v for k, v in self.model_dump().items() if v is not None}
+        if not values:
             raise ValueError("location 至少需要一级 (district/street/community/grid/compound)")
+        Location(**values)  # levels must agree (d01 › d01.s01 › ...); raises ValueError
         return self
 
 

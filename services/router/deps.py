@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.domain.calendar import WorkingCalendar
-from shared.domain.durations import Duration
+from shared.domain.deadlines import due_at
 from shared.domain.owners import OwnerDirectory
-from shared.domain.routing import RuleSet
-
+from shared.domain.routing import DeadlineSpec, RuleSet
 from shared.settings import Settings
 
 
@@ -21,11 +20,10 @@ class RouterDeps:
 
     @classmethod
     def load(cls, settings: Settings) -> RouterDeps:
-        return cls(
-            rules=RuleSet.load(settings.rules_file),
-            owners=OwnerDirectory.load(settings.owners_file),
-            calendar=WorkingCalendar.load(settings.calendar_dir),
-        )
+        rules = RuleSet.load(settings.rules_file)
+        owners = OwnerDirectory.load(settings.owners_file)
+        rules.check_owners(owners)
+        return cls(rules=rules, owners=owners, calendar=WorkingCalendar.load(settings.calendar_dir))
 
-    def due(self, start: datetime, within: Duration) -> datetime:
-        return self.calendar.add(start, within)
+    def due(self, start: datetime, within: DeadlineSpec) -> datetime:
+        return due_at(self.calendar, start, within)

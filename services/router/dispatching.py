@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from shared.domain.lifecycle import CaseState, DispatchState, fire_case
-from shared.domain.routing import RoutingDecision
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from services.router import timeline
 from services.router.tables import cases, dispatches, routing_decisions
 from shared.contracts.events import CaseDispatched, CaseDisputed, CaseReceived, DispatchInfo
+from shared.domain.lifecycle import CaseState, DispatchState, fire_case
+from shared.domain.routing import RoutingDecision
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
@@ -64,15 +65,27 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
     )
 
 
-async def dispatch_case(ctx: HandlerContext, case_id: UUID, decision: RoutingDecision) -> None:
-    """One dispatch for the lead and one per co-handler, each with its own frozen clocks."""
+async def dispatch_case(
+    ctx: Any,
+    case_id: UUID,
+    decision: RoutingDecision,
+    *,
+    from_state: CaseState = CaseState.TRIAGED,
+    co_handlers: bool = True,
+) -> None:
+    """One dispatch for the lead and one per co-handler, each with its own frozen clocks.
+
+    ``ctx`` is a consumer's HandlerContext or a department action's ActionContext (both
+    give ``conn``, ``now``, ``deps`` and ``emit``). A re-route (``from_state`` rerouting)
+    makes only the new lead's dispatch: the co-handlers' stand.
+    """
     assert decision.lead_owner_id is not None
-    infos = [
-        await _create_dispatch(ctx, case_id, decision, owner_id, role)
-        for owner_id, role in [(decision.lead_owner_id, "lead")]
-        + [(o, "co_handler") for o in decision.co_handler_ids]
-    ]
-    state = fire_case(CaseState.TRIAGED, "dispatch")
+    owners = [(decision.lead_owner_id, "lead")]
+    if co_handlers:
+        owners += [(o, "co_handler") for o in decision.co_handler_ids]
+    infos = [await _create_dispatch(ctx, case_id, decision, o, role) for o, role in owners]
+    trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
+    state = fire_case(from_state, trigger)
     await _set_case_state(ctx, case_id, state)
     await timeline.record(
         ctx.conn,
@@ -80,7 +93,7 @@ async def dispatch_case(ctx: HandlerContext, case_id: UUID, decision: RoutingDec
         at=ctx.now,
         actor="router",
         action="dispatched",
-        from_state=CaseState.TRIAGED.value,
+        from_state=from_state.value,
         to_state=state.value,
         reason="派单：" + "、".join(f"{i.owner_name}（{_role_cn(i.role)}）" for i in infos),
         rule_version=decision.ruleset_version,
@@ -94,25 +107,33 @@ async def dispatch_case(ctx: HandlerContext, case_id: UUID, decision: RoutingDec
             urgency=decision.urgency.value,
             rule_id=decision.matched_rule_id,
             ruleset_version=decision.ruleset_version,
-            location=ctx.cause.data["location"],
+            location=decision.location.model_dump(),
             dispatches=infos,
         ),
         case_id=case_id,
     )
 
 
-async def mark_disputed(ctx: HandlerContext, case_id: UUID, decision: RoutingDecision) -> None:
-    """No owner accepts the matter by rule: hand it to the escalation service to whistle."""
-    state = fire_case(CaseState.TRIAGED, "dispute")
+async def mark_disputed(
+    ctx: Any,
+    case_id: UUID,
+    decision: RoutingDecision,
+    *,
+    from_state: CaseState = CaseState.TRIAGED,
+    reason: str | None = None,
+    owners_involved: list[str] | None = None,
+) -> None:
+    """Nobody owns the matter: hand it to the escalation service to blow the whistle."""
+    state = fire_case(from_state, "dispute")
     await _set_case_state(ctx, case_id, state)
-    reason = decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
+    reason = reason or decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
     await timeline.record(
         ctx.conn,
         case_id=case_id,
         at=ctx.now,
         actor="router",
         action="disputed",
-        from_state=CaseState.TRIAGED.value,
+        from_state=from_state.value,
         to_state=state.value,
         reason=reason,
         rule_version=decision.ruleset_version,
@@ -122,15 +143,16 @@ async def mark_disputed(ctx: HandlerContext, case_id: UUID, decision: RoutingDec
             case_id=case_id,
             category=decision.category,
             reason=reason,
-            location=ctx.cause.data["location"],
-            owners_involved=[o for o in [decision.lead_owner_id, *decision.co_handler_ids] if o],
+            location=decision.location.model_dump(),
+            owners_involved=owners_involved
+            or [o for o in [decision.lead_owner_id, *decision.co_handler_ids] if o],
         ),
         case_id=case_id,
     )
 
 
 async def _create_dispatch(
-    ctx: HandlerContext, case_id: UUID, decision: RoutingDecision, owner_id: str, role: str
+    ctx: Any, case_id: UUID, decision: RoutingDecision, owner_id: str, role: str
 ) -> DispatchInfo:
     deps = ctx.deps
     owner = deps.owners.get(owner_id)
@@ -165,7 +187,7 @@ async def _create_dispatch(
     return DispatchInfo(
         dispatch_id=dispatch_id,
         owner_id=owner_id,
-        owner_name=owner.name if owner else owner_id,
+        owner_name=decision.owner_names.get(owner_id) or (owner.name if owner else owner_id),
         role=role,  # type: ignore[arg-type]
         acknowledge_due_at=ack_due,
         resolve_due_at=resolve_due,
@@ -173,7 +195,7 @@ async def _create_dispatch(
     )
 
 
-async def _set_case_state(ctx: HandlerContext, case_id: UUID, state: CaseState) -> None:
+async def _set_case_state(ctx: Any, case_id: UUID, state: CaseState) -> None:
     await ctx.conn.execute(
         update(cases)
         .where(cases.c.case_id == case_id)
@@ -181,8 +203,8 @@ async def _set_case_state(ctx: HandlerContext, case_id: UUID, state: CaseState) 
     )
 
 
-async def _title(ctx: HandlerContext, case_id: UUID) -> str:
-    return str(ctx.cause.data.get("title", ""))
+async def _title(ctx: Any, case_id: UUID) -> str:
+    return str(await ctx.conn.scalar(select(cases.c.title).where(cases.c.case_id == case_id)))
 
 
 def _role_cn(role: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.taxonomy import ReturnReason
 
 
 class DispatchRead(BaseModel):
@@ -64,3 +66,33 @@ class OwnerRead(BaseModel):
     name: str
     kind: str
     parent: str | None
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: ReturnReason = Field(description="退单理由代码")
+    note: str = Field(min_length=1, max_length=1000, description="说明：为何不属本单位、应由谁办")
+
+
+class ProgressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000, description="进展说明")
+    minutes_spent: int = Field(default=0, ge=0, le=24 * 60, description="本次投入分钟数")
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    working_days: int = Field(ge=1, le=30, description="申请延长的工作日数")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["resolved", "explained", "referred"] = Field(
+        description="resolved 已解决 / explained 解释结案 / referred 转诉讼、仲裁或应急"
+    )
+    summary: str = Field(min_length=1, max_length=2000, description="办理结果")

@@ -88,5 +88,16 @@ routing_decisions = Table(
     Column("decision", JSON, nullable=False),
 )
 
+action_requests = Table(
+    "action_requests",
+    metadata,
+    Column("key_id", UUIDT, primary_key=True),
+    Column("idempotency_key", Text, primary_key=True),
+    Column("dispatch_id", UUIDT, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 
 import typer
 from sqlalchemy import func, select
@@ -10,10 +12,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.cli.db import transaction
 from shared.db.platform import test_clock
-from shared.domain.durations import parse_advance
 from shared.settings import Settings
 
 app = typer.Typer(help="测试时钟 (test clock)", no_args_is_help=True)
+_ADVANCE = re.compile(r"^(\d+)(m|h|d|w)$")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_advance(text: str) -> timedelta:
+    """``90m``, ``3h``, ``3d``, ``2w`` → a timedelta (calendar time)."""
+    match = _ADVANCE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"时长「{text}」应写成 90m / 3h / 3d / 2w")
+    return timedelta(**{_UNIT[match.group(2)]: int(match.group(1))})
 
 
 @app.command("advance")

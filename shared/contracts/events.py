@@ -94,6 +94,51 @@ class DispatchAcknowledged(Payload):
     actor: str
 
 
+class DispatchReturned(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    role: Literal["lead", "co_handler"]
+    reason_code: str
+    note: str
+    returns_on_case: int
+    next_step: Literal["rerouted", "disputed", "none"]
+    next_owner_id: str | None = None
+
+
+class DispatchProgressed(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    minutes_spent: int
+    at: AwareDatetime
+
+
+class ExtensionRequested(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    working_days: int
+    reason: str
+    resolve_due_at: AwareDatetime
+
+
+class DispatchResolved(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    role: Literal["lead", "co_handler"]
+    outcome: Literal["resolved", "explained", "referred"]
+    summary: str
+
+
+class CaseResolved(Payload):
+    case_id: UUID
+    outcome: Literal["resolved", "explained", "referred"]
+    summary: str
+    lead_owner_id: str
+
+
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.received", 1): CaseReceived,
     ("case.dispatched", 1): CaseDispatched,
@@ -101,6 +146,11 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("dispatch.delivered", 1): DispatchDelivered,
     ("dispatch.acknowledged", 1): DispatchAcknowledged,
     ("delivery.failed", 1): DeliveryFailed,
+    ("dispatch.returned", 1): DispatchReturned,
+    ("dispatch.progressed", 1): DispatchProgressed,
+    ("dispatch.extension_requested", 1): ExtensionRequested,
+    ("dispatch.resolved", 1): DispatchResolved,
+    ("case.resolved", 1): CaseResolved,
 }
 _BY_MODEL: dict[type[Payload], tuple[str, int]] = {m: k for k, m in _REGISTRY.items()}
 

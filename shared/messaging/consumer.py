@@ -105,9 +105,11 @@ class EventConsumer:
             etype = envelope.type
             outcome = await self._apply(envelope, payload)
             await message.ack()
-        except (Poison, DomainError) as exc:
+        except (Poison, DomainError, ValidationError) as exc:
+            # ValidationError here comes from a handler building a domain value from the
+            # payload (e.g. a location whose levels disagree): it will never succeed.
             outcome = "dead_lettered"
-            await self._dead_letter(message, str(exc))
+            await self._dead_letter(message, str(exc), kind=type(exc).__name__)
         except Exception as exc:
             outcome = "retried"
             await self._retry(message, exc)
@@ -160,11 +162,13 @@ class EventConsumer:
         await asyncio.sleep(delay)
         await message.nack(requeue=True)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, *, kind: str
+    ) -> None:
         log.error(
             "event_dead_lettered", consumer=self.name, message_id=message.message_id, reason=reason
         )
-        DEAD_LETTERS.labels(self.queue_name, reason.split(" ")[0][:40]).inc()
+        DEAD_LETTERS.labels(self.queue_name, kind).inc()
         exchange = await self._dead_letters()
         headers = dict(message.headers or {})
         headers["x-shaobao-reason"] = reason[:1000]

@@ -1,22 +1,43 @@
-"""The department API: a department sees and acts on its own dispatches only."""
+"""The department API: a department sees and acts on its own dispatches only (404 for
+anyone else's). Every action answers the dispatch as it now stands; a refused action
+answers 409 with the current state and the reason. With an ``Idempotency-Key`` header a
+retried action answers the first result and changes nothing."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from shared.domain.lifecycle import DispatchState
-from sqlalchemy import select
+from fastapi import APIRouter, Header, Query, Request
+from sqlalchemy import Row, insert, select
 
-from services.router.dispatch_actions import acknowledge
-from services.router.schemas import DispatchRead
-from services.router.tables import dispatches
+from services.router.actions.acknowledge import acknowledge
+from services.router.actions.common import ActionContext
+from services.router.actions.extension import request_extension
+from services.router.actions.progress import report_progress
+from services.router.actions.resolve import resolve
+from services.router.actions.returning import return_dispatch
+from services.router.schemas import (
+    DispatchRead,
+    ExtensionIn,
+    ProgressIn,
+    ResolveIn,
+    ReturnIn,
+)
+from services.router.tables import action_requests, dispatches
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.domain.lifecycle import DispatchState
+from shared.web.app import Conflict
 
 router = APIRouter(prefix="/v1/dispatches", tags=["dispatches"])
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "不是本单位的派单 (not yours)"},
+    409: {"description": "当前状态不允许此操作 (state does not allow it)"},
+}
 
 
 @router.get("", response_model=list[DispatchRead], summary="本单位的派单 (own dispatches)")
@@ -37,22 +58,107 @@ async def list_dispatches(
 
 
 @router.post(
-    "/{dispatch_id}/acknowledge",
-    response_model=DispatchRead,
-    summary="签收 (acknowledge)",
-    responses={
-        409: {"description": "当前状态不允许签收"},
-        404: {"description": "不是本单位的派单"},
-    },
+    "/{dispatch_id}/acknowledge", response_model=DispatchRead, summary="签收", responses=REFUSALS
 )
 async def acknowledge_dispatch(
-    dispatch_id: UUID, key: DepartmentKey, request: Request
+    dispatch_id: UUID, key: DepartmentKey, request: Request, idem: IdemKey = None
 ) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "acknowledge", idem, lambda c: acknowledge(c, dispatch_id)
+    )
+
+
+@router.post(
+    "/{dispatch_id}/return", response_model=DispatchRead, summary="退单", responses=REFUSALS
+)
+async def return_(
+    dispatch_id: UUID, body: ReturnIn, key: DepartmentKey, request: Request, idem: IdemKey = None
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "return", idem,
+        lambda c: return_dispatch(c, dispatch_id, reason_code=body.reason_code, note=body.note),
+    )  # fmt: skip
+
+
+@router.post(
+    "/{dispatch_id}/progress", response_model=DispatchRead, summary="报告进展", responses=REFUSALS
+)
+async def progress(
+    dispatch_id: UUID, body: ProgressIn, key: DepartmentKey, request: Request, idem: IdemKey = None
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "progress", idem,
+        lambda c: report_progress(c, dispatch_id, note=body.note, minutes_spent=body.minutes_spent),
+    )  # fmt: skip
+
+
+@router.post(
+    "/{dispatch_id}/extension", response_model=DispatchRead, summary="申请延期", responses=REFUSALS
+)
+async def extension(
+    dispatch_id: UUID, body: ExtensionIn, key: DepartmentKey, request: Request, idem: IdemKey = None
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "extension", idem,
+        lambda c: request_extension(c, dispatch_id, working_days=body.working_days, reason=body.reason),
+    )  # fmt: skip
+
+
+@router.post(
+    "/{dispatch_id}/resolve", response_model=DispatchRead, summary="办结", responses=REFUSALS
+)
+async def resolve_(
+    dispatch_id: UUID, body: ResolveIn, key: DepartmentKey, request: Request, idem: IdemKey = None
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "resolve", idem,
+        lambda c: resolve(c, dispatch_id, outcome=body.outcome, summary=body.summary),
+    )  # fmt: skip
+
+
+async def _act(
+    request: Request,
+    key: ApiKey,
+    dispatch_id: UUID,
+    action: str,
+    idem: str | None,
+    run: Callable[[ActionContext], Awaitable[Row[Any]]],
+) -> DispatchRead:
+    """One transaction: replay check, the action, its events, the stored answer."""
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
-        row, changed = await acknowledge(
-            conn, key=key, dispatch_id=dispatch_id, now=runtime.clock.now()
-        )
-    if changed:
+        if idem and (prior := await _prior(conn, key, idem, dispatch_id, action)) is not None:
+            return prior
+        ctx = ActionContext(conn=conn, key=key, now=runtime.clock.now(), deps=runtime.deps)
+        result = DispatchRead.model_validate((await run(ctx))._mapping)
+        await ctx.flush()
+        if idem:
+            await conn.execute(
+                insert(action_requests).values(
+                    key_id=key.id,
+                    idempotency_key=idem,
+                    dispatch_id=dispatch_id,
+                    action=action,
+                    response=result.model_dump(mode="json"),
+                )
+            )
+    if ctx.events:
         runtime.poke_relay()
-    return DispatchRead.model_validate(row._mapping)
+    return result
+
+
+async def _prior(
+    conn: Any, key: ApiKey, idem: str, dispatch_id: UUID, action: str
+) -> DispatchRead | None:
+    row = (
+        await conn.execute(
+            select(action_requests).where(
+                action_requests.c.key_id == key.id, action_requests.c.idempotency_key == idem
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.dispatch_id != dispatch_id or row.action != action:
+        raise Conflict("该 Idempotency-Key 已用于另一项操作 (key reused for another action)")
+    return DispatchRead.model_validate(row.response)

@@ -8,12 +8,12 @@ Keys on ``case_id``: a case already stored is left alone.
 
 from __future__ import annotations
 
-from shared.domain.routing import Location, route
 from sqlalchemy import select
 
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
 from services.router.tables import cases
 from shared.contracts.events import CaseReceived
+from shared.domain.routing import Location, Urgency, route
 from shared.messaging.consumer import HandlerContext
 
 
@@ -27,6 +27,7 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         deps.owners,
         category=event.category,
         location=Location(**event.location.model_dump()),
+        urgency=Urgency(event.urgency),
     )
     await create_case(ctx, event, decision)
     if decision.lead_owner_id is None or decision.disputed:
