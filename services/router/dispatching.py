@@ -28,7 +28,7 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
             title=event.title,
             location=event.location.model_dump(),
             tier=decision.tier.value,
-            urgency=event.urgency,
+            urgency=decision.urgency.value,
             rule_id=decision.matched_rule_id,
             ruleset_version=decision.ruleset_version,
             petitioner_ref=event.petitioner_ref,
