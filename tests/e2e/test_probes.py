@@ -1,0 +1,79 @@
+"""Health, readiness and metrics as an ops team relies on them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.services import ROOT, ServiceProcs, free_port
+from tests.support.stack import StackUnderTest
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_every_service_is_ready_and_exports_prometheus_metrics(
+    services: ServiceProcs,
+) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        for name in ("intake", "router", "escalation", "notifier"):
+            assert (await http.get(f"{services.url(name)}/healthz")).json()["status"] == "ok"
+            ready = await http.get(f"{services.url(name)}/readyz")
+            assert ready.status_code == 200, ready.text
+            metrics = (await http.get(f"{services.url(name)}/metrics")).text
+            assert "shaobao_http_requests_total" in metrics
+            assert "shaobao_outbox_lag_seconds" in metrics
+
+
+@pytest.mark.parametrize(
+    ("broken", "part"),
+    [
+        ({"SHAOBAO_AMQP_URL": "amqp://shaobao:shaobao@127.0.0.1:1/"}, "broker"),
+        (
+            {"SHAOBAO_DATABASE_URL": "postgresql+asyncpg://shaobao:shaobao@127.0.0.1:1/none"},
+            "database",
+        ),
+    ],
+)
+async def test_readiness_is_503_with_the_reason_while_a_dependency_is_unreachable(
+    stack: StackUnderTest, tmp_path: Path, broken: dict[str, str], part: str
+) -> None:
+    port = free_port()
+    log = open(tmp_path / "intake.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "services.intake.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=stack.env(**broken), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+
+            async def up() -> httpx.Response | None:
+                try:
+                    return await http.get(f"http://127.0.0.1:{port}/readyz")
+                except httpx.HTTPError:
+                    return None
+
+            ready = await eventually(up, what="intake answering")
+            assert ready.status_code == 503
+            assert ready.headers["retry-after"]
+            assert part in ready.json()["problems"]
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _start_intake(
+    stack: StackUnderTest, tmp_path: Path, port: int, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    log = open(tmp_path / "intake.log", "wb")  # noqa: SIM115 - owned by the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "services.intake.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=stack.env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
