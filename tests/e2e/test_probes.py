@@ -43,12 +43,7 @@ async def test_readiness_is_503_with_the_reason_while_a_dependency_is_unreachabl
     stack: StackUnderTest, tmp_path: Path, broken: dict[str, str], part: str
 ) -> None:
     port = free_port()
-    log = open(tmp_path / "intake.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.intake.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=stack.env(**broken), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = _start_intake(stack, tmp_path, port, broken)
     try:
         async with httpx.AsyncClient(timeout=5) as http:
 
@@ -71,7 +66,7 @@ async def test_readiness_is_503_with_the_reason_while_a_dependency_is_unreachabl
 def _start_intake(
     stack: StackUnderTest, tmp_path: Path, port: int, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / "intake.log", "wb")  # noqa: SIM115 - owned by the process
+    log = open(tmp_path / "intake.log", "wb")
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "services.intake.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port)],
