@@ -19,7 +19,12 @@ pytestmark = pytest.mark.e2e
 async def services(
     stack: StackUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcs]:
-    procs = ServiceProcs(stack=stack, log_dir=Path(tmp_path_factory.mktemp("service-logs")))
+    procs = ServiceProcs(
+        stack=stack,
+        log_dir=Path(tmp_path_factory.mktemp("service-logs")),
+        # Short webhook back-off so retry tests take seconds, not minutes.
+        env_extra={"SHAOBAO_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2"},
+    )
     await procs.start_all()
     yield procs
     procs.stop_all()

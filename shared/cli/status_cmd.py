@@ -1,0 +1,69 @@
+"""``shaobao status``: one glance at services, queues and outbox lag."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import unquote, urlparse
+
+import httpx
+import typer
+
+from shared.settings import Settings
+
+SERVICES = {"intake": 8001, "router": 8002, "escalation": 8003, "notifier": 8004}
+
+
+async def _services(http: httpx.AsyncClient, host: str) -> list[str]:
+    lines = []
+    for name, port in SERVICES.items():
+        try:
+            r = await http.get(f"http://{host}:{port}/readyz")
+            state = "就绪 ready" if r.status_code == 200 else f"未就绪 {r.json().get('problems')}"
+        except httpx.HTTPError:
+            state = "未运行 down"
+        lag = await _lag(http, host, port)
+        lines.append(f"  {name:<11} :{port}  {state}{lag}")
+    return lines
+
+
+async def _lag(http: httpx.AsyncClient, host: str, port: int) -> str:
+    try:
+        text = (await http.get(f"http://{host}:{port}/metrics")).text
+    except httpx.HTTPError:
+        return ""
+    for line in text.splitlines():
+        if line.startswith("shaobao_outbox_lag_seconds "):
+            return f"  outbox lag {float(line.split()[1]):.1f}s"
+    return ""
+
+
+async def _queues(http: httpx.AsyncClient, settings: Settings) -> list[str]:
+    try:
+        r = await http.get(f"{settings.mq_management_url}/api/queues", auth=("shaobao", "shaobao"))
+        r.raise_for_status()
+    except httpx.HTTPError as exc:
+        return [f"  RabbitMQ 管理接口不可达 (management API unreachable): {exc}"]
+    vhost = unquote(urlparse(settings.amqp_url).path[1:]) or "/"
+    lines = []
+    for q in sorted(r.json(), key=lambda q: q["name"]):
+        if not q["name"].startswith("shaobao.") or q["vhost"] != vhost:
+            continue
+        rate = q.get("message_stats", {}).get("deliver_get_details", {}).get("rate", 0.0)
+        lines.append(
+            f"  {q['name']:<26} ready {q.get('messages_ready', 0):>6}  "
+            f"unacked {q.get('messages_unacknowledged', 0):>5}  consumers {q.get('consumers', 0)}  "
+            f"deliver {rate:.1f}/s"
+        )
+    return lines
+
+
+def status(host: str = typer.Option("127.0.0.1", help="where the services run")) -> None:
+    """Services up or not, outbox lag, and every Shaobao queue with its depth."""
+
+    async def go() -> list[str]:
+        settings = Settings()
+        async with httpx.AsyncClient(timeout=3) as http:
+            return ["服务 (services):", *await _services(http, host), "队列 (queues):",
+                    *await _queues(http, settings)]  # fmt: skip
+
+    typer.echo("\n".join(asyncio.run(go())))
