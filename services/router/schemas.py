@@ -65,7 +65,10 @@ class OwnerRead(BaseModel):
     id: str
     name: str
     kind: str
-    parent: str | None
+    area: str = Field(description="服务的地点路径（空为全市）")
+    compounds: list[str] = Field(description="物业、维保单位服务的小区")
+    parent: str | None = Field(description="督办上级")
+    webhook_url: str | None
 
 
 class ReturnIn(BaseModel):

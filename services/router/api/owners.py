@@ -13,4 +13,15 @@ router = APIRouter(prefix="/v1/owners", tags=["owners"])
 @router.get("", response_model=list[OwnerRead], summary="责任单位名录 (owner directory)")
 async def list_owners(key: CurrentKey, request: Request) -> list[OwnerRead]:
     owners = request.app.state.runtime.deps.owners.all()
-    return [OwnerRead(id=o.id, name=o.name, kind=o.kind.value, parent=o.parent) for o in owners]
+    return [
+        OwnerRead(
+            id=o.id,
+            name=o.name,
+            kind=o.kind.value,
+            area=o.area,
+            compounds=o.compounds,
+            parent=o.parent,
+            webhook_url=o.webhook_url,
+        )
+        for o in owners
+    ]
