@@ -1,4 +1,4 @@
-"""Escalation's read API (the whistle protocol arrives with the escalation issue)."""
+"""Escalation's read API: the deadlines of a case and its escalation record."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from services.escalation.tables import deadlines
+from services.escalation.tables import deadlines, escalations
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 
@@ -21,12 +21,32 @@ ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 class DeadlineRead(BaseModel):
     deadline_id: UUID
     case_id: UUID
-    dispatch_id: UUID
+    dispatch_id: UUID | None
+    whistle_id: UUID | None = None
     owner_id: str
     kind: str
     due_at: datetime
+    remind_at: datetime | None = None
+    reminded_at: datetime | None = None
+    level: int = 0
     state: str
+    fired_at: datetime | None = None
     version: int
+
+
+class EscalationRead(BaseModel):
+    escalation_id: UUID
+    case_id: UUID
+    dispatch_id: UUID | None
+    whistle_id: UUID | None
+    clock: str
+    level: str
+    from_owner_id: str
+    to_owner_id: str
+    reason: str
+    skipped: list[str] | None
+    due_at: datetime | None
+    created_at: datetime
 
 
 @router.get("/deadlines", response_model=list[DeadlineRead], summary="时限 (deadlines of a case)")
@@ -40,3 +60,23 @@ async def list_deadlines(
             )
         ).all()
     return [DeadlineRead.model_validate(r._mapping) for r in rows]
+
+
+@router.get(
+    "/escalations",
+    response_model=list[EscalationRead],
+    tags=["escalations"],
+    summary="督办记录 (escalation steps of a case)",
+)
+async def list_escalations(
+    key: ReaderKey, request: Request, case_id: Annotated[UUID, Query()]
+) -> list[EscalationRead]:
+    async with request.app.state.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(escalations)
+                .where(escalations.c.case_id == case_id)
+                .order_by(escalations.c.created_at, escalations.c.escalation_id)
+            )
+        ).all()
+    return [EscalationRead.model_validate(r._mapping) for r in rows]

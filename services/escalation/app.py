@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.escalation import api
-from services.escalation.handlers.deadlines import HANDLERS
+from services.escalation import api, api_extensions, api_whistles
+from services.escalation.deps import EscalationDeps
+from services.escalation.handlers.registry import HANDLERS
+from services.escalation.scanner import DeadlineScanner
 from services.escalation.tables import inbox, outbox
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -14,10 +16,20 @@ from shared.web.app import build_app
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = (settings or Settings()).for_service("escalation")
-    runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS)
+    deps = EscalationDeps.load(settings)
+    runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
+    scanner = DeadlineScanner(
+        runtime.engine,
+        runtime.clock,
+        deps,
+        on_committed=runtime.poke_relay,
+        batch=deps.policy.scan_batch,
+        poll_seconds=deps.policy.scan_poll_seconds,
+    )
     return build_app(
         title="哨报 Shaobao · escalation 督办",
         description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",
         runtime=runtime,
-        routers=[api.router],
+        routers=[api.router, api_whistles.router, api_extensions.router],
+        background=[scanner.run],
     )

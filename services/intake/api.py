@@ -1,4 +1,8 @@
-"""Intake's HTTP API for channels: submit a case, read its status."""
+"""Intake's HTTP API for channels: submit a case, read it by its id or by any of its numbers.
+
+A submission that is another number for an open case answers 201 with ``created: false``
+and ``duplicate_of`` (the same ``case_id``); a replay of a number already seen answers 200.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,18 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from sqlalchemy import select
 
+from services.intake import views
 from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
-from services.intake.service import STATUS_LABELS, submit_case
-from services.intake.tables import cases
+from services.intake.service import submit_case
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+refs_router = APIRouter(prefix="/v1/refs", tags=["cases"])
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
+ReaderKey = Annotated[ApiKey, require(Role.CHANNEL, Role.OPS, Role.SUPERVISOR)]
 
 
 @router.post(
@@ -24,7 +29,7 @@ ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
     response_model=CaseAccepted,
     status_code=201,
     summary="提交诉求 (submit a case)",
-    responses={200: {"description": "重复提交：返回第一次的工单 (replay)"}},
+    responses={200: {"description": "重复提交：返回第一次的答复 (replay)"}},
 )
 async def create_case(
     body: CaseCreate,
@@ -34,6 +39,10 @@ async def create_case(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseAccepted:
     channel = _channel_of(key, body)
+    if body.mediated_on_site and channel != "grid_patrol":
+        raise HTTPException(
+            422, "只有网格巡查 (grid_patrol) 可提交当场调解完毕的事项 (mediated_on_site)"
+        )
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
         submitted, staged = await submit_case(
@@ -46,34 +55,45 @@ async def create_case(
         )
     if staged:
         runtime.poke_relay()
-    else:
+    if not (submitted.created or staged):  # a replay: nothing new was recorded
         response.status_code = status.HTTP_200_OK
     return CaseAccepted(
         case_id=submitted.case_id,
         status=submitted.status,
         created=submitted.created,
+        duplicate_of=submitted.duplicate_of,
+        suggested_duplicates=submitted.suggested,
+        key_person=submitted.key_person,
         received_at=submitted.received_at,
     )
 
 
 @router.get("/{case_id}", response_model=CaseStatus, summary="查询诉求状态 (case status)")
-async def get_case(case_id: UUID, key: ChannelKey, request: Request) -> CaseStatus:
-    runtime = request.app.state.runtime
-    async with runtime.engine.connect() as conn:
-        row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
-    if row is None or (key.role is Role.CHANNEL and row.channel != key.channel):
+async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseStatus:
+    """The case with every number it is known by; a channel sees the cases it has a number on."""
+    return await _visible_case(request, key, case_id)
+
+
+@refs_router.get(
+    "/{channel}/{ref}", response_model=CaseStatus, summary="按渠道编号查询 (case by any number)"
+)
+async def get_case_by_ref(channel: str, ref: str, key: ReaderKey, request: Request) -> CaseStatus:
+    async with request.app.state.runtime.engine.connect() as conn:
+        case_id = await views.case_by_ref(conn, channel, ref)
+    if case_id is None:
+        raise NotFound("编号不存在 (no case has this number)")
+    return await _visible_case(request, key, case_id)
+
+
+async def _visible_case(request: Request, key: ApiKey, case_id: UUID) -> CaseStatus:
+    async with request.app.state.runtime.engine.connect() as conn:
+        found = await views.case_status(conn, case_id)
+        if found is not None and key.role is Role.CHANNEL:
+            if key.channel not in await views.channels_of(conn, case_id):
+                found = None
+    if found is None:
         raise NotFound("诉求不存在 (case not found)")
-    return CaseStatus(
-        case_id=row.case_id,
-        channel=row.channel,
-        external_id=row.external_id,
-        category=row.category,
-        title=row.title,
-        status=row.status,
-        status_label=STATUS_LABELS.get(row.status, row.status),
-        status_at=row.status_at,
-        received_at=row.received_at,
-    )
+    return found
 
 
 def _channel_of(key: ApiKey, body: CaseCreate) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api
+from services.intake import api, api_feedback, api_watch
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.tables import inbox, outbox
+from shared.domain.intake_rules import IntakePolicy
+from shared.domain.owners import OwnerDirectory
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 from shared.settings import Settings
@@ -19,11 +21,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     deps = IntakeDeps(
         vault=PiiVault(settings.pii_key.get_secret_value()),
         pseudonym_key=settings.pseudonym_key.get_secret_value(),
+        # alerts.yaml sits beside rules.yaml (a Settings field would be the tidier home)
+        policy=IntakePolicy.load(settings.rules_file.parent / "alerts.yaml"),
+        owners=OwnerDirectory.load(settings.owners_file),
     )
     runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
     return build_app(
         title="哨报 Shaobao · intake 受理",
-        description="渠道提交诉求、查询状态。Channels submit cases and read their status.",
+        description=(
+            "渠道提交诉求、查询状态；重复件关联、预警、重点人员。"
+            "Channels submit cases and read their status; duplicates, early warnings, key persons."
+        ),
         runtime=runtime,
-        routers=[api.router],
+        routers=[api.router, api.refs_router, api_feedback.router, api_watch.router],
     )

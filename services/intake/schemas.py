@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.domain.intake_rules import CHANNELS
 from shared.domain.taxonomy import Location
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -39,6 +40,15 @@ class PetitionerIn(BaseModel):
     id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$|^[0-9]{15}$")
 
 
+class RelatedRef(BaseModel):
+    """Another channel's number for the same matter (e.g. the 12345 work-order number)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal[CHANNELS]  # type: ignore[valid-type]
+    ref: str = Field(min_length=1, max_length=64)
+
+
 class CaseCreate(BaseModel):
     """A submission from one channel. The channel itself comes from the key."""
 
@@ -57,14 +67,39 @@ class CaseCreate(BaseModel):
     received_by: str | None = Field(
         default=None, min_length=1, max_length=64, description="首问负责人（窗口接待人员）"
     )
+    related_refs: list[RelatedRef] = Field(
+        default_factory=list, max_length=10, description="其他渠道对同一事项的编号（重复件）"
+    )
+    mediated_on_site: bool = Field(
+        default=False, description="网格巡查：当场调解完毕（仅 grid_patrol），直接结案"
+    )
+    mediation_outcome: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="当场调解的结果"
+    )
+
+    @model_validator(mode="after")
+    def _mediation_has_outcome(self) -> CaseCreate:
+        if self.mediated_on_site and not self.mediation_outcome:
+            raise ValueError("mediated_on_site 需要 mediation_outcome（调解结果）")
+        return self
 
 
 class CaseAccepted(BaseModel):
     case_id: UUID
     status: str
     created: bool
-    duplicate_of: UUID | None = None
+    duplicate_of: UUID | None = Field(default=None, description="已关联到的原工单（重复件）")
+    suggested_duplicates: list[UUID] = Field(
+        default_factory=list, description="疑似重复（匿名件，仅供人工确认，未关联）"
+    )
+    key_person: bool = False
     received_at: datetime
+
+
+class CaseRef(BaseModel):
+    channel: str
+    ref: str
+    linked: bool = Field(description="false: 首次受理的编号; true: 后来关联的重复件编号")
 
 
 class CaseStatus(BaseModel):
@@ -76,4 +111,49 @@ class CaseStatus(BaseModel):
     status: str
     status_label: str
     status_at: datetime
+    status_detail: dict[str, Any] | None = None
     received_at: datetime
+    received_by: str | None = Field(default=None, description="首问负责人")
+    key_person: bool = False
+    refs: list[CaseRef] = Field(default_factory=list, description="该事项的全部渠道编号")
+    duplicates_linked: int = 0
+    suggested_duplicates: list[UUID] = Field(default_factory=list)
+
+
+class AlertRead(BaseModel):
+    alert_id: UUID
+    rule_id: str
+    kind: str
+    priority: str
+    category: str
+    level: str
+    place: str
+    window_start: datetime
+    window_end: datetime
+    case_count: int
+    case_ids: list[UUID]
+    notify: list[str]
+    convene: list[dict[str, str]]
+    raised_at: datetime
+
+
+class KeyPersonCase(BaseModel):
+    case_id: UUID
+    channel: str
+    category: str
+    title: str
+    status: str
+    status_label: str
+    received_at: datetime
+    received_by: str | None
+
+
+class KeyPersonRead(BaseModel):
+    """一人一档: a key person's file, with no raw personal data (phone masked)."""
+
+    petitioner_ref: str
+    masked_phone: str | None
+    reason: str
+    entered_at: datetime
+    petitions: int
+    cases: list[KeyPersonCase]

@@ -1,22 +1,31 @@
-"""Intake's use cases: accept a submission once, whatever the retries."""
+"""Intake's use cases: accept a submission once, whatever the retries; one case per matter.
+
+A submission is, in order: a replay of a number already known (answered as before); another
+number for an open case (linked: ``case.duplicate_linked``, no second dispatch); or a new
+case (``case.received``, alerts, key-person flag; a patrol finding mediated on the spot is
+stored closed and never dispatched).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake import matching, records, signals
+from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.tables import case_refs, cases, outbox, petitioners
-from shared.contracts.envelope import make_envelope
-from shared.contracts.events import CaseReceived, LocationData
+from services.intake.tables import cases, duplicate_links, duplicate_suggestions, outbox
+from shared.contracts.envelope import Envelope, make_envelope
+from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationData
 from shared.db.outbox import write_events
+from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
-from shared.security.pii import PiiVault, petitioner_ref
+from shared.security.pii import PiiVault
 
 STATUS_LABELS = {
     "received": "已受理",
@@ -31,17 +40,11 @@ STATUS_RANK = {s: i for i, s in enumerate(STATUS_LABELS)}
 
 
 @dataclass(frozen=True)
-class Submitted:
-    case_id: UUID
-    status: str
-    created: bool
-    received_at: datetime
-
-
-@dataclass(frozen=True)
 class IntakeDeps:
     vault: PiiVault
     pseudonym_key: str
+    policy: IntakePolicy = field(default_factory=IntakePolicy)
+    owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
 
 
 async def submit_case(
@@ -53,21 +56,96 @@ async def submit_case(
     idempotency_key: str | None,
     now: datetime,
 ) -> tuple[Submitted, bool]:
-    """Store a new case and stage ``case.received``; a replay returns the first case.
-
-    Returns the submission and whether an event was staged.
-    """
-    refs = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
-    refs = [(kind, ref) for kind, ref in refs if ref]
-    existing = await _existing_case(conn, channel, refs)
+    """Returns the answer and whether an event was staged (a replay stages none)."""
+    given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
+    refs = [(kind, ref) for kind, ref in given if ref]
+    existing = await records.existing_case(conn, channel, refs)
     if existing is not None:
         return existing, False
+    ref = await records.store_petitioner(conn, deps, body)
+    if ref is not None:
+        await matching.advisory_lock(conn, f"petitioner:{ref}")
+    where = places(body.location.model_dump())
+    target = await matching.find_target(
+        conn,
+        policy=deps.policy.duplicates,
+        body=body,
+        petitioner_ref=ref,
+        compound=where["compound"],
+        now=now,
+    )
+    events: list[Envelope] = []
+    if target is not None:
+        answer = await _link(conn, deps, channel, body, refs, target, ref, now, events)
+    else:
+        answer = await _create(conn, deps, channel, body, refs, ref, where, now, events)
+    await write_events(conn, outbox, events)
+    return answer, bool(events)
+
+
+async def _link(
+    conn: AsyncConnection,
+    deps: IntakeDeps,
+    channel: str,
+    body: CaseCreate,
+    refs: list[tuple[str, str]],
+    target: matching.Target,
+    ref: str | None,
+    now: datetime,
+    events: list[Envelope],
+) -> Submitted:
+    if not await records.claim_refs(conn, channel, refs, target.case_id, linked=True):
+        return await records.replay(conn, channel, refs)
+    flagged = await signals.key_person(conn, deps.policy.key_persons, ref, now)
+    await conn.execute(
+        insert(duplicate_links).values(
+            case_id=target.case_id,
+            channel=channel,
+            ref=body.external_id,
+            petitioner_ref=ref,
+            reason=target.reason,
+            linked_at=now,
+        )
+    )
+    event = CaseDuplicateLinked(
+        case_id=target.case_id,
+        channel=channel,
+        ref=body.external_id,
+        petitioner_ref=ref,
+        reason=target.reason,
+    )
+    events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=target.case_id))
+    return Submitted(
+        target.case_id,
+        target.status,
+        False,
+        target.received_at,
+        duplicate_of=target.case_id,
+        key_person=flagged,
+    )
+
+
+async def _create(
+    conn: AsyncConnection,
+    deps: IntakeDeps,
+    channel: str,
+    body: CaseCreate,
+    refs: list[tuple[str, str]],
+    ref: str | None,
+    where: dict[str, str | None],
+    now: datetime,
+    events: list[Envelope],
+) -> Submitted:
     case_id = new_id()
-    if not await _claim_refs(conn, channel, refs, case_id):
-        again = await _existing_case(conn, channel, refs)
-        assert again is not None, "a ref conflict always names a committed case"
-        return again, False
-    ref = await _store_petitioner(conn, deps, body)
+    if not await records.claim_refs(conn, channel, refs, case_id):
+        return await records.replay(conn, channel, refs)
+    flagged = await signals.key_person(conn, deps.policy.key_persons, ref, now)
+    mediated = body.mediated_on_site
+    status = "closed" if mediated else "received"
+    detail = (
+        {"close_kind": "mediated_on_site", "outcome": body.mediation_outcome} if mediated else None
+    )
+    location = body.location.model_dump()
     await conn.execute(
         insert(cases).values(
             case_id=case_id,
@@ -77,85 +155,69 @@ async def submit_case(
             category=body.category,
             title=body.title,
             description=body.description,
-            location=body.location.model_dump(),
+            location=location,
             urgency=body.urgency,
             received_by=body.received_by,
-            status="received",
+            status=status,
+            status_detail=detail,
             status_at=now,
             received_at=now,
+            community=where["community"],
+            grid=where["grid"],
+            compound=where["compound"],
+            key_person=flagged,
         )
     )
-    event = CaseReceived(
-        case_id=case_id,
-        channel=channel,
-        external_id=body.external_id,
+    suggested = await _suggest(conn, deps, body, case_id, ref, where, now)
+    alerts = await signals.raise_alerts(
+        conn,
+        policy=deps.policy,
+        owners=deps.owners,
         category=body.category,
-        title=body.title,
-        description=body.description,
-        location=LocationData(**body.location.model_dump()),
-        urgency=body.urgency,
-        petitioner_ref=ref,
-        received_by=body.received_by,
+        location=location,
+        places=where,
+        now=now,
     )
-    envelope = make_envelope(event, producer="intake", occurred_at=now, case_id=case_id)
-    await write_events(conn, outbox, [envelope])
-    return Submitted(case_id, "received", True, now), True
-
-
-async def _existing_case(
-    conn: AsyncConnection, channel: str, refs: list[tuple[str, str]]
-) -> Submitted | None:
-    for kind, ref in refs:
-        row = (
-            await conn.execute(
-                select(cases.c.case_id, cases.c.status, cases.c.received_at)
-                .join(case_refs, case_refs.c.case_id == cases.c.case_id)
-                .where(
-                    case_refs.c.channel == channel, case_refs.c.kind == kind, case_refs.c.ref == ref
-                )
-            )
-        ).first()
-        if row is not None:
-            return Submitted(row.case_id, row.status, False, row.received_at)
-    return None
-
-
-async def _claim_refs(
-    conn: AsyncConnection, channel: str, refs: list[tuple[str, str]], case_id: UUID
-) -> bool:
-    """Insert every ref; False if another transaction took one first (it then wins)."""
-    for kind, ref in refs:
-        stmt = (
-            pg_insert(case_refs)
-            .values(channel=channel, ref=ref, kind=kind, case_id=case_id)
-            .on_conflict_do_nothing()
-            .returning(case_refs.c.case_id)
-        )
-        if (await conn.execute(stmt)).first() is None:
-            return False
-    return True
-
-
-async def _store_petitioner(
-    conn: AsyncConnection, deps: IntakeDeps, body: CaseCreate
-) -> str | None:
-    p = body.petitioner
-    if p is None:
-        return None
-    ref = petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number)
-    if ref is None:
-        return None
-    values = {
-        "name_enc": deps.vault.seal(p.name),
-        "phone_enc": deps.vault.seal(p.phone),
-        "id_number_enc": deps.vault.seal(p.id_number),
-    }
-    stmt = pg_insert(petitioners).values(petitioner_ref=ref, **values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[petitioners.c.petitioner_ref],
-            set_={k: getattr(stmt.excluded, k) for k, v in values.items() if v is not None}
-            | {"updated_at": stmt.excluded.updated_at},
-        )
+    events.extend(
+        make_envelope(a, producer="intake", occurred_at=now, case_id=None) for a in alerts
     )
-    return ref
+    if not mediated:
+        event = CaseReceived(
+            case_id=case_id,
+            channel=channel,
+            external_id=body.external_id,
+            category=body.category,
+            title=body.title,
+            description=body.description,
+            location=LocationData(**location),
+            urgency=body.urgency,
+            petitioner_ref=ref,
+            received_by=body.received_by,
+            key_person=flagged,
+        )
+        events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
+    return Submitted(case_id, status, True, now, suggested=suggested, key_person=flagged)
+
+
+async def _suggest(
+    conn: AsyncConnection,
+    deps: IntakeDeps,
+    body: CaseCreate,
+    case_id: UUID,
+    ref: str | None,
+    where: dict[str, str | None],
+    now: datetime,
+) -> list[UUID]:
+    """Anonymous submissions are only suggested as duplicates, for a person to confirm."""
+    if ref is not None or body.mediated_on_site:
+        return []
+    hits = await matching.find_suggestions(
+        conn, policy=deps.policy.duplicates, body=body, compound=where["compound"], now=now
+    )
+    hits = [(cid, score) for cid, score in hits if cid != case_id]
+    if hits:
+        await conn.execute(
+            insert(duplicate_suggestions),
+            [{"case_id": case_id, "suggested_case_id": c, "score": s} for c, s in hits],
+        )
+    return [c for c, _ in hits]

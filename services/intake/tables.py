@@ -1,7 +1,21 @@
 """Intake's schema: petitioners (the only place raw PII lives, encrypted), submissions,
 channel references (every number a case is known by) and feedback."""
 
-from sqlalchemy import Column, Index, LargeBinary, MetaData, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 
 from shared.db.outbox import inbox_table, outbox_table
 from shared.db.types import JSON, TZ, UUIDT
@@ -36,7 +50,14 @@ cases = Table(
     Column("status_detail", JSON),
     Column("status_at", TZ, nullable=False),
     Column("received_at", TZ, nullable=False),
+    Column("community", Text),  # full paths of the location levels, for matching and alerts
+    Column("grid", Text),
+    Column("compound", Text),
+    Column("key_person", Boolean, nullable=False, server_default="false"),
     Index("ix_intake_cases_petitioner", "petitioner_ref", "category"),
+    Index("ix_intake_cases_compound", "compound", "category", "received_at"),
+    Index("ix_intake_cases_grid", "grid", "category", "received_at"),
+    Index("ix_intake_cases_community", "community", "category", "received_at"),
 )
 
 case_refs = Table(
@@ -46,7 +67,59 @@ case_refs = Table(
     Column("ref", Text, primary_key=True),
     Column("kind", Text, primary_key=True),  # external_id | idempotency_key
     Column("case_id", UUIDT, nullable=False, index=True),
+    Column("linked", Boolean, nullable=False, server_default="false"),  # 重复件: not the first
     Column("created_at", TZ, nullable=False, server_default=func.now()),
+)
+
+duplicate_links = Table(
+    "duplicate_links",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUIDT, nullable=False, index=True),
+    Column("channel", Text, nullable=False),
+    Column("ref", Text),
+    Column("petitioner_ref", Text, index=True),
+    Column("reason", Text, nullable=False),  # related_ref | same_petitioner
+    Column("linked_at", TZ, nullable=False),
+)
+
+duplicate_suggestions = Table(
+    "duplicate_suggestions",
+    metadata,
+    Column("case_id", UUIDT, primary_key=True),
+    Column("suggested_case_id", UUIDT, primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=func.now()),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", UUIDT, primary_key=True),
+    Column("rule_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("place", Text, nullable=False),
+    Column("window_start", TZ, nullable=False),
+    Column("window_end", TZ, nullable=False),
+    Column("case_count", Integer, nullable=False),
+    Column("case_ids", JSON, nullable=False),
+    Column("notify", JSON, nullable=False),
+    Column("convene", JSON, nullable=False),
+    Column("raised_at", TZ, nullable=False),
+    UniqueConstraint("rule_id", "place", "window_start", name="uq_intake_alert_window"),
+    Index("ix_intake_alerts_rule_place", "rule_id", "place", "window_end"),
+)
+
+key_persons = Table(
+    "key_persons",
+    metadata,
+    Column("petitioner_ref", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("petitions_at_entry", Integer, nullable=False),
+    Column("entered_at", TZ, nullable=False),
 )
 
 outbox = outbox_table(metadata)

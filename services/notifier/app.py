@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from services.notifier.api import endpoints
-from services.notifier.handlers.case_dispatched import HANDLERS
+from services.notifier.api import channel_callbacks, endpoints, notices
+from services.notifier.config import NotifierSettings
+from services.notifier.handlers.registry import HANDLERS
 from services.notifier.tables import inbox, outbox
 from services.notifier.worker import DeliveryWorker
 from shared.runtime import ServiceRuntime
@@ -19,19 +20,28 @@ from shared.web.app import build_app
 @dataclass(frozen=True)
 class NotifierDeps:
     vault: PiiVault
+    config: NotifierSettings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
     settings = (settings or Settings()).for_service("notifier")
+    config = config or NotifierSettings()
     vault = PiiVault(settings.pii_key.get_secret_value())
     runtime = ServiceRuntime(
-        settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=NotifierDeps(vault)
+        settings,
+        inbox=inbox,
+        outbox=outbox,
+        handlers=HANDLERS,
+        deps=NotifierDeps(vault, config),
     )
-    worker = DeliveryWorker(runtime, vault)
+    worker = DeliveryWorker(runtime, vault, config)
     return build_app(
         title="哨报 Shaobao · notifier 通知",
-        description="派单送达、签名回调与送达记录。Signed webhook deliveries and their log.",
+        description=(
+            "派单送达、签名回调、诉求人告知与公示。"
+            "Signed deliveries with a circuit breaker, petitioner messages, notice board."
+        ),
         runtime=runtime,
-        routers=[endpoints.router],
+        routers=[endpoints.router, channel_callbacks.router, notices.router],
         background=[worker.run],
     )

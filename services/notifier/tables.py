@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 
 from shared.db.outbox import inbox_table, outbox_table
-from shared.db.types import TZ, UUIDT
+from shared.db.types import JSON, TZ, UUIDT
 
 metadata = MetaData(schema="notifier")
 
@@ -28,6 +28,11 @@ endpoints = Table(
     Column("url", Text, nullable=False),
     Column("secret_enc", LargeBinary, nullable=False),
     Column("active", Boolean, nullable=False, server_default="true"),
+    # webhook (signed HTTP POST) | email (url is mailto:) | petitioner (SMS/email via intake)
+    Column("kind", Text, nullable=False, server_default="webhook"),
+    # circuit breaker, in the database so every replica sees the same state
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("open_until", TZ),
     Column("created_at", TZ, nullable=False, server_default=func.now()),
     Column("updated_at", TZ, nullable=False, server_default=func.now()),
 )
@@ -62,6 +67,34 @@ delivery_attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Column("duration_ms", Integer, nullable=False),
+)
+
+case_facts = Table(
+    "case_facts",
+    metadata,
+    Column("case_id", UUIDT, primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("location", JSON, nullable=False),
+    Column("urgency", Text, nullable=False),
+    Column("tier", Text),
+    Column("petitioner_ref", Text),  # a keyed hash; the contact itself stays in intake
+    Column("received_at", TZ, nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("case_id", UUIDT, primary_key=True),
+    Column("category", Text, nullable=False),
+    Column("location", JSON, nullable=False),  # down to compound, never below
+    Column("tier", Text),
+    Column("urgency", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("resolved_at", TZ, nullable=False),
+    Column("closed_kind", Text),
+    Column("rating", Text),
+    Index("ix_notices_resolved_at", "resolved_at"),
 )
 
 outbox = outbox_table(metadata)

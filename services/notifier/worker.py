@@ -1,57 +1,61 @@
-"""The delivery worker: claims due deliveries and posts them, signed, to webhooks.
+"""The delivery worker: claims due deliveries and sends them (webhook, email, petitioner).
 
 Claiming sets ``locked_until`` in a short transaction (``FOR UPDATE SKIP LOCKED``), so
-no transaction is held open across HTTP and any number of replicas share the work. A
+no transaction is held open across I/O and any number of replicas share the work. A
 crash mid-send leaves the lock to expire and the delivery is tried again (receivers
-dedupe on the ``X-Shaobao-Delivery`` header). 5xx, 429 and network errors are retried
-with exponential back-off and jitter; other 4xx fail at once. Success of a dispatch
-delivery emits ``dispatch.delivered``; a final failure emits ``delivery.failed``.
+dedupe on the ``X-Shaobao-Delivery`` header). Retryable failures (5xx, 429, network)
+back off exponentially with jitter; other 4xx fail at once. Deliveries to an endpoint
+whose breaker is open are not claimed (see :mod:`services.notifier.breaker`); the
+deliveries of one endpoint in a batch go out one after another in ``created_at`` order.
+Success of a dispatch delivery emits ``dispatch.delivered``; a final failure emits
+``delivery.failed``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import orjson
 import structlog
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notifier.tables import deliveries, delivery_attempts, endpoints, outbox
-from shared.contracts.envelope import make_envelope
-from shared.contracts.events import DeliveryFailed, DispatchDelivered
-from shared.db.outbox import write_events
+from services.notifier import breaker
+from services.notifier.config import NotifierSettings
+from services.notifier.events_out import emit_delivered, emit_failed
+from services.notifier.petitioner import quiet_hours, send_to_petitioner
+from services.notifier.senders import Outcome, post_webhook, send_email
+from services.notifier.tables import deliveries, delivery_attempts, endpoints
 from shared.metrics import DELIVERIES
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
-from shared.security.signing import DELIVERY_HEADER, signed_headers
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    retry: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-
 class DeliveryWorker:
-    def __init__(self, runtime: ServiceRuntime, vault: PiiVault, *, batch: int = 50) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        vault: PiiVault,
+        config: NotifierSettings,
+        *,
+        batch: int = 50,
+    ) -> None:
         self.rt = runtime
         self.vault = vault
+        self.config = config
         self.batch = batch
         s = runtime.settings
         self.max_attempts = s.webhook_max_attempts
         self.backoff = s.webhook_backoff_base_seconds
         self.timeout = s.webhook_timeout_seconds
+        self.quiet = quiet_hours(config)
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
@@ -59,8 +63,13 @@ class DeliveryWorker:
                 try:
                     claimed = await self._claim()
                     if claimed:
-                        await asyncio.gather(*(self._deliver(client, row) for row in claimed))
+                        groups: dict[str, list[Any]] = defaultdict(list)
+                        for row in sorted(claimed, key=lambda r: r.created_at):
+                            groups[row.owner_id].append(row)
+                        await asyncio.gather(*(self._in_order(client, g) for g in groups.values()))
                         continue
+                    async with self.rt.engine.connect() as conn:
+                        await breaker.refresh_gauge(conn)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -70,53 +79,99 @@ class DeliveryWorker:
 
     async def _claim(self) -> list[Any]:
         now = self.rt.clock.now()
-        d = deliveries
+        d, e = deliveries, endpoints
+        later = deliveries.alias("later")
+        oldest = (
+            select(later.c.delivery_id)
+            .where(later.c.owner_id == d.c.owner_id, later.c.status == "pending")
+            .order_by(later.c.created_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        half_open_probe = and_(e.c.open_until <= now, d.c.delivery_id == oldest)
         due = (
             select(d.c.delivery_id)
+            .join(e, e.c.owner_id == d.c.owner_id)
             .where(
                 d.c.status == "pending",
                 d.c.next_attempt_at <= now,
                 or_(d.c.locked_until.is_(None), d.c.locked_until < now),
+                or_(e.c.open_until.is_(None), half_open_probe),
             )
             .order_by(d.c.next_attempt_at, d.c.created_at)
             .limit(self.batch)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=d, skip_locked=True)
         )
+        lease = now + timedelta(seconds=self.timeout * 3)
         async with self.rt.engine.begin() as conn:
             rows = (
                 await conn.execute(
                     update(d)
                     .where(d.c.delivery_id.in_(due.scalar_subquery()))
-                    .values(locked_until=now + timedelta(seconds=self.timeout * 3))
-                    .returning(d, endpoints.c.url, endpoints.c.secret_enc)
-                    .where(endpoints.c.owner_id == d.c.owner_id)
+                    .values(locked_until=lease)
+                    .returning(d, e.c.url, e.c.secret_enc, e.c.kind, e.c.open_until)
+                    .where(e.c.owner_id == d.c.owner_id)
                 )
             ).all()
+            probing = {r.owner_id for r in rows if r.open_until is not None}
+            if probing:  # hold the half-open endpoint for the probe's lease: one probe at a time
+                await conn.execute(
+                    update(e).where(e.c.owner_id.in_(probing)).values(open_until=lease)
+                )
         return list(rows)
 
-    async def _deliver(self, client: httpx.AsyncClient, row: Any) -> None:
-        outcome = await self._post(client, row)
+    async def _in_order(self, client: httpx.AsyncClient, rows: list[Any]) -> None:
+        for i, row in enumerate(rows):
+            if not await self._deliver(client, row):
+                await self._release(rows[i + 1 :])  # they wait behind it, in order
+                return
+
+    async def _release(self, rows: list[Any]) -> None:
+        if not rows:
+            return
+        async with self.rt.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id.in_([r.delivery_id for r in rows]))
+                .values(locked_until=None)
+            )
+
+    async def _deliver(self, client: httpx.AsyncClient, row: Any) -> bool:
+        if row.kind == "petitioner" and self.quiet.contains(self.rt.clock.now()):
+            await self._hold(row)
+            return True
+        outcome = await self._send(client, row)
         DELIVERIES.labels(
             "delivered" if outcome.ok else "retry" if outcome.retry else "failed"
         ).inc()
         async with self.rt.engine.begin() as conn:
             await self._record(conn, row, outcome)
         self.rt.poke_relay()
+        return outcome.ok
 
-    async def _post(self, client: httpx.AsyncClient, row: Any) -> Outcome:
+    async def _send(self, client: httpx.AsyncClient, row: Any) -> Outcome:
+        if row.kind == "petitioner":
+            return await send_to_petitioner(client, self.config, row.body, self.timeout)
+        if row.kind == "email":
+            body = orjson.loads(row.body)
+            subject = str(body.get("message", body.get("event", "哨报通知")))[:120]
+            text = orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+            to = row.url.removeprefix("mailto:")
+            return await send_email(self.config, to, subject, text, self.timeout)
         secret = self.vault.open(row.secret_enc) or ""
-        headers = signed_headers(secret, int(time.time()), row.body)
-        headers[DELIVERY_HEADER] = str(row.delivery_id)
-        started = time.perf_counter()
-        try:
-            resp = await client.post(row.url, content=row.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return Outcome(False, True, None, repr(exc)[:300], _ms(started))
-        code = resp.status_code
-        if 200 <= code < 300:
-            return Outcome(True, False, code, None, _ms(started))
-        retry = code >= 500 or code == 429
-        return Outcome(False, retry, code, f"HTTP {code}", _ms(started))
+        return await post_webhook(client, row.url, secret, row.body, str(row.delivery_id))
+
+    async def _hold(self, row: Any) -> None:
+        """Quiet hours: move the message to the window's end; no attempt is spent."""
+        async with self.rt.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.delivery_id == row.delivery_id)
+                .values(
+                    next_attempt_at=self.quiet.next_allowed(self.rt.clock.now()),
+                    locked_until=None,
+                )
+            )
 
     async def _record(self, conn: AsyncConnection, row: Any, outcome: Outcome) -> None:
         now = self.rt.clock.now()
@@ -137,12 +192,23 @@ class DeliveryWorker:
         }
         if outcome.ok:
             values |= {"status": "delivered", "delivered_at": now}
-            await self._emit_delivered(conn, row, attempts, now)
-        elif outcome.retry and attempts < self.max_attempts:
-            values["next_attempt_at"] = now + self._delay(attempts)
+            await emit_delivered(conn, row, attempts, now)
+            await breaker.record_success(conn, row.owner_id, now)
         else:
-            values["status"] = "failed"
-            await self._emit_failed(conn, row, attempts, outcome.error or "", now)
+            if outcome.retry:
+                await breaker.record_failure(
+                    conn,
+                    row.owner_id,
+                    now,
+                    threshold=self.config.breaker_threshold,
+                    cooldown=timedelta(seconds=self.config.breaker_cooldown_seconds),
+                    error=outcome.error or "",
+                )
+            if outcome.retry and attempts < self.max_attempts:
+                values["next_attempt_at"] = now + self._delay(attempts)
+            else:
+                values["status"] = "failed"
+                await emit_failed(conn, row, attempts, outcome.error or "", now)
         await conn.execute(
             update(deliveries)
             .where(
@@ -154,40 +220,3 @@ class DeliveryWorker:
     def _delay(self, attempts: int) -> timedelta:
         base = self.backoff * 2 ** (attempts - 1)
         return timedelta(seconds=min(base, 3600) * (0.5 + random.random()))
-
-    async def _emit_delivered(
-        self, conn: AsyncConnection, row: Any, attempts: int, now: datetime
-    ) -> None:
-        if row.dispatch_id is None:
-            return
-        event = DispatchDelivered(
-            case_id=row.case_id,
-            dispatch_id=row.dispatch_id,
-            owner_id=row.owner_id,
-            delivery_id=row.delivery_id,
-            delivered_at=now,
-            attempts=attempts,
-        )
-        env = make_envelope(event, producer="notifier", occurred_at=now, case_id=row.case_id)
-        await write_events(conn, outbox, [env])
-
-    async def _emit_failed(
-        self, conn: AsyncConnection, row: Any, attempts: int, error: str, now: datetime
-    ) -> None:
-        log.error(
-            "delivery_failed", delivery_id=str(row.delivery_id), owner_id=row.owner_id, error=error
-        )
-        event = DeliveryFailed(
-            case_id=row.case_id,
-            dispatch_id=row.dispatch_id,
-            owner_id=row.owner_id,
-            delivery_id=row.delivery_id,
-            attempts=attempts,
-            last_error=error,
-        )
-        env = make_envelope(event, producer="notifier", occurred_at=now, case_id=row.case_id)
-        await write_events(conn, outbox, [env])
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)

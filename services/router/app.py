@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.router.api import cases, dispatches, owners
+from services.router.api import cases, dispatches, owners, reports
+from services.router.console import routes as console
 from services.router.deps import RouterDeps
 from services.router.handlers.registry import HANDLERS
 from services.router.tables import inbox, outbox
@@ -21,5 +22,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="哨报 Shaobao · router 分派",
         description="派单、签收与诉求全程记录。Routing, the department API and case timelines.",
         runtime=runtime,
-        routers=[dispatches.router, cases.router, owners.router],
+        routers=[dispatches.router, cases.router, owners.router, reports.router, console.router],
     )

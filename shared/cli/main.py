@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import clock_cmd, dlq_cmd, keys_cmd, rules_cmd, status_cmd
+from shared.cli import clock_cmd, deliveries_cmd, dlq_cmd, keys_cmd, rules_cmd, status_cmd
 
 app = typer.Typer(help="哨报 Shaobao 运维命令 (operations)", no_args_is_help=True)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(clock_cmd.app, name="clock")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(dlq_cmd.app, name="dlq")
+app.add_typer(deliveries_cmd.app, name="deliveries")
 app.command("status")(status_cmd.status)
 
 

@@ -36,6 +36,7 @@ class CaseReceived(Payload):
     urgency: Literal["emergency", "urgent", "normal"] = "normal"
     petitioner_ref: str | None = None
     received_by: str | None = None
+    key_person: bool = False  # 重点人员: the petitioner is in intake's registry
 
 
 class DispatchInfo(Payload):
@@ -139,6 +140,123 @@ class CaseResolved(Payload):
     lead_owner_id: str
 
 
+class CaseReminder(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    clock: str
+    due_at: AwareDatetime
+    reason: str
+
+
+class CaseEscalated(Payload):
+    escalation_id: UUID
+    case_id: UUID
+    dispatch_id: UUID | None = None
+    whistle_id: UUID | None = None
+    clock: str
+    level: str
+    from_owner_id: str
+    to_owner_id: str
+    reason: str
+    next_due_at: AwareDatetime | None = None
+
+
+class WhistleBlown(Payload):
+    whistle_id: UUID
+    case_id: UUID
+    category: str
+    blown_by: str
+    reason: str
+    convened: list[str]
+    report_in_due_at: AwareDatetime
+    location: LocationData
+
+
+class WhistleLeadDesignated(Payload):
+    whistle_id: UUID
+    case_id: UUID
+    lead_owner_id: str
+    co_handler_ids: list[str] = Field(default_factory=list)
+    designated_by: str
+
+
+class CaseDuplicateLinked(Payload):
+    """Another number for an open case (重复件): attached, not dispatched again."""
+
+    case_id: UUID
+    channel: str
+    ref: str | None = None
+    petitioner_ref: str | None = None
+    reason: Literal["related_ref", "same_petitioner"]
+
+
+class AlertOwner(Payload):
+    owner_id: str
+    name: str
+    kind: str
+
+
+class AlertRaised(Payload):
+    """An early warning (预警): once per (rule, place, window). ``convene`` is the linked
+    handling: the owners to dispatch together (e.g. property firm and maintenance unit)."""
+
+    alert_id: UUID
+    rule_id: str
+    kind: Literal["cluster", "collective"]
+    priority: Literal["normal", "high"]
+    category: str
+    level: str
+    place: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    case_count: int
+    case_ids: list[UUID]
+    notify: list[str]
+    convene: list[AlertOwner] = Field(default_factory=list)
+
+
+class FeedbackReceived(Payload):
+    case_id: UUID
+    channel: str
+    rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    comment: str = ""
+    received_at: AwareDatetime
+
+
+class CaseClosed(Payload):
+    case_id: UUID
+    kind: str
+    rating: str | None = None
+    lead_owner_id: str | None = None
+
+
+class CaseReopened(Payload):
+    case_id: UUID
+    rating: str
+    lead_owner_id: str
+    co_handler_ids: list[str] = Field(default_factory=list)
+    previous_lead_owner_id: str | None = None
+
+
+class EndpointCircuitOpened(Payload):
+    owner_id: str
+    consecutive_failures: int
+    open_until: AwareDatetime
+    last_error: str
+
+
+class ExtensionDecided(Payload):
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    approved: bool
+    working_days: int
+    resolve_due_at: AwareDatetime
+    decided_by: str
+    reason: str
+
+
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.received", 1): CaseReceived,
     ("case.dispatched", 1): CaseDispatched,
@@ -151,6 +269,17 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("dispatch.extension_requested", 1): ExtensionRequested,
     ("dispatch.resolved", 1): DispatchResolved,
     ("case.resolved", 1): CaseResolved,
+    ("case.reminder", 1): CaseReminder,
+    ("case.escalated", 1): CaseEscalated,
+    ("whistle.blown", 1): WhistleBlown,
+    ("whistle.lead_designated", 1): WhistleLeadDesignated,
+    ("case.duplicate_linked", 1): CaseDuplicateLinked,
+    ("alert.raised", 1): AlertRaised,
+    ("feedback.received", 1): FeedbackReceived,
+    ("case.closed", 1): CaseClosed,
+    ("case.reopened", 1): CaseReopened,
+    ("endpoint.circuit_opened", 1): EndpointCircuitOpened,
+    ("dispatch.extension_decided", 1): ExtensionDecided,
 }
 _BY_MODEL: dict[type[Payload], tuple[str, int]] = {m: k for k, m in _REGISTRY.items()}
 

@@ -28,8 +28,13 @@ ELEVATOR = {
         "compound": "k01",
     },
     "urgency": "urgent",
-    "petitioner": {"name": "王女士", "phone": "13800001234"},
 }
+
+
+def with_petitioner(body: dict[str, Any]) -> dict[str, Any]:
+    """A fresh petitioner per case, so unrelated test cases are never linked as repeats."""
+    phone = f"139{secrets.randbelow(10**8):08d}"
+    return body | {"petitioner": {"name": "王女士", "phone": phone}}
 
 
 async def register_all_endpoints(
@@ -60,7 +65,7 @@ async def test_hotline_case_is_dispatched_delivered_signed_and_acknowledged(
         httpx.AsyncClient(timeout=10) as http,
     ):
         await register_all_endpoints(http, services, admin, receiver)
-        body = ELEVATOR | {"external_id": f"12345-{secrets.token_hex(4)}"}
+        body = with_petitioner(ELEVATOR) | {"external_id": f"12345-{secrets.token_hex(4)}"}
         resp = await http.post(f"{services.url('intake')}/v1/cases", json=body, headers=channel)
         assert resp.status_code == 201, resp.text
         case_id = resp.json()["case_id"]

@@ -60,7 +60,8 @@ async def test_router_sigkill_mid_flight_dispatches_every_case_exactly_once(
 
         async def all_delivered_once() -> bool:
             n = await conn.fetchval(
-                "SELECT count(*) FROM notifier.deliveries WHERE case_id = ANY($1::uuid[])",
+                "SELECT count(*) FROM notifier.deliveries WHERE case_id = ANY($1::uuid[]) "
+                "AND event_type = 'case.dispatched'",
                 list(accepted),
             )
             expected = await conn.fetchval(
@@ -71,7 +72,10 @@ async def test_router_sigkill_mid_flight_dispatches_every_case_exactly_once(
 
         await eventually(all_delivered_once, timeout=60, what="one delivery per dispatch")
         dup = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT dispatch_id FROM notifier.deliveries GROUP BY dispatch_id HAVING count(*) > 1) d"
+            "SELECT count(*) FROM (SELECT dispatch_id FROM notifier.deliveries "
+            "WHERE case_id = ANY($1::uuid[]) AND event_type = 'case.dispatched' "
+            "GROUP BY dispatch_id HAVING count(*) > 1) d",
+            list(accepted),
         )
         assert dup == 0
     finally:

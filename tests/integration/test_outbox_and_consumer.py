@@ -1,7 +1,7 @@
 """Outbox relay and consumer against real PostgreSQL and RabbitMQ.
 
-Uses the escalation schema's outbox/inbox (any service schema would do) and a queue
-name unique to each test.
+Uses outbox/inbox tables in a private schema (so no running service's relay touches
+them) and a queue name unique to each test.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from uuid import uuid4
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import func, select, text
+from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.escalation.tables import inbox, outbox
 from shared.clock import SystemClock
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
-from shared.db.outbox import write_events
+from shared.db.outbox import inbox_table, outbox_table, write_events
 from shared.messaging.consumer import EventConsumer, HandlerContext, RetryLater
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
@@ -29,6 +28,17 @@ from tests.support.stack import StackUnderTest
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
+
+private = MetaData(schema="relay_test")
+outbox = outbox_table(private)
+inbox = inbox_table(private)
+
+
+@pytest.fixture(autouse=True)
+async def _private_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS relay_test"))
+        await conn.run_sync(private.create_all)
 
 
 def _event() -> CaseReceived:
@@ -55,7 +65,7 @@ async def test_relay_publishes_each_staged_event_once_with_its_id(
         for e in (_event() for _ in range(5))
     ]
     async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM escalation.outbox"))
+        await conn.execute(text("DELETE FROM relay_test.outbox"))
         await write_events(conn, outbox, envs)
 
     async def exchange() -> aio_pika.abc.AbstractExchange:

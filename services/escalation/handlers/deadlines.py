@@ -1,17 +1,22 @@
 """Arms and disarms the per-dispatch deadline rows.
 
 Consumes ``case.dispatched`` (arms acknowledge, progress and resolve clocks for every
-dispatch, from the moment of dispatch) and ``dispatch.acknowledged`` (disarms the
-acknowledge clock only: the progress and resolve clocks keep running, so an
-acknowledgement never silences a case). Keys on ``dispatch_id`` and ``kind``; each
-change bumps ``version``, the fencing token a stale timer is checked against.
+dispatch, from the moment of dispatch, each with its reminder time and the policy frozen
+onto the row) and ``dispatch.acknowledged`` (disarms the acknowledge clock and the ladder
+it started only: the progress and resolve clocks keep running, so an acknowledgement
+never silences a case). Keys on ``dispatch_id`` and ``kind``; each change bumps
+``version``, the fencing token a stale timer is checked against.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from uuid import UUID
+
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.ids import new_id
@@ -19,41 +24,49 @@ from shared.messaging.consumer import HandlerContext
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
+    start = ctx.cause.occurred_at
+    frozen = ctx.deps.policy.frozen() | {
+        "location": event.location.model_dump(),
+        "category": event.category,
+    }
     rows = []
     for d in event.dispatches:
         clocks = {"acknowledge": d.acknowledge_due_at, "resolve": d.resolve_due_at}
         if d.progress_due_at is not None:
             clocks["progress"] = d.progress_due_at
-        rows += [
-            {
-                "deadline_id": new_id(),
-                "case_id": event.case_id,
-                "dispatch_id": d.dispatch_id,
-                "owner_id": d.owner_id,
-                "kind": kind,
-                "due_at": due,
-                "state": "armed",
-                "created_at": ctx.now,
-                "updated_at": ctx.now,
-            }
-            for kind, due in clocks.items()
-        ]
+        policy = frozen | {"dispatch_owner_id": d.owner_id, "dispatched_at": start.isoformat()}
+        for kind, due in clocks.items():
+            remind = remind_at(start, due, policy["reminder_share"])
+            rows.append(
+                {
+                    "deadline_id": new_id(),
+                    "case_id": event.case_id,
+                    "dispatch_id": d.dispatch_id,
+                    "owner_id": d.owner_id,
+                    "kind": kind,
+                    "due_at": due,
+                    "remind_at": remind,
+                    "next_at": remind or due,
+                    "policy": policy,
+                    "state": "armed",
+                    "created_at": ctx.now,
+                    "updated_at": ctx.now,
+                }
+            )
     await ctx.conn.execute(pg_insert(deadlines).on_conflict_do_nothing(), rows)
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
-    await ctx.conn.execute(
-        update(deadlines)
-        .where(
-            deadlines.c.dispatch_id == event.dispatch_id,
-            deadlines.c.kind == "acknowledge",
-            deadlines.c.state == "armed",
-        )
-        .values(state="disarmed", updated_at=ctx.now, version=deadlines.c.version + 1)
+    await disarm(ctx, event.dispatch_id, ["acknowledge", "escalate.acknowledge"])
+
+
+async def disarm(ctx: HandlerContext, dispatch_id: UUID, kinds: Iterable[str] | None) -> None:
+    """Disarm the dispatch's armed clocks of ``kinds`` (all of them when None)."""
+    stmt = update(deadlines).where(
+        deadlines.c.dispatch_id == dispatch_id, deadlines.c.state == "armed"
     )
-
-
-HANDLERS = {
-    "case.dispatched": on_case_dispatched,
-    "dispatch.acknowledged": on_dispatch_acknowledged,
-}
+    if kinds is not None:
+        stmt = stmt.where(deadlines.c.kind.in_(list(kinds)))
+    await ctx.conn.execute(
+        stmt.values(state="disarmed", updated_at=ctx.now, version=deadlines.c.version + 1)
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
 from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
@@ -36,6 +37,7 @@ async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowled
 
 
 HANDLERS = {
+    **FEEDBACK_STATUS_HANDLERS,
     "case.dispatched": on_case_dispatched,
     "dispatch.acknowledged": on_dispatch_acknowledged,
 }

@@ -1,19 +1,26 @@
-"""Endpoints (where an owner hears about its dispatches) and the delivery log."""
+"""Endpoints (where an owner hears about its dispatches) and the delivery log.
+
+An endpoint is a webhook (``http(s)://``, signed) or an email address (``mailto:``, sent
+through SMTP). ``GET /v1/deliveries?status=failed`` is what ops look at after a
+``delivery.failed``; ``POST /v1/deliveries/{id}/replay`` (and ``shaobao deliveries
+replay ID``) puts one back to ``pending``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.app import NotFound
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 EndpointKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
@@ -23,14 +30,28 @@ OpsKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 class EndpointWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl
+    url: AnyUrl = Field(description="http(s):// 回调地址，或 mailto: 邮箱")
     secret: str = Field(min_length=16, max_length=200, description="用于 HMAC-SHA256 签名的密钥")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in ("http", "https", "mailto"):
+            raise ValueError("只支持 http、https 或 mailto 地址 (http, https or mailto only)")
+        return url
+
+    @property
+    def kind(self) -> str:
+        return "email" if self.url.scheme == "mailto" else "webhook"
 
 
 class EndpointRead(BaseModel):
     owner_id: str
     url: str
+    kind: str
     active: bool
+    consecutive_failures: int
+    open_until: datetime | None
     updated_at: datetime
 
 
@@ -63,8 +84,16 @@ async def put_endpoint(
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.owner_id != owner_id:
         raise HTTPException(403, "只能登记本单位的接收地址 (own endpoint only)")
+    return await save_endpoint(request, owner_id, body)
+
+
+async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) -> EndpointRead:
+    """Create or replace an endpoint; a new address starts with a closed breaker."""
     runtime = request.app.state.runtime
     values = {
+        "kind": body.kind,
+        "consecutive_failures": 0,
+        "open_until": None,
         "url": str(body.url),
         "secret_enc": runtime.deps.vault.seal(body.secret),
         "active": True,
@@ -114,3 +143,34 @@ async def list_deliveries(
         )
         for r in rows
     ]
+
+
+@router.post(
+    "/deliveries/{delivery_id}/replay",
+    response_model=DeliveryRead,
+    summary="重新投递 (replay a failed delivery)",
+)
+async def replay_delivery(delivery_id: UUID, key: OpsKey, request: Request) -> DeliveryRead:
+    runtime = request.app.state.runtime
+    async with runtime.engine.begin() as conn:
+        row = await replay(conn, delivery_id, runtime.clock.now())
+    return DeliveryRead(
+        **{k: row._mapping[k] for k in DeliveryRead.model_fields if k in row._mapping},
+        attempt_log=[],
+    )
+
+
+async def replay(conn: Any, delivery_id: UUID, now: datetime) -> Any:
+    """Back to ``pending`` now, attempts reset: the worker sends it again (same delivery id,
+    so a receiver that did get it can dedupe)."""
+    row = (
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status != "delivered")
+            .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None)
+            .returning(deliveries)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("投递不存在或已送达 (no such undelivered delivery)")
+    return row

@@ -1,4 +1,5 @@
-"""Consumes ``case.dispatched``; makes one delivery per dispatch (per recipient owner).
+"""Consumes ``case.dispatched``; makes one delivery per dispatch (per recipient owner),
+and one status callback to the case's channel when it registered one.
 
 Keys on ``(event_id, owner_id)``: a redelivered event makes no second delivery. An owner
 with no registered endpoint gets a delivery in status ``no_endpoint`` so ops can see it.
@@ -7,30 +8,22 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
-import orjson
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import update
 
-from services.notifier.tables import deliveries, endpoints
+from services.notifier.handlers.common import add_delivery, facts, registered, to_channel
+from services.notifier.tables import case_facts
 from shared.contracts.events import CaseDispatched
-from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    owners = [d.owner_id for d in event.dispatches]
-    registered = set(
-        (
-            await ctx.conn.execute(
-                select(endpoints.c.owner_id).where(
-                    endpoints.c.owner_id.in_(owners), endpoints.c.active
-                )
-            )
-        ).scalars()
+    await facts(ctx, event.case_id)
+    await ctx.conn.execute(
+        update(case_facts).where(case_facts.c.case_id == event.case_id).values(tier=event.tier)
     )
-    rows = []
+    found = await registered(ctx, [d.owner_id for d in event.dispatches])
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
@@ -47,21 +40,22 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             "location": event.location.model_dump(),
             "dispatch": d.model_dump(mode="json"),
         }
-        rows.append(
-            {
-                "delivery_id": new_id(),
-                "event_id": ctx.cause.id,
-                "event_type": ctx.cause.type,
-                "case_id": event.case_id,
-                "dispatch_id": d.dispatch_id,
-                "owner_id": d.owner_id,
-                "body": orjson.dumps(body),
-                "status": "pending" if d.owner_id in registered else "no_endpoint",
-                "next_attempt_at": ctx.now,
-                "created_at": ctx.now,
-            }
+        await add_delivery(
+            ctx,
+            d.owner_id,
+            body,
+            case_id=event.case_id,
+            dispatch_id=d.dispatch_id,
+            status="pending" if d.owner_id in found else "no_endpoint",
         )
-    await ctx.conn.execute(pg_insert(deliveries).on_conflict_do_nothing(), rows)
-
-
-HANDLERS = {"case.dispatched": on_case_dispatched}
+    await to_channel(
+        ctx,
+        event.case_id,
+        {
+            "event": "case.dispatched",
+            "event_id": str(ctx.cause.id),
+            "case_id": str(event.case_id),
+            "status": "dispatched",
+            "owners": [{"owner_id": d.owner_id, "role": d.role} for d in event.dispatches],
+        },
+    )

@@ -2,8 +2,25 @@
 
 from services.router.handlers.case_received import on_case_received
 from services.router.handlers.dispatch_delivered import on_dispatch_delivered
+from services.router.handlers.duplicate_linked import on_duplicate_linked
+from services.router.handlers.escalation_timeline import (
+    on_case_escalated,
+    on_case_reminder,
+    on_whistle_blown,
+)
+from services.router.handlers.extension_decided import on_extension_decided
+from services.router.handlers.feedback_received import on_feedback_received
+from services.router.handlers.whistle_lead_designated import on_whistle_lead_designated
+from shared.messaging.consumer import Handler
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "case.received": on_case_received,
     "dispatch.delivered": on_dispatch_delivered,
+    "case.duplicate_linked": on_duplicate_linked,
+    "feedback.received": on_feedback_received,
+    "whistle.lead_designated": on_whistle_lead_designated,
+    "case.reminder": on_case_reminder,
+    "case.escalated": on_case_escalated,
+    "whistle.blown": on_whistle_blown,
+    "dispatch.extension_decided": on_extension_decided,
 }

@@ -1,0 +1,90 @@
+"""Consumes ``case.disputed``; blows the whistle (吹哨) and emits ``whistle.blown``.
+
+The whistle is blown by the street office of the case's location (else the next rung up)
+and convenes the owners the router names as involved, else the category's configured
+default. Each convened owner gets a ``report_in`` deadline row. Keys on the event (inbox):
+a case disputed again later gets a new whistle.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import insert
+
+from services.escalation.ladder import whistle_blower
+from services.escalation.tables import deadlines, whistle_members, whistles
+from shared.contracts.events import CaseDisputed, WhistleBlown
+from shared.domain.durations import Duration
+from shared.domain.taxonomy import Location
+from shared.ids import new_id
+from shared.messaging.consumer import HandlerContext, Poison
+
+log = structlog.get_logger(__name__)
+
+
+async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
+    deps = ctx.deps
+    location = Location(**event.location.model_dump())
+    blower = whistle_blower(deps.owners, location)
+    if blower is None:
+        raise Poison(f"该地点无街道及以上单位可吹哨 (nobody to blow the whistle at {location})")
+    convened = list(
+        dict.fromkeys(event.owners_involved or deps.policy.default_convened.get(event.category, []))
+    )
+    if not convened:
+        log.warning("whistle_without_members", case_id=str(event.case_id), reason=event.reason)
+    whistle_id = new_id()
+    due = deps.calendar.add(ctx.now, Duration.parse(deps.policy.report_in_within))
+    await ctx.conn.execute(
+        insert(whistles).values(
+            whistle_id=whistle_id,
+            case_id=event.case_id,
+            category=event.category,
+            location=event.location.model_dump(),
+            blown_by=blower.id,
+            reason=event.reason,
+            state="open",
+            report_in_due_at=due,
+            created_at=ctx.now,
+        )
+    )
+    if convened:
+        await _convene(ctx, event, whistle_id, convened, due)
+    ctx.emit(
+        WhistleBlown(
+            whistle_id=whistle_id,
+            case_id=event.case_id,
+            category=event.category,
+            blown_by=blower.id,
+            reason=event.reason,
+            convened=convened,
+            report_in_due_at=due,
+            location=event.location,
+        )
+    )
+
+
+async def _convene(
+    ctx: HandlerContext, event: CaseDisputed, whistle_id: object, convened: list[str], due: object
+) -> None:
+    await ctx.conn.execute(
+        insert(whistle_members),
+        [{"whistle_id": whistle_id, "owner_id": o, "state": "convened"} for o in convened],
+    )
+    rows = [
+        {
+            "deadline_id": new_id(),
+            "case_id": event.case_id,
+            "whistle_id": whistle_id,
+            "owner_id": owner_id,
+            "kind": "report_in",
+            "due_at": due,
+            "next_at": due,
+            "policy": {"location": event.location.model_dump(), "category": event.category},
+            "state": "armed",
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
+        for owner_id in convened
+    ]
+    await ctx.conn.execute(insert(deadlines), rows)

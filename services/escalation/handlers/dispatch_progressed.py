@@ -1,0 +1,53 @@
+"""Consumes ``dispatch.progressed``: the keep-in-touch clock starts again from now.
+
+The progress row is re-armed with the same working-time length it was first given (frozen
+at dispatch), a new reminder, and ``version`` bumped; the ladder the old progress clock
+started is disarmed. Keys on ``dispatch_id`` + kind ``progress``; a dispatch without a
+keep-in-touch clock (simple tier) is left alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from services.escalation.handlers.deadlines import disarm
+from services.escalation.ladder import remind_at
+from services.escalation.tables import deadlines
+from shared.contracts.events import DispatchProgressed
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
+    row = (
+        await ctx.conn.execute(
+            select(deadlines)
+            .where(deadlines.c.dispatch_id == event.dispatch_id, deadlines.c.kind == "progress")
+            .with_for_update()
+        )
+    ).first()
+    if row is None or row.state == "disarmed":
+        return
+    await disarm(ctx, event.dispatch_id, ["escalate.progress"])
+    calendar = ctx.deps.calendar
+    policy = row.policy or {}
+    started = datetime.fromisoformat(policy.get("dispatched_at") or row.created_at.isoformat())
+    length = calendar.working_time_between(started, row.due_at) / timedelta(days=1)
+    due = calendar.add_working_days(ctx.now, round(length, 4))
+    remind = remind_at(ctx.now, due, policy.get("reminder_share", 0.75))
+    await ctx.conn.execute(
+        update(deadlines)
+        .where(deadlines.c.deadline_id == row.deadline_id)
+        .values(
+            state="armed",
+            due_at=due,
+            remind_at=remind,
+            reminded_at=None,
+            next_at=remind or due,
+            fired_at=None,
+            policy=policy | {"dispatched_at": ctx.now.isoformat()},
+            updated_at=ctx.now,
+            version=deadlines.c.version + 1,
+        )
+    )

@@ -1,0 +1,15 @@
+"""Consumes ``dispatch.returned``: every clock of the returned dispatch stops.
+
+The dispatch is no longer the owner's; the router re-routes or disputes the case and a new
+dispatch brings its own clocks. Keys on ``dispatch_id``; emits nothing.
+"""
+
+from __future__ import annotations
+
+from services.escalation.handlers.deadlines import disarm
+from shared.contracts.events import DispatchReturned
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_dispatch_returned(ctx: HandlerContext, event: DispatchReturned) -> None:
+    await disarm(ctx, event.dispatch_id, None)

@@ -1,0 +1,29 @@
+"""Consumes ``dispatch.extension_requested`` (延期申请); stores it pending for a supervisor of
+the owner (``POST /v1/extensions/{dispatch_id}/decide``). The clock keeps running until an
+approval moves it. Keys on the event (inbox); emits nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert
+
+from services.escalation.tables import extensions
+from shared.contracts.events import ExtensionRequested
+from shared.ids import new_id
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested) -> None:
+    await ctx.conn.execute(
+        insert(extensions).values(
+            extension_id=new_id(),
+            case_id=event.case_id,
+            dispatch_id=event.dispatch_id,
+            owner_id=event.owner_id,
+            working_days=event.working_days,
+            reason=event.reason,
+            resolve_due_at=event.resolve_due_at,
+            state="pending",
+            requested_at=ctx.cause.occurred_at,
+        )
+    )

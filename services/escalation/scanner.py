@@ -1,0 +1,109 @@
+"""The deadline scanner: a background task of every escalation replica.
+
+Each pass claims up to ``batch`` armed rows whose ``next_at`` has come (the reminder time,
+then the due time), ``FOR UPDATE SKIP LOCKED`` so replicas never take the same row, and
+fires them (:func:`services.escalation.firing.fire`) with their effects and outbox events in
+the same transaction (each row in a savepoint: a failing row is retried alone a minute later). A full batch is followed at once by the next; otherwise it waits
+``poll_seconds``. Nothing is held in memory: a restart loses no deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.escalation.firing import FireContext, fire
+from services.escalation.metrics import FIRED, OVERDUE, PENDING
+from services.escalation.tables import deadlines, outbox
+from shared.clock import Clock
+from shared.db.outbox import write_events
+
+log = structlog.get_logger(__name__)
+GAUGE_EVERY = 5.0
+RETRY_FAILED = timedelta(minutes=1)
+
+
+class DeadlineScanner:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        deps: Any,
+        *,
+        on_committed: Callable[[], None] = lambda: None,
+        batch: int = 200,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._deps = deps
+        self._on_committed = on_committed
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+
+    async def run(self) -> None:
+        gauges_at = 0.0
+        while True:
+            try:
+                done = await self.scan_once()
+                if time.monotonic() >= gauges_at:
+                    gauges_at = time.monotonic() + GAUGE_EVERY
+                    await self.measure()
+            except Exception as exc:  # the database may be away; try again next pass
+                log.warning("deadline_scan_failed", error=repr(exc)[:300])
+                done = 0
+            if done < self.batch:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def scan_once(self) -> int:
+        """Claim and fire one batch of due rows; returns how many were claimed."""
+        async with self._engine.begin() as conn:
+            ctx = FireContext(conn=conn, now=self._clock.now(), deps=self._deps)
+            rows = (
+                await conn.execute(
+                    select(deadlines)
+                    .where(deadlines.c.state == "armed", deadlines.c.next_at <= ctx.now)
+                    .order_by(deadlines.c.next_at)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                await self._fire_one(ctx, row)
+            await write_events(conn, outbox, ctx.events)
+        if ctx.events:
+            self._on_committed()
+        return len(rows)
+
+    async def _fire_one(self, ctx: FireContext, row: Any) -> None:
+        """Fire in a savepoint: a row that fails is put back a minute later, alone, so one
+        bad row never stalls the others."""
+        staged = len(ctx.events)
+        try:
+            async with ctx.conn.begin_nested():
+                await fire(ctx, row)
+        except Exception as exc:
+            del ctx.events[staged:]
+            FIRED.labels("failed").inc()
+            log.error("deadline_fire_failed", deadline_id=str(row.deadline_id), error=repr(exc))
+            await ctx.conn.execute(
+                update(deadlines)
+                .where(deadlines.c.deadline_id == row.deadline_id)
+                .values(next_at=ctx.now + RETRY_FAILED)
+            )
+
+    async def measure(self) -> None:
+        now = self._clock.now()
+        armed = deadlines.c.state == "armed"
+        async with self._engine.connect() as conn:
+            PENDING.set(await conn.scalar(select(func.count()).where(armed)) or 0)
+            OVERDUE.set(
+                await conn.scalar(select(func.count()).where(armed, deadlines.c.due_at <= now)) or 0
+            )

@@ -1,0 +1,127 @@
+"""Intake's feedback (回访评价) and petitioner-contact API.
+
+``POST /v1/cases/{case_id}/feedback``: the channel the case came from rates the result.
+Intake checks its own view of the case: only a case whose result was reported
+(status ``resolved``) takes a rating, once; anything else is a 409 with the reason. The
+rating is kept on the case and ``feedback.received`` is staged in the same transaction.
+
+``GET /v1/petitioners/{petitioner_ref}/contact``: how the notifier reaches a petitioner.
+**Decision:** raw contact details never travel through RabbitMQ; events carry only
+``petitioner_ref``, and the notifier asks intake (the only holder of raw PII) for the
+contact at send time with an ops/admin service key, over HTTP, and forgets it after
+sending.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+
+from services.intake.tables import cases, outbox, petitioners
+from shared.auth.dependency import require
+from shared.auth.keys import ApiKey, Role
+from shared.contracts.envelope import make_envelope
+from shared.contracts.events import FeedbackReceived
+from shared.db.outbox import write_events
+from shared.web.app import Conflict, NotFound
+
+router = APIRouter(prefix="/v1", tags=["feedback"])
+ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
+ServiceKey = Annotated[ApiKey, require(Role.OPS)]
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    comment: str = Field(default="", max_length=500)
+
+
+class FeedbackAccepted(BaseModel):
+    case_id: UUID
+    rating: str
+    status: str
+
+
+class PetitionerContact(BaseModel):
+    petitioner_ref: str
+    phone: str | None
+    email: str | None = None
+
+
+@router.post(
+    "/cases/{case_id}/feedback",
+    response_model=FeedbackAccepted,
+    status_code=202,
+    summary="回访评价 (rate the result)",
+    responses={409: {"description": "诉求不在待评价状态 (not awaiting feedback)"}},
+)
+async def post_feedback(
+    case_id: UUID, body: FeedbackCreate, key: ChannelKey, request: Request
+) -> FeedbackAccepted:
+    runtime = request.app.state.runtime
+    now = runtime.clock.now()
+    async with runtime.engine.begin() as conn:
+        row = (
+            await conn.execute(select(cases).where(cases.c.case_id == case_id).with_for_update())
+        ).first()
+        if row is None or (key.role is Role.CHANNEL and row.channel != key.channel):
+            raise NotFound("诉求不存在 (case not found)")
+        if row.status != "resolved":
+            raise Conflict(_not_awaiting(row.status))
+        detail: dict[str, Any] = dict(row.status_detail or {})
+        detail["feedback"] = {"rating": body.rating, "comment": body.comment, "at": now.isoformat()}
+        await conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(status="rated", status_detail=detail, status_at=now)
+        )
+        event = FeedbackReceived(
+            case_id=case_id,
+            channel=row.channel,
+            rating=body.rating,
+            comment=body.comment,
+            received_at=now,
+        )
+        env = make_envelope(event, producer="intake", occurred_at=now, case_id=case_id)
+        await write_events(conn, outbox, [env])
+    runtime.poke_relay()
+    return FeedbackAccepted(case_id=case_id, rating=body.rating, status="rated")
+
+
+@router.get(
+    "/petitioners/{petitioner_ref}/contact",
+    response_model=PetitionerContact,
+    summary="诉求人联系方式（仅供通知服务）(contact for the notifier)",
+)
+async def get_contact(petitioner_ref: str, key: ServiceKey, request: Request) -> PetitionerContact:
+    if key.role not in (Role.OPS, Role.ADMIN):
+        raise HTTPException(403, "仅服务密钥可读取联系方式 (service key only)")
+    runtime = request.app.state.runtime
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(petitioners).where(petitioners.c.petitioner_ref == petitioner_ref)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("诉求人不存在 (petitioner not found)")
+    vault = runtime.deps.vault
+    email_enc = row._mapping.get("email_enc")
+    return PetitionerContact(
+        petitioner_ref=petitioner_ref,
+        phone=vault.open(row.phone_enc),
+        email=vault.open(email_enc) if email_enc else None,
+    )
+
+
+def _not_awaiting(status: str) -> str:
+    if status == "rated":
+        return "已评价，等待处理 (feedback already received)"
+    if status == "closed":
+        return "诉求已结案，不能再评价 (case already closed)"
+    return f"诉求尚未办结，不能评价（当前状态 {status}）(case is not awaiting feedback)"

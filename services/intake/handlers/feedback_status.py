@@ -1,0 +1,52 @@
+"""Consumes case.resolved, case.closed and case.reopened; the status a channel sees
+around the rating step.
+
+``case.resolved`` → ``resolved`` (the channel may now rate it); ``case.closed`` →
+``closed``; ``case.reopened`` → ``dispatched`` (the router reopens and redispatches in
+one transaction, so the second handling is already dispatched). Keys on ``case_id``; an
+event for a case intake does not know is retried.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select, update
+
+from services.intake.tables import cases
+from shared.contracts.events import CaseClosed, CaseReopened, CaseResolved
+from shared.messaging.consumer import HandlerContext, RetryLater
+
+_BEFORE_RESOLVED = {"received", "dispatched", "acknowledged", "in_progress", "disputed"}
+
+
+async def _set(ctx: HandlerContext, case_id: UUID, status: str, *, only_from: set[str]) -> None:
+    current = await ctx.conn.scalar(
+        select(cases.c.status).where(cases.c.case_id == case_id).with_for_update()
+    )
+    if current is None:
+        raise RetryLater(f"case {case_id} not yet stored by intake")
+    if only_from and current not in only_from:
+        return
+    await ctx.conn.execute(
+        update(cases).where(cases.c.case_id == case_id).values(status=status, status_at=ctx.now)
+    )
+
+
+async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
+    await _set(ctx, event.case_id, "resolved", only_from=_BEFORE_RESOLVED)
+
+
+async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
+    await _set(ctx, event.case_id, "closed", only_from=set())
+
+
+async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
+    await _set(ctx, event.case_id, "dispatched", only_from={"rated", "resolved"})
+
+
+HANDLERS = {
+    "case.resolved": on_case_resolved,
+    "case.closed": on_case_closed,
+    "case.reopened": on_case_reopened,
+}

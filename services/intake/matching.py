@@ -1,0 +1,112 @@
+"""Which open case a submission is the same matter as (重复件), and which it only resembles.
+
+Linking is decided under a transaction-scoped advisory lock on the petitioner, so two
+concurrent submissions of one matter make one case and one link, never two cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake.schemas import CaseCreate
+from services.intake.tables import case_refs, cases
+from shared.domain.intake_rules import (
+    OPEN_STATUSES,
+    DuplicatePolicy,
+    suggested_duplicates,
+    window_start,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    case_id: UUID
+    status: str
+    received_at: datetime
+    reason: Literal["related_ref", "same_petitioner"]
+
+
+async def advisory_lock(conn: AsyncConnection, key: str) -> None:
+    """Serialise writers on ``key`` until the transaction ends."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+async def find_target(
+    conn: AsyncConnection,
+    *,
+    policy: DuplicatePolicy,
+    body: CaseCreate,
+    petitioner_ref: str | None,
+    compound: str | None,
+    now: datetime,
+) -> Target | None:
+    """The open case this submission names (related_refs) or repeats (same petitioner)."""
+    for rel in body.related_refs:
+        row = (
+            await conn.execute(
+                select(cases.c.case_id, cases.c.status, cases.c.received_at)
+                .join(case_refs, case_refs.c.case_id == cases.c.case_id)
+                .where(
+                    case_refs.c.channel == rel.channel,
+                    case_refs.c.kind == "external_id",
+                    case_refs.c.ref == rel.ref,
+                    cases.c.status.in_(OPEN_STATUSES),
+                )
+            )
+        ).first()
+        if row is not None:
+            return Target(row.case_id, row.status, row.received_at, "related_ref")
+    if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
+        return None
+    row = (
+        await conn.execute(
+            select(cases.c.case_id, cases.c.status, cases.c.received_at)
+            .where(
+                cases.c.petitioner_ref == petitioner_ref,
+                cases.c.category == body.category,
+                cases.c.compound == compound,
+                cases.c.status.in_(OPEN_STATUSES),
+                cases.c.received_at >= window_start(now, policy.petitioner_window_days),
+            )
+            .order_by(cases.c.received_at)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Target(row.case_id, row.status, row.received_at, "same_petitioner")
+
+
+async def find_suggestions(
+    conn: AsyncConnection,
+    *,
+    policy: DuplicatePolicy,
+    body: CaseCreate,
+    compound: str | None,
+    now: datetime,
+) -> list[tuple[UUID, float]]:
+    """Open cases of the same category and compound whose text is similar (anonymous only)."""
+    if compound is None:
+        return []
+    rows = (
+        await conn.execute(
+            select(cases.c.case_id, cases.c.title, cases.c.description)
+            .where(
+                cases.c.category == body.category,
+                cases.c.compound == compound,
+                cases.c.status.in_(OPEN_STATUSES),
+                cases.c.received_at >= window_start(now, policy.anonymous_window_days),
+            )
+            .order_by(cases.c.received_at.desc())
+            .limit(policy.max_candidates)
+        )
+    ).all()
+    mine = f"{body.title}\n{body.description}"
+    candidates = [(r.case_id, f"{r.title}\n{r.description}") for r in rows]
+    return suggested_duplicates(mine, candidates, policy)

@@ -1,0 +1,155 @@
+"""Early warnings (预警) and the key-person registry (重点人员), decided at submission.
+
+Both count rows that concurrent submissions are inserting, so each takes an advisory
+lock first (per rule and place; per petitioner) and the counts see every committed case:
+an alert is raised exactly once per (rule, place, window), backed by a unique constraint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake.matching import advisory_lock
+from services.intake.tables import alerts, cases, duplicate_links, key_persons
+from shared.contracts.events import AlertOwner, AlertRaised
+from shared.domain.intake_rules import (
+    AlertRule,
+    IntakePolicy,
+    KeyPersonPolicy,
+    convene_owners,
+    is_key_person,
+    window_start,
+)
+from shared.domain.taxonomy import Location
+from shared.ids import new_id
+
+
+async def key_person(
+    conn: AsyncConnection, policy: KeyPersonPolicy, petitioner_ref: str | None, now: datetime
+) -> bool:
+    """Whether the petitioner is a key person once this petition counts (may register them).
+
+    The caller holds the petitioner's advisory lock; this petition is not stored yet.
+    """
+    if petitioner_ref is None:
+        return False
+    known = await conn.scalar(
+        select(exists().where(key_persons.c.petitioner_ref == petitioner_ref))
+    )
+    if known:
+        return True
+    since = window_start(now, policy.window_days)
+    own = await conn.scalar(
+        select(func.count())
+        .select_from(cases)
+        .where(cases.c.petitioner_ref == petitioner_ref, cases.c.received_at >= since)
+    )
+    linked = await conn.scalar(
+        select(func.count())
+        .select_from(duplicate_links)
+        .where(
+            duplicate_links.c.petitioner_ref == petitioner_ref,
+            duplicate_links.c.linked_at >= since,
+        )
+    )
+    petitions = int(own or 0) + int(linked or 0) + 1
+    if not is_key_person(petitions, policy):
+        return False
+    await conn.execute(
+        pg_insert(key_persons)
+        .values(
+            petitioner_ref=petitioner_ref,
+            reason=f"repeat_petitions: {petitions} in {policy.window_days} days",
+            petitions_at_entry=petitions,
+            entered_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    return True
+
+
+async def raise_alerts(
+    conn: AsyncConnection,
+    *,
+    policy: IntakePolicy,
+    owners: Any,
+    category: str,
+    location: dict[str, Any],
+    places: dict[str, str | None],
+    now: datetime,
+) -> list[AlertRaised]:
+    """Alerts this (already stored) case tips over their threshold; one per window."""
+    rules = [r for r in policy.rules_for(category) if places.get(r.level)]
+    for key in sorted(f"alert:{r.id}:{places[r.level]}" for r in rules):
+        await advisory_lock(conn, key)
+    raised = []
+    for rule in rules:
+        alert = await _evaluate(conn, rule, str(places[rule.level]), location, owners, now)
+        if alert is not None:
+            raised.append(alert)
+    return raised
+
+
+async def _evaluate(
+    conn: AsyncConnection,
+    rule: AlertRule,
+    place: str,
+    location: dict[str, Any],
+    owners: Any,
+    now: datetime,
+) -> AlertRaised | None:
+    last_end = await conn.scalar(
+        select(func.max(alerts.c.window_end)).where(
+            alerts.c.rule_id == rule.id, alerts.c.place == place
+        )
+    )
+    if last_end is not None and last_end > now:
+        return None  # this window already has its alert
+    since = max(now - rule.window, last_end) if last_end else now - rule.window
+    rows = (
+        await conn.execute(
+            select(cases.c.case_id, cases.c.category, cases.c.petitioner_ref, cases.c.received_at)
+            .where(cases.c[rule.level] == place, cases.c.received_at >= since)
+            .order_by(cases.c.received_at, cases.c.case_id)
+        )
+    ).all()
+    rows = [r for r in rows if rule.matches(r.category)]
+    people = {r.petitioner_ref for r in rows if r.petitioner_ref}
+    if not rule.reached(cases=len(rows), petitioners=len(people)):
+        return None
+    start = rows[0].received_at
+    where = Location(**{k: v for k, v in location.items() if v})
+    found = [owners.serving(k, where) for k in rule.notify] if owners else []
+    notify = [o.id for o in found if o is not None]
+    convene = [
+        AlertOwner(owner_id=o.id, name=o.name, kind=o.kind.value)
+        for o in (convene_owners(rule, location, owners) if owners else [])
+    ]
+    event = AlertRaised(
+        alert_id=new_id(),
+        rule_id=rule.id,
+        kind=rule.kind,
+        priority=rule.priority,
+        category=rule.category,
+        level=rule.level,
+        place=place,
+        window_start=start,
+        window_end=start + rule.window,
+        case_count=len(rows),
+        case_ids=[r.case_id for r in rows],
+        notify=notify or [k.value for k in rule.notify],
+        convene=convene,
+    )
+    values = event.model_dump(mode="json") | {
+        "alert_id": event.alert_id,
+        "window_start": event.window_start,
+        "window_end": event.window_end,
+        "raised_at": now,
+    }
+    stmt = pg_insert(alerts).values(**values).on_conflict_do_nothing().returning(alerts.c.alert_id)
+    return event if (await conn.execute(stmt)).first() is not None else None

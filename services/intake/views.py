@@ -1,0 +1,147 @@
+"""Read models of intake: a case as its channels see it, alerts, key persons' files."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake.schemas import (
+    AlertRead,
+    CaseRef,
+    CaseStatus,
+    KeyPersonCase,
+    KeyPersonRead,
+)
+from services.intake.service import STATUS_LABELS
+from services.intake.tables import (
+    alerts,
+    case_refs,
+    cases,
+    duplicate_links,
+    duplicate_suggestions,
+    key_persons,
+    petitioners,
+)
+from shared.security.pii import PiiVault, mask_phone
+
+
+async def case_by_ref(conn: AsyncConnection, channel: str, ref: str) -> UUID | None:
+    return await conn.scalar(
+        select(case_refs.c.case_id).where(
+            case_refs.c.channel == channel,
+            case_refs.c.kind == "external_id",
+            case_refs.c.ref == ref,
+        )
+    )
+
+
+async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None:
+    row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
+    if row is None:
+        return None
+    refs = (
+        await conn.execute(
+            select(case_refs.c.channel, case_refs.c.ref, case_refs.c.linked)
+            .where(case_refs.c.case_id == case_id, case_refs.c.kind == "external_id")
+            .order_by(case_refs.c.created_at)
+        )
+    ).all()
+    linked = await conn.scalar(
+        select(func.count())
+        .select_from(duplicate_links)
+        .where(duplicate_links.c.case_id == case_id)
+    )
+    suggested = (
+        await conn.scalars(
+            select(duplicate_suggestions.c.suggested_case_id)
+            .where(duplicate_suggestions.c.case_id == case_id)
+            .order_by(duplicate_suggestions.c.score.desc())
+        )
+    ).all()
+    return CaseStatus(
+        case_id=row.case_id,
+        channel=row.channel,
+        external_id=row.external_id,
+        category=row.category,
+        title=row.title,
+        status=row.status,
+        status_label=STATUS_LABELS.get(row.status, row.status),
+        status_at=row.status_at,
+        status_detail=row.status_detail,
+        received_at=row.received_at,
+        received_by=row.received_by,
+        key_person=row.key_person,
+        refs=[CaseRef(channel=r.channel, ref=r.ref, linked=r.linked) for r in refs],
+        duplicates_linked=int(linked or 0),
+        suggested_duplicates=list(suggested),
+    )
+
+
+async def channels_of(conn: AsyncConnection, case_id: UUID) -> set[str]:
+    """Every channel that may see the case: the first one and those whose number is linked."""
+    first = await conn.scalar(select(cases.c.channel).where(cases.c.case_id == case_id))
+    others = await conn.scalars(select(case_refs.c.channel).where(case_refs.c.case_id == case_id))
+    return {c for c in [first, *others] if c}
+
+
+async def list_alerts(conn: AsyncConnection, *, limit: int) -> list[AlertRead]:
+    rows = (
+        await conn.execute(select(alerts).order_by(alerts.c.raised_at.desc()).limit(limit))
+    ).all()
+    return [AlertRead.model_validate(dict(r._mapping)) for r in rows]
+
+
+async def key_person_files(
+    conn: AsyncConnection, vault: PiiVault, *, ref: str | None = None, limit: int = 100
+) -> list[KeyPersonRead]:
+    query = (
+        select(key_persons, petitioners.c.phone_enc)
+        .join(
+            petitioners,
+            petitioners.c.petitioner_ref == key_persons.c.petitioner_ref,
+            isouter=True,
+        )
+        .order_by(key_persons.c.entered_at.desc())
+        .limit(limit)
+    )
+    if ref is not None:
+        query = query.where(key_persons.c.petitioner_ref == ref)
+    return [await _file(conn, vault, row) for row in (await conn.execute(query)).all()]
+
+
+async def _file(conn: AsyncConnection, vault: PiiVault, row: Any) -> KeyPersonRead:
+    rows = (
+        await conn.execute(
+            select(cases)
+            .where(cases.c.petitioner_ref == row.petitioner_ref)
+            .order_by(cases.c.received_at)
+        )
+    ).all()
+    linked = await conn.scalar(
+        select(func.count())
+        .select_from(duplicate_links)
+        .where(duplicate_links.c.petitioner_ref == row.petitioner_ref)
+    )
+    return KeyPersonRead(
+        petitioner_ref=row.petitioner_ref,
+        masked_phone=mask_phone(vault.open(row.phone_enc)),
+        reason=row.reason,
+        entered_at=row.entered_at,
+        petitions=len(rows) + int(linked or 0),
+        cases=[
+            KeyPersonCase(
+                case_id=c.case_id,
+                channel=c.channel,
+                category=c.category,
+                title=c.title,
+                status=c.status,
+                status_label=STATUS_LABELS.get(c.status, c.status),
+                received_at=c.received_at,
+                received_by=c.received_by,
+            )
+            for c in rows
+        ],
+    )

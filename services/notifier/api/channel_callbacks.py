@@ -1,0 +1,34 @@
+"""Channel callbacks: a channel (e.g. the 12345 platform) registers where it hears its
+cases' status changes (``case.dispatched``, ``dispatch.acknowledged``, ``case.resolved``,
+``case.closed``), signed like webhooks, so nobody copies status between platforms.
+
+Stored as an endpoint named ``channel:<channel>``, so the worker, retries and breaker
+are the same as for owners.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request
+
+from services.notifier.api.endpoints import EndpointRead, EndpointWrite, save_endpoint
+from services.notifier.handlers.common import channel_owner
+from shared.auth.dependency import require
+from shared.auth.keys import ApiKey, Role
+
+router = APIRouter(prefix="/v1", tags=["channel callbacks"])
+ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
+
+
+@router.put(
+    "/channel-callbacks/{channel}",
+    response_model=EndpointRead,
+    summary="登记渠道回调地址 (register a channel's status callback)",
+)
+async def put_channel_callback(
+    channel: str, body: EndpointWrite, key: ChannelKey, request: Request
+) -> EndpointRead:
+    if key.role is not Role.ADMIN and key.channel != channel:
+        raise HTTPException(403, "只能登记本渠道的回调地址 (own channel only)")
+    return await save_endpoint(request, channel_owner(channel), body)

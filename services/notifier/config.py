@@ -1,0 +1,29 @@
+"""The notifier's own settings (``SHAOBAO_NOTIFIER_*``): breaker, SMTP, SMS, intake."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifierSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHAOBAO_NOTIFIER_", extra="ignore", frozen=True)
+
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "noreply@shaobao.local"
+    sms_gateway_url: str | None = None
+
+    intake_url: str = "http://127.0.0.1:8001"
+    intake_key: SecretStr | None = None  # an ops key: reads a petitioner's contact at send time
+
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    # 重点事项 published on the notice board: complex/difficult tiers, or urgent/emergency
+    key_tiers: frozenset[str] = frozenset({"complex", "difficult"})
+    key_urgencies: frozenset[str] = frozenset({"urgent", "emergency"})

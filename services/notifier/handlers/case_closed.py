@@ -1,0 +1,31 @@
+"""Consumes ``case.closed``; the channel hears it (callback) and the notice, if the case
+was published, records how it closed. Keys on ``case_id`` / ``(event_id, channel)``."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from services.notifier.handlers.common import to_channel
+from services.notifier.tables import notices
+from shared.contracts.events import CaseClosed
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
+    await ctx.conn.execute(
+        update(notices)
+        .where(notices.c.case_id == event.case_id)
+        .values(closed_kind=event.kind, rating=event.rating)
+    )
+    await to_channel(
+        ctx,
+        event.case_id,
+        {
+            "event": "case.closed",
+            "event_id": str(ctx.cause.id),
+            "case_id": str(event.case_id),
+            "status": "closed",
+            "kind": event.kind,
+            "rating": event.rating,
+        },
+    )

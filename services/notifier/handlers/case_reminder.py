@@ -1,0 +1,23 @@
+"""Consumes ``case.reminder`` (催办); one delivery to the owner of the dispatch.
+
+Keys on ``(event_id, owner_id)``. Owners are organisations, so no quiet hours apply.
+"""
+
+from __future__ import annotations
+
+from services.notifier.handlers.common import to_owners
+from shared.contracts.events import CaseReminder
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
+    body = {
+        "event": "case.reminder",
+        "event_id": str(ctx.cause.id),
+        "message": f"【哨报催办】{event.reason}（{event.clock} 时限 {event.due_at:%Y-%m-%d %H:%M} UTC）",
+        "case_id": str(event.case_id),
+        "dispatch_id": str(event.dispatch_id),
+        "clock": event.clock,
+        "due_at": event.due_at.isoformat(),
+    }
+    await to_owners(ctx, [event.owner_id], body, case_id=event.case_id)

@@ -1,0 +1,84 @@
+"""Consumes ``case.resolved``: the channel hears it (callback), the petitioner is told
+the result and asked to rate it (SMS/email, see :mod:`services.notifier.petitioner`),
+and a key matter (重点事项) is published on the notice board (公示).
+
+The notice keeps structured fields only (category, place down to compound, tier,
+urgency, outcome, time): free text can carry names, phone or ID numbers, so titles,
+descriptions and summaries are never published. Keys on ``case_id`` (notice) and
+``(event_id, recipient)`` (deliveries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.notifier.handlers.common import add_delivery, facts, to_channel
+from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
+from services.notifier.tables import endpoints, notices
+from shared.contracts.events import CaseResolved
+from shared.messaging.consumer import HandlerContext
+
+OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
+PUBLIC_LEVELS = ("district", "street", "community", "grid", "compound")
+
+
+async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
+    case = await facts(ctx, event.case_id)
+    await to_channel(
+        ctx,
+        event.case_id,
+        {
+            "event": "case.resolved",
+            "event_id": str(ctx.cause.id),
+            "case_id": str(event.case_id),
+            "status": "resolved",
+            "outcome": event.outcome,
+        },
+    )
+    if case.petitioner_ref:
+        await _tell_petitioner(ctx, case, event)
+    config = ctx.deps.config
+    if case.tier in config.key_tiers or case.urgency in config.key_urgencies:
+        await _publish(ctx, case, event)
+
+
+async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+    await ctx.conn.execute(
+        pg_insert(endpoints)
+        .values(
+            owner_id=PETITIONER_ENDPOINT, url="intake:contact", secret_enc=b"", kind="petitioner"
+        )
+        .on_conflict_do_nothing()
+    )
+    text = (
+        f"【哨报】您反映的诉求（编号 {str(event.case_id)[:8]}）{OUTCOME_CN[event.outcome]}。"
+        "请对办理结果评价：满意 / 基本满意 / 不满意。"
+    )
+    body = {
+        "event": "case.resolved",
+        "case_id": str(event.case_id),
+        "petitioner_ref": case.petitioner_ref,
+        "subject": "诉求办理结果告知 (your case was resolved)",
+        "message": text,
+    }
+    when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
+    await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
+
+
+async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+    place = {k: case.location.get(k) for k in PUBLIC_LEVELS if case.location.get(k)}
+    await ctx.conn.execute(
+        pg_insert(notices)
+        .values(
+            case_id=event.case_id,
+            category=case.category,
+            location=place,
+            tier=case.tier,
+            urgency=case.urgency,
+            outcome=event.outcome,
+            resolved_at=ctx.cause.occurred_at,
+        )
+        .on_conflict_do_nothing()
+    )

@@ -1,0 +1,83 @@
+"""What the notifier's handlers share: making deliveries and finding who should get them."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.notifier.tables import case_facts, deliveries, endpoints
+from shared.ids import new_id
+from shared.messaging.consumer import HandlerContext, RetryLater
+
+
+def channel_owner(channel: str) -> str:
+    """A channel's callback is stored as an endpoint named ``channel:<channel>``."""
+    return f"channel:{channel}"
+
+
+async def registered(ctx: HandlerContext, owner_ids: list[str]) -> set[str]:
+    rows = await ctx.conn.execute(
+        select(endpoints.c.owner_id).where(endpoints.c.owner_id.in_(owner_ids), endpoints.c.active)
+    )
+    return set(rows.scalars())
+
+
+async def add_delivery(
+    ctx: HandlerContext,
+    owner_id: str,
+    body: dict[str, Any],
+    *,
+    case_id: UUID | None,
+    dispatch_id: UUID | None = None,
+    status: str = "pending",
+    not_before: Any = None,
+) -> None:
+    """One delivery per (event, recipient): a redelivered event adds nothing."""
+    await ctx.conn.execute(
+        pg_insert(deliveries)
+        .values(
+            delivery_id=new_id(),
+            event_id=ctx.cause.id,
+            event_type=ctx.cause.type,
+            case_id=case_id,
+            dispatch_id=dispatch_id,
+            owner_id=owner_id,
+            body=orjson.dumps(body),
+            status=status,
+            next_attempt_at=not_before or ctx.now,
+            created_at=ctx.now,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def to_owners(
+    ctx: HandlerContext, owners: list[str], body: dict[str, Any], *, case_id: UUID | None
+) -> None:
+    """A delivery per owner; an owner with no endpoint gets ``no_endpoint`` for ops to see."""
+    found = await registered(ctx, owners)
+    for owner in dict.fromkeys(owners):
+        status = "pending" if owner in found else "no_endpoint"
+        await add_delivery(ctx, owner, body | {"owner_id": owner}, case_id=case_id, status=status)
+
+
+async def facts(ctx: HandlerContext, case_id: UUID) -> Any:
+    """What the notifier learnt of a case from ``case.received``; retried until it has."""
+    row = (
+        await ctx.conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))
+    ).first()
+    if row is None:
+        raise RetryLater(f"case {case_id} not yet known to the notifier")
+    return row
+
+
+async def to_channel(ctx: HandlerContext, case_id: UUID, body: dict[str, Any]) -> None:
+    """The channel the case came from hears its status change, if it registered a callback."""
+    row = await facts(ctx, case_id)
+    owner = channel_owner(row.channel)
+    if owner in await registered(ctx, [owner]):
+        await add_delivery(ctx, owner, body | {"channel": row.channel}, case_id=case_id)

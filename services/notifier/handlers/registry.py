@@ -1,0 +1,22 @@
+"""Routing key → handler for the notifier's queue (the payload model comes from the contract)."""
+
+from services.notifier.handlers.case_closed import on_case_closed
+from services.notifier.handlers.case_dispatched import on_case_dispatched
+from services.notifier.handlers.case_escalated import on_case_escalated
+from services.notifier.handlers.case_received import on_case_received
+from services.notifier.handlers.case_reminder import on_case_reminder
+from services.notifier.handlers.case_resolved import on_case_resolved
+from services.notifier.handlers.dispatch_acknowledged import on_dispatch_acknowledged
+from services.notifier.handlers.whistle_blown import on_whistle_blown
+from shared.messaging.consumer import Handler
+
+HANDLERS: dict[str, Handler] = {
+    "case.received": on_case_received,
+    "case.dispatched": on_case_dispatched,
+    "dispatch.acknowledged": on_dispatch_acknowledged,
+    "case.resolved": on_case_resolved,
+    "case.closed": on_case_closed,
+    "case.reminder": on_case_reminder,
+    "case.escalated": on_case_escalated,
+    "whistle.blown": on_whistle_blown,
+}

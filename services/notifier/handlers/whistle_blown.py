@@ -1,0 +1,24 @@
+"""Consumes ``whistle.blown`` (吹哨); one delivery to every convened department, asking
+it to report in (报到) by the due time. Keys on ``(event_id, owner_id)``."""
+
+from __future__ import annotations
+
+from services.notifier.handlers.common import to_owners
+from shared.contracts.events import WhistleBlown
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
+    body = {
+        "event": "whistle.blown",
+        "event_id": str(ctx.cause.id),
+        "message": (
+            f"【哨报吹哨】请于 {event.report_in_due_at:%Y-%m-%d %H:%M} UTC 前报到：{event.reason}"
+        ),
+        "case_id": str(event.case_id),
+        "whistle_id": str(event.whistle_id),
+        "category": event.category,
+        "convened": event.convened,
+        "report_in_due_at": event.report_in_due_at.isoformat(),
+    }
+    await to_owners(ctx, list(event.convened), body, case_id=event.case_id)

@@ -1,0 +1,78 @@
+"""Adapters that carry one delivery out: signed webhook, email (SMTP), SMS (HTTP gateway).
+
+Each returns an :class:`Outcome`; ``retry`` marks what is worth trying again (5xx, 429,
+network and SMTP connection errors) and what counts against the endpoint's breaker.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+import httpx
+
+from services.notifier.config import NotifierSettings
+from shared.security.signing import DELIVERY_HEADER, signed_headers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    retry: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+async def post_webhook(
+    client: httpx.AsyncClient, url: str, secret: str, body: bytes, delivery_id: str
+) -> Outcome:
+    headers = signed_headers(secret, int(time.time()), body)
+    headers[DELIVERY_HEADER] = delivery_id
+    return await _post(client, url, content=body, headers=headers)
+
+
+async def send_sms(client: httpx.AsyncClient, gateway: str, phone: str, text: str) -> Outcome:
+    return await _post(client, gateway, json={"to": phone, "text": text})
+
+
+async def send_email(
+    settings: NotifierSettings, to: str, subject: str, text: str, timeout: float
+) -> Outcome:
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(text)
+    started = time.perf_counter()
+    try:
+        await aiosmtplib.send(
+            msg, hostname=settings.smtp_host, port=settings.smtp_port, timeout=timeout
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return Outcome(False, False, None, repr(exc)[:300], _ms(started))
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return Outcome(False, True, None, repr(exc)[:300], _ms(started))
+    return Outcome(True, False, 250, None, _ms(started))
+
+
+def failed(error: str, *, retry: bool = False) -> Outcome:
+    return Outcome(False, retry, None, error, 0)
+
+
+async def _post(client: httpx.AsyncClient, url: str, **kwargs: object) -> Outcome:
+    started = time.perf_counter()
+    try:
+        resp = await client.post(url, **kwargs)  # type: ignore[arg-type]
+    except httpx.HTTPError as exc:
+        return Outcome(False, True, None, repr(exc)[:300], _ms(started))
+    code = resp.status_code
+    if 200 <= code < 300:
+        return Outcome(True, False, code, None, _ms(started))
+    return Outcome(False, code >= 500 or code == 429, code, f"HTTP {code}", _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,80 @@
+"""KPIs for ops and supervisors: ``GET /v1/reports/kpis?from=&to=&area=``.
+
+Definitions and approximations are in ``shared/domain/kpis.py``. The window selects cases
+by when they were received; ``area`` is a location path prefix (``d01.s01``), and the
+per-area table has one row per child of it (per district when absent).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from services.router.reporting import Window, load_report
+from shared.auth.dependency import require
+from shared.auth.keys import ApiKey, Role
+from shared.domain.kpis import Kpis, Report
+from shared.domain.taxonomy import path_problem
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
+DEFAULT_DAYS = 30
+TARGETS = {
+    "avg_handling_working_days": "≤ 7",
+    "satisfaction_rate": "≥ 0.90",
+    "repeat_rate": "halved",
+}
+
+
+class KpiReport(BaseModel):
+    start: datetime
+    end: datetime
+    area: str
+    now: datetime
+    group_level: str
+    targets: dict[str, str]
+    total: Kpis
+    by_area: dict[str, Kpis]
+    by_owner: dict[str, Kpis]
+    cases_per_day: dict[date, int]
+
+
+def window_of(now: datetime, start: datetime | None, end: datetime | None, area: str) -> Window:
+    """The window asked for (default: the last 30 days up to now); 422 when it is wrong."""
+    end = end or now
+    start = start or end - timedelta(days=DEFAULT_DAYS)
+    problem = path_problem(area) if area else None
+    if problem:
+        raise HTTPException(422, f"area 无效 (bad area): {problem}")
+    if start.tzinfo is None or end.tzinfo is None or start >= end:
+        raise HTTPException(422, "from/to 须带时区且 from < to (aware datetimes, from < to)")
+    return Window(start, end, area)
+
+
+async def report_for(request: Request, window: Window) -> KpiReport:
+    runtime = request.app.state.runtime
+    now = runtime.clock.now()
+    async with runtime.engine.connect() as conn:
+        report: Report = await load_report(conn, window, now=now, calendar=runtime.deps.calendar)
+    return KpiReport(
+        start=window.start, end=window.end, area=window.area, now=now,
+        group_level=window.group_level, targets=TARGETS, total=report.total,
+        by_area=report.by_area, by_owner=report.by_owner, cases_per_day=report.cases_per_day,
+    )  # fmt: skip
+
+
+@router.get("/kpis", response_model=KpiReport, summary="考核指标 (KPIs per area and owner)")
+async def kpis(
+    key: ReaderKey,
+    request: Request,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="受理时间起 (ISO 8601)")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="受理时间止（不含）")] = None,
+    area: Annotated[str, Query(description="区域路径前缀，如 d01.s01")] = "",
+) -> KpiReport:
+    now = request.app.state.runtime.clock.now()
+    return await report_for(request, window_of(now, start, end, area))

@@ -1,0 +1,143 @@
+"""``GET /console``: the ops and supervisors' console.
+
+Sign-in: open ``/console?key=<ops or supervisor key>`` once, or post the key from the form
+at ``/console``. Either way the key is checked, stored in an HttpOnly, SameSite=Strict
+cookie scoped to ``/console`` (8 hours), and the browser is redirected to a URL without
+it. ``POST /console/logout`` forgets it. The page reloads its data every 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from services.router.api.reports import KpiReport, report_for, window_of
+from services.router.console import sources, view
+from shared.auth.keys import ApiKey, Role, lookup_key
+from shared.domain.calendar import SHANGHAI
+
+HERE = Path(__file__).parent
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+COOKIE = "shaobao_console"
+COOKIE_SECONDS = 8 * 3600
+READERS = (Role.OPS, Role.SUPERVISOR, Role.ADMIN)
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(pct=view.pct, num=view.num)
+
+
+async def _verify(request: Request, raw: str | None) -> ApiKey | None:
+    if not raw:
+        return None
+    runtime = request.app.state.runtime
+    async with runtime.engine.connect() as conn:
+        key = await lookup_key(
+            conn,
+            pepper=runtime.settings.key_pepper.get_secret_value(),
+            raw=raw,
+            now=runtime.clock.now(),
+        )
+    return key if key is not None and key.role in READERS else None
+
+
+def _signed_in(target: str, raw: str) -> RedirectResponse:
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie(COOKIE, raw, max_age=COOKIE_SECONDS, path="/console", httponly=True,
+                    samesite="strict")  # fmt: skip
+    return resp
+
+
+def _login(request: Request, error: str | None = None) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "login.html", {"error": error}, status_code=401 if error else 200
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def console(
+    request: Request,
+    key: Annotated[str | None, Query()] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    area: Annotated[str, Query()] = "",
+) -> Response:
+    if key is not None:
+        if await _verify(request, key) is None:
+            return _login(request, "密钥无效，或不是运维/督查角色 (invalid key or wrong role)")
+        rest = {k: v for k, v in request.query_params.items() if k != "key"}
+        return _signed_in("/console" + (f"?{urlencode(rest)}" if rest else ""), key)
+    raw = request.cookies.get(COOKIE)
+    who = await _verify(request, raw)
+    if who is None or raw is None:
+        return _login(request)
+    now = request.app.state.runtime.clock.now()
+    report = await report_for(request, window_of(now, start, end, area))
+    context = await _context(request, report, raw)
+    return templates.TemplateResponse(request, "console.html", context | {"who": who})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    raw = (form.get("key") or [""])[0].strip()
+    if await _verify(request, raw) is None:
+        return _login(request, "密钥无效，或不是运维/督查角色 (invalid key or wrong role)")
+    return _signed_in("/console", raw)
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    resp = RedirectResponse("/console", status_code=303)
+    resp.delete_cookie(COOKIE, path="/console")
+    return resp
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> FileResponse:
+    if name not in STATIC:
+        raise HTTPException(404, "not found")
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
+                        headers={"Cache-Control": "max-age=300"})  # fmt: skip
+
+
+async def _context(request: Request, report: KpiReport, raw: str) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    src = sources.Sources.from_env(runtime.settings)
+    async with httpx.AsyncClient() as http:
+        queues, whistles, alerts = await asyncio.gather(
+            sources.queues(http, src),
+            sources.open_whistles(http, src, raw),
+            sources.alerts(http, src, raw),
+        )
+    owners = runtime.deps.owners
+    first = report.start.astimezone(SHANGHAI).date()
+    last = (report.end - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    overdue = sorted(
+        ((o, k.open_overdue) for o, k in report.by_owner.items() if k.open_overdue),
+        key=lambda x: -x[1],
+    )
+    return {
+        "r": report,
+        "k": report.total,
+        "queues": queues,
+        "whistles": whistles,
+        "alerts": None if alerts is None else [view.summary(a) for a in alerts[:20]],
+        "funnel": view.funnel(report.total.by_state),
+        "bars": view.bars(report.cases_per_day, first, last),
+        "chart": {"w": view.CHART_W, "h": view.CHART_H, "pad": view.CHART_PAD},
+        "overdue": overdue,
+        "owner_name": lambda o: owners.get(o).name if owners.get(o) else o,
+        "expired": sum(k.by_state.get("expired", 0) for k in report.by_owner.values()),
+        "q": dict(request.query_params),
+        "iso": lambda dt: dt.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        "local": lambda dt: dt.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+    }

@@ -1,0 +1,33 @@
+"""Consumes ``case.duplicate_linked`` from intake; writes the "duplicate_linked" timeline row.
+
+The matter was reported again (重复件) under another number: the owner sees it on the
+case's timeline; nothing is dispatched again. Keys on ``case_id``; an event for a case the
+router has not stored yet is retried (never applied out of order). Emits nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.router import timeline
+from services.router.tables import cases
+from shared.contracts.events import CaseDuplicateLinked
+from shared.messaging.consumer import HandlerContext, RetryLater
+
+_REASONS = {"related_ref": "注明了原编号", "same_petitioner": "同一诉求人、同类事项、同一小区"}
+
+
+async def on_duplicate_linked(ctx: HandlerContext, event: CaseDuplicateLinked) -> None:
+    found = await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == event.case_id))
+    if found is None:
+        raise RetryLater(f"case {event.case_id} not stored yet")
+    number = f" 编号 {event.ref}" if event.ref else ""
+    await timeline.record(
+        ctx.conn,
+        case_id=event.case_id,
+        at=ctx.cause.occurred_at,
+        actor=f"channel:{event.channel}",
+        action="duplicate_linked",
+        reason=f"重复件：{event.channel}{number} 再次反映同一事项（{_REASONS[event.reason]}）",
+        detail={"channel": event.channel, "ref": event.ref, "reason": event.reason},
+    )

@@ -1,0 +1,48 @@
+"""Consumes ``case.reminder``, ``case.escalated`` and ``whistle.blown`` from the escalation
+service; writes each onto the case's timeline so the record shows who was chased, who it
+went up to, and who was convened. Keys on ``case_id``; a case the router does not hold
+yet is retried."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from services.router import timeline
+from services.router.tables import cases
+from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown
+from shared.messaging.consumer import HandlerContext, RetryLater
+
+
+async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
+    if await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == case_id)) is None:
+        raise RetryLater(f"case {case_id} not stored yet")
+    await timeline.record(
+        ctx.conn, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row
+    )
+
+
+async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
+    await _record(
+        ctx, event.case_id, action="reminder", dispatch_id=event.dispatch_id,
+        reason=f"催办 {event.owner_id}：{event.reason}",
+        detail={"clock": event.clock, "due_at": event.due_at.isoformat()},
+    )  # fmt: skip
+
+
+async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
+    await _record(
+        ctx, event.case_id, action="escalated", dispatch_id=event.dispatch_id,
+        reason=f"督办 {event.from_owner_id} → {event.to_owner_id}（{event.level}）：{event.reason}",
+        detail={"clock": event.clock, "to_owner_id": event.to_owner_id},
+    )  # fmt: skip
+
+
+async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
+    await _record(
+        ctx, event.case_id, action="whistle_blown",
+        reason=f"{event.blown_by} 吹哨，召集 {'、'.join(event.convened)} 报到：{event.reason}",
+        detail={"whistle_id": str(event.whistle_id), "convened": event.convened},
+    )  # fmt: skip

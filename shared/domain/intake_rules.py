@@ -1,0 +1,140 @@
+"""Intake's rules as data: duplicate matching, early-warning thresholds, key persons.
+
+Pure: the service layer fetches candidates and counts and asks these functions what they
+mean. ``config/alerts.yaml`` holds the numbers (see :meth:`IntakePolicy.from_text`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.domain.errors import ConfigError
+from shared.domain.owners import OwnerKind
+from shared.domain.taxonomy import Location
+
+CHANNELS = (
+    "hotline_12345",
+    "grid_app",
+    "wechat",
+    "walk_in",
+    "superior_transfer",
+    "grid_patrol",
+)
+OPEN_STATUSES = frozenset({"received", "dispatched", "acknowledged", "in_progress", "disputed"})
+Level = Literal["compound", "grid", "community"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DuplicatePolicy(_Strict):
+    """``petitioner_window_days: 0`` switches same-petitioner linking off."""
+
+    petitioner_window_days: int = Field(default=30, ge=0, le=365)
+    anonymous_window_days: int = Field(default=30, ge=0, le=365)
+    similarity_threshold: float = Field(default=0.8, gt=0, le=1)
+    max_candidates: int = Field(default=50, ge=1, le=500)
+
+
+class KeyPersonPolicy(_Strict):
+    petitions: int = Field(default=3, ge=2)
+    window_days: int = Field(default=365, ge=1)
+
+
+class AlertRule(_Strict):
+    """At least ``threshold`` cases (or distinct petitioners) of ``category`` in one place."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    category: str = Field(min_length=1, description="fnmatch pattern, e.g. property.*")
+    level: Level = "compound"
+    threshold: int = Field(ge=2)
+    window_days: int = Field(ge=1, le=365)
+    kind: Literal["cluster", "collective"] = "cluster"
+    priority: Literal["normal", "high"] = "normal"
+    notify: tuple[OwnerKind, ...] = (OwnerKind.COMMUNITY,)
+    convene: tuple[OwnerKind, ...] = ()
+
+    def matches(self, category: str) -> bool:
+        return fnmatchcase(category, self.category)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+    def reached(self, *, cases: int, petitioners: int) -> bool:
+        """Collective rules count distinct petitioners; cluster rules count cases."""
+        return (petitioners if self.kind == "collective" else cases) >= self.threshold
+
+
+class IntakePolicy(_Strict):
+    version: str = "0"
+    duplicates: DuplicatePolicy = DuplicatePolicy()
+    key_persons: KeyPersonPolicy = KeyPersonPolicy()
+    alerts: tuple[AlertRule, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path | str) -> IntakePolicy:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
+        return cls.from_text(text, file=path.name)
+
+    @classmethod
+    def from_text(cls, text: str, *, file: str = "<alerts>") -> IntakePolicy:
+        try:
+            policy = cls.model_validate(yaml.safe_load(text) or {})
+        except (ValidationError, yaml.YAMLError) as exc:
+            raise ConfigError(f"预警配置无效 (invalid): {exc}", file=file) from exc
+        ids = [r.id for r in policy.alerts]
+        if len(ids) != len(set(ids)):
+            raise ConfigError("预警规则 id 重复 (duplicate rule id)", file=file)
+        return policy
+
+    def rules_for(self, category: str) -> list[AlertRule]:
+        return [r for r in self.alerts if r.matches(category)]
+
+
+def places(location: dict[str, Any]) -> dict[str, str | None]:
+    """Full paths of each level of a submitted location (``k01`` → ``d01.s01.c01.g01.k01``)."""
+    return Location(**{k: v for k, v in location.items() if v}).by_level()
+
+
+def similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def suggested_duplicates(
+    text: str, candidates: list[tuple[Any, str]], policy: DuplicatePolicy
+) -> list[tuple[Any, float]]:
+    """Candidates whose text is similar enough to be suggested (never linked), best first."""
+    scored = [(cid, round(similarity(text, other), 3)) for cid, other in candidates]
+    hits = [(cid, s) for cid, s in scored if s >= policy.similarity_threshold]
+    return sorted(hits, key=lambda h: -h[1])
+
+
+def window_start(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
+
+
+def is_key_person(petitions_in_window: int, policy: KeyPersonPolicy) -> bool:
+    return petitions_in_window >= policy.petitions
+
+
+def convene_owners(rule: AlertRule, location: dict[str, Any], owners: Any) -> list[Any]:
+    """The owners a linked handling convenes (one per kind that serves the place, in order).
+
+    ``owners`` is an :class:`~shared.domain.owners.OwnerDirectory`.
+    """
+    where = Location(**{k: v for k, v in location.items() if v})
+    found = [owners.serving(kind, where) for kind in rule.convene]
+    return [o for o in found if o is not None]

@@ -1,0 +1,268 @@
+"""The console in headless Chromium against the running stack: the numbers it shows match
+``GET /v1/reports/kpis`` and the cases themselves; a screenshot goes to docs/console.png.
+Also: the running services export the metrics the issue names, with their labels, and the
+broker exports the ``rabbitmq_*`` names the Grafana dashboard uses.
+
+Chromium is Debian's ``chromium`` package; without it the browser test is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import shutil
+import signal
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.auth.keys import Role
+from tests.e2e.conftest import Keys
+from tests.support.services import ServiceProcs
+from tests.support.stack import StackUnderTest
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+HERE = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
+CHROMIUM = shutil.which("chromium")
+RABBIT_METRICS = "http://127.0.0.1:55692/metrics/per-object"
+
+
+async def chromium(*args: str) -> str:
+    with tempfile.TemporaryDirectory() as profile:
+        proc = await asyncio.create_subprocess_exec(
+            CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", f"--user-data-dir={profile}", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=90)
+    return out.decode("utf-8", "replace")
+
+
+class Office:
+    """Submits cases and acts on their dispatches through the public API."""
+
+    def __init__(self, http: httpx.AsyncClient, services: ServiceProcs, keys: Keys) -> None:
+        self.http, self.services, self.keys = http, services, keys
+        self.ops: dict[str, str] = {}
+
+    async def submit(self, category: str, title: str) -> str:
+        channel = await self.keys.make(Role.CHANNEL, channel="grid_app")
+        body = {"category": category, "title": title, "description": title, "location": HERE,
+                "external_id": f"C-{secrets.token_hex(4)}",
+                "petitioner": {"name": "李先生", "phone": f"137{secrets.randbelow(10**8):08d}"}}  # fmt: skip
+        r = await self.http.post(
+            f"{self.services.url('intake')}/v1/cases", json=body, headers=channel
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["case_id"])
+
+    async def case(self, case_id: str) -> dict[str, Any]:
+        r = await self.http.get(
+            f"{self.services.url('router')}/v1/cases/{case_id}", headers=self.ops
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def dispatched(self, case_id: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            c = await self.case(case_id)
+            return c if c["state"] == "dispatched" and c["dispatches"] else None
+
+        return await eventually(probe, what=f"case {case_id} dispatched")
+
+    async def act(self, d: dict[str, Any], action: str, body: dict[str, Any] | None = None) -> None:
+        dept = await self.keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+        url = f"{self.services.url('router')}/v1/dispatches/{d['dispatch_id']}/{action}"
+        r = await self.http.post(url, json=body, headers=dept)
+        assert r.status_code == 200, r.text
+
+
+def lead_of(case: dict[str, Any]) -> dict[str, Any]:
+    return next(d for d in case["dispatches"] if d["role"] == "lead")
+
+
+async def restart_router_with_console_sources(services: ServiceProcs) -> None:
+    """The console finds intake and escalation by URL; in tests they run on free ports."""
+    services.env_extra.update(
+        SHAOBAO_CONSOLE_INTAKE_URL=services.url("intake"),
+        SHAOBAO_CONSOLE_ESCALATION_URL=services.url("escalation"),
+    )
+    services.kill("router", signal.SIGTERM)
+    services.start("router")
+    await services.wait_ready("router")
+
+
+async def make_overdue(stack: StackUnderTest, dispatch_id: str) -> None:
+    """Arrange: this dispatch's resolve deadline passed an hour ago (no test clock here)."""
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        await conn.execute(
+            "UPDATE router.dispatches SET resolve_due_at = now() - interval '1 hour' "
+            "WHERE dispatch_id = $1",
+            UUID(dispatch_id),
+        )
+    finally:
+        await conn.close()
+
+
+def shown(dom: str, attr: str) -> dict[str, str]:
+    """``data-<attr>="name">value<`` pairs the page shows."""
+    return dict(re.findall(rf'data-{attr}="([^"]+)"[^>]*>([^<]*)<', dom))
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
+)
+async def test_the_console_shows_the_numbers_the_api_reports(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    await restart_router_with_console_sources(services)
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    async with httpx.AsyncClient(timeout=10) as http:
+        office = Office(http, services, keys)
+        office.ops = await keys.make(Role.OPS)
+        working, waiting, resolving = (
+            await office.submit("environment.cooking_fume", "底商烧烤油烟扰民"),
+            await office.submit("property.elevator", "电梯停运"),
+            await office.submit("environment.cooking_fume", "餐馆油烟"),
+        )
+        lead = lead_of(await office.dispatched(working))
+        await office.act(lead, "acknowledge")
+        await office.act(lead, "progress", {"note": "已约谈商户", "minutes_spent": 30})
+        overdue = lead_of(await office.dispatched(waiting))
+        await make_overdue(stack, overdue["dispatch_id"])
+        for d in (await office.dispatched(resolving))["dispatches"][::-1]:  # co-handlers first
+            await office.act(d, "acknowledge")
+            await office.act(d, "resolve", {"outcome": "resolved", "summary": "已安装净化器"})
+
+        query = {"from": start.isoformat()}
+        api = await http.get(
+            f"{services.url('router')}/v1/reports/kpis", params=query, headers=office.ops
+        )
+        assert api.status_code == 200, api.text
+        kpis = api.json()
+        street = (
+            await http.get(
+                f"{services.url('router')}/v1/reports/kpis",
+                params=query | {"area": "d01.s01"},
+                headers=office.ops,
+            )
+        ).json()
+        elsewhere = await http.get(
+            f"{services.url('router')}/v1/reports/kpis",
+            params=query | {"area": "d01.s02"},
+            headers=office.ops,
+        )
+        bad = await http.get(
+            f"{services.url('router')}/v1/reports/kpis",
+            params={"area": "d01..x"},
+            headers=office.ops,
+        )
+        states = [(await office.case(c))["state"] for c in (working, waiting, resolving)]
+
+    total = kpis["total"]
+    assert sorted(states) == ["awaiting_feedback", "dispatched", "in_progress"]
+    assert total["cases"] == 3
+    assert total["by_state"] == {s: 1 for s in states}
+    assert total["minutes_spent"] == 30
+    assert total["open_overdue"] == 1
+    assert kpis["by_owner"][overdue["owner_id"]]["open_overdue"] == 1
+    assert total["avg_handling_working_days"] is not None  # the resolved one
+    assert (street["group_level"], list(street["by_area"])) == ("community", ["d01.s01.c01"])
+    assert street["total"]["cases"] == 3 and elsewhere.json()["total"]["cases"] == 0
+    assert bad.status_code == 422
+
+    raw_key = office.ops["Authorization"].removeprefix("Bearer ")
+    url = f"{services.url('router')}/console?{urlencode(query | {'key': raw_key})}"
+    dom = await chromium("--dump-dom", url)
+    assert "运行监控台" in dom, dom[:2000]
+    funnel = {k: int(v) for k, v in shown(dom, "funnel").items()}
+    assert {k: v for k, v in funnel.items() if v} == total["by_state"]
+    kpi = shown(dom, "kpi")
+    assert int(kpi["cases"]) == 3 and int(kpi["minutes_spent"]) == 30
+    assert shown(dom, "overdue") == {overdue["owner_id"]: "1"}
+    assert 'data-queue="shaobao.router"' in dom  # live queue depths from RabbitMQ
+    assert 'data-source="queues"' not in dom
+    chart = dict(re.findall(r'data-day="([^"]+)" data-count="(\d+)"', dom))
+    assert sum(int(n) for n in chart.values()) == 3
+    assert raw_key not in dom  # the key went into an HttpOnly cookie, not the page
+
+    png = ROOT / "docs" / "console.png"
+    await chromium(f"--screenshot={png}", "--window-size=1280,1600", url)
+    assert png.exists() and png.stat().st_size > 10_000
+
+
+async def test_the_console_asks_for_a_key_and_refuses_the_wrong_role(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    channel = await keys.make(Role.CHANNEL, channel="wechat")
+    async with httpx.AsyncClient(timeout=10, base_url=services.url("router")) as http:
+        page = await http.get("/console")
+        assert page.status_code == 200 and 'name="key"' in page.text
+        wrong = channel["Authorization"].removeprefix("Bearer ")
+        refused = await http.post("/console/login", content=f"key={wrong}",
+                                  headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert refused.status_code == 401 and "密钥无效" in refused.text
+        ops = (await keys.make(Role.OPS))["Authorization"].removeprefix("Bearer ")
+        ok = await http.post("/console/login", content=f"key={ops}",
+                             headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert ok.status_code == 303
+        assert "httponly" in ok.headers["set-cookie"].lower()
+        assert (await http.get("/console")).status_code == 200
+        assert (await http.get("/console/static/console.css")).status_code == 200
+        assert (await http.get("/console/static/..%2Fsources.py")).status_code == 404
+
+
+REQUIRED = {
+    "shaobao_events_consumed_total": {"type", "outcome"},
+    "shaobao_events_published_total": {"type"},
+    "shaobao_http_requests_total": {"method", "route", "status"},
+    "shaobao_outbox_lag_seconds": set(),
+    "shaobao_dead_letters_total": {"queue", "reason"},
+    "shaobao_deliveries_total": {"outcome"},
+}
+
+
+async def test_running_services_export_the_metrics_the_issue_names(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        office = Office(http, services, keys)
+        office.ops = await keys.make(Role.OPS)
+        await office.dispatched(await office.submit("property.elevator", "电梯异响"))
+        texts = [(await http.get(f"{services.url(s)}/metrics")).text
+                 for s in ("intake", "router", "escalation", "notifier")]  # fmt: skip
+    text = "\n".join(texts)
+    for name, labels in REQUIRED.items():
+        assert f"# TYPE {name} " in text, f"{name} not exported"
+        for sample in re.findall(rf"^{name}\{{(.*)\}} \S+$", text, re.M):
+            assert set(re.findall(r'(\w+)="', sample)) == labels, (name, sample)
+    consumed = re.findall(r'^shaobao_events_consumed_total\{[^}]*type="case\.received"', text, re.M)
+    assert consumed, "the router consumed case.received but no sample says so"
+    assert re.search(r'^shaobao_http_requests_total\{method="POST",route="/v1/cases"', text, re.M)
+
+
+async def test_the_dashboard_rabbitmq_names_exist_on_the_broker() -> None:
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(RABBIT_METRICS)).text
+    except httpx.HTTPError as exc:
+        pytest.skip(f"RabbitMQ prometheus endpoint unreachable: {exc}")
+    dashboard = (ROOT / "deploy" / "grafana" / "shaobao-dashboard.json").read_text()
+    exprs = [t["expr"] for p in json.loads(dashboard)["panels"] for t in p["targets"]]
+    names = {m for e in exprs for m in re.findall(r"\b(rabbitmq_[a-z0-9_]+)", e)}
+    assert names
+    for name in names:
+        assert re.search(rf"^{name}\{{[^}}]*queue=", text, re.M), f"{name} (per queue) not exported"

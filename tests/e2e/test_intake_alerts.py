@@ -1,0 +1,134 @@
+"""Early warnings (预警) once per window, collective petitions, and key persons (重点人员)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.auth.keys import Role
+from shared.security.pii import mask_phone
+from tests.e2e.conftest import Keys
+from tests.e2e.intake_helpers import HEPINGLI, XINGFU, case, phone
+from tests.support.services import ServiceProcs
+from tests.support.stack import StackUnderTest
+
+pytestmark = pytest.mark.e2e
+PLACE = "d01.s02.c01.g01.k01"
+
+
+def _mine(alerts: list[dict[str, Any]], rule_id: str) -> list[dict[str, Any]]:
+    return [a for a in alerts if a["rule_id"] == rule_id and a["place"] == PLACE]
+
+
+async def test_elevator_complaints_in_one_compound_raise_exactly_one_alert_with_linked_handling(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    channel = await keys.make(Role.CHANNEL, channel="hotline_12345")
+    ops = await keys.make(Role.OPS)
+    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s02-c01")
+    url = f"{services.url('intake')}/v1"
+
+    async def residents(n: int) -> list[httpx.Response]:
+        return await asyncio.gather(
+            *(
+                http.post(
+                    f"{url}/cases",
+                    json=case(
+                        "property.elevator",
+                        f"{i}号楼电梯故障",
+                        HEPINGLI,
+                        petitioner={"phone": phone()},
+                    ),
+                    headers=channel,
+                )
+                for i in range(n)
+            )
+        )
+
+    async with httpx.AsyncClient(timeout=15) as http:
+        first = await residents(3)
+        assert {r.status_code for r in first} == {201}
+        listed = await http.get(f"{url}/alerts", headers=ops)
+        assert listed.status_code == 200, listed.text
+        cluster = _mine(listed.json(), "elevator-cluster")
+        assert len(cluster) == 1
+        alert = cluster[0]
+        assert {r.json()["case_id"] for r in first} <= set(alert["case_ids"])
+        assert [o["owner_id"] for o in alert["convene"]] == ["wy-jinxiu", "wb-hengtong"]
+        assert alert["notify"] and alert["priority"] == "normal"
+
+        more = await residents(3)
+        assert {r.status_code for r in more} == {201}
+        again = (await http.get(f"{url}/alerts", headers=supervisor)).json()
+        assert len(_mine(again, "elevator-cluster")) == 1
+        group = _mine(again, "collective-property")
+        assert len(group) == 1 and group[0]["priority"] == "high"
+        assert (await http.get(f"{url}/alerts", headers=channel)).status_code == 403
+
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        bodies = await conn.fetch(
+            "SELECT body FROM intake.outbox WHERE routing_key = 'alert.raised'"
+        )
+        raised = [json.loads(b["body"])["data"] for b in bodies]
+        assert (
+            len([a for a in raised if a["rule_id"] == "elevator-cluster" and a["place"] == PLACE])
+            == 1
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_fourth_petition_from_one_phone_within_the_year_flags_a_key_person(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    channel = await keys.make(Role.CHANNEL, channel="wechat")
+    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s01-c01")
+    number = phone()
+    who = {"name": "钱女士", "phone": number}
+    matters = [
+        ("property.fee", "物业费上涨"),
+        ("sanitation.garbage", "垃圾清运不及时"),
+        ("public.streetlight", "路灯不亮"),
+        ("neighbour.dispute", "邻居占用楼道"),
+    ]
+    answers = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for category, title in matters:
+            r = await http.post(
+                f"{services.url('intake')}/v1/cases",
+                json=case(category, title, XINGFU, petitioner=who),
+                headers=channel,
+            )
+            assert r.status_code == 201, r.text
+            answers.append(r.json())
+        assert [a["key_person"] for a in answers] == [False, False, True, True]
+        files = (
+            await http.get(f"{services.url('intake')}/v1/key-persons", headers=supervisor)
+        ).json()
+        mine = next(f for f in files if answers[0]["case_id"] in {c["case_id"] for c in f["cases"]})
+        assert mine["masked_phone"] == mask_phone(number) != number
+        assert mine["petitions"] == 4
+        assert {c["case_id"] for c in mine["cases"]} == {a["case_id"] for a in answers}
+        one = await http.get(
+            f"{services.url('intake')}/v1/key-persons/{mine['petitioner_ref']}", headers=supervisor
+        )
+        assert one.status_code == 200 and number not in one.text
+        assert (
+            await http.get(f"{services.url('intake')}/v1/key-persons", headers=channel)
+        ).status_code == 403
+
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        body = await conn.fetchval(
+            "SELECT body FROM intake.outbox WHERE routing_key = 'case.received' AND case_id = $1",
+            answers[3]["case_id"],
+        )
+        assert json.loads(body)["data"]["key_person"] is True
+    finally:
+        await conn.close()

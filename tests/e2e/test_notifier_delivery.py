@@ -1,0 +1,348 @@
+"""The notifier on its own stack (small breaker threshold, local SMTP and SMS gateway):
+a dead receiver trips the breaker and alerts ops, and what waited arrives in order once
+it recovers; email reaches a real SMTP server; the petitioner is told by SMS with the
+contact fetched from intake (never through RabbitMQ); the notice board shows no personal
+data; a channel hears its case's status; a failed delivery is listed and replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from shared.auth.keys import Role
+from shared.db.migrate import migrate_all_async
+from tests.e2e.conftest import Keys
+from tests.support.receiver import WebhookReceiver
+from tests.support.services import ROOT, ServiceProcs, free_port
+from tests.support.stack import StackUnderTest, create_stack, drop_stack
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+HERE = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
+PERSON = {"name": "李四海", "phone": "13912345678", "id_number": "110101199003071234"}
+
+
+class Mailbox:
+    """aiosmtpd handler: keeps every message it is handed."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        text = f"Subject: {msg['Subject']}\n" + msg.get_body().get_content()  # type: ignore[union-attr]
+        self.messages.append((list(envelope.rcpt_tos), text))
+        return "250 Message accepted for delivery"
+
+
+class SmsGateway(WebhookReceiver):
+    """An HTTP SMS gateway stand-in: records ``{"to", "text"}`` posts (not signed)."""
+
+    async def _handle(self, request: Request) -> JSONResponse:
+        self.accepted.append(await request.json())
+        return JSONResponse({"ok": True})
+
+
+@pytest.fixture(scope="module")
+async def n_stack() -> AsyncIterator[StackUnderTest]:
+    s = await create_stack("notif")
+    await migrate_all_async(s.database_url)
+    yield s
+    await drop_stack(s)
+
+
+@pytest.fixture(scope="module")
+def n_keys(n_stack: StackUnderTest) -> Keys:
+    return Keys(n_stack)
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+async def sms() -> AsyncIterator[SmsGateway]:
+    async with SmsGateway("unused-secret-unused") as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+async def notif(
+    n_stack: StackUnderTest,
+    n_keys: Keys,
+    mailbox: tuple[Mailbox, int],
+    sms: SmsGateway,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ServiceProcs]:
+    service_key = (await n_keys.make(Role.OPS))["Authorization"].removeprefix("Bearer ")
+    procs = ServiceProcs(
+        stack=n_stack,
+        log_dir=Path(tmp_path_factory.mktemp("notifier-logs")),
+        env_extra={
+            "SHAOBAO_WEBHOOK_BACKOFF_BASE_SECONDS": "0.1",
+            "SHAOBAO_WEBHOOK_MAX_ATTEMPTS": "30",
+            "SHAOBAO_NOTIFIER_BREAKER_THRESHOLD": "3",
+            "SHAOBAO_NOTIFIER_BREAKER_COOLDOWN_SECONDS": "1",
+            "SHAOBAO_NOTIFIER_SMTP_PORT": str(mailbox[1]),
+            "SHAOBAO_NOTIFIER_SMS_GATEWAY_URL": sms.url,
+            "SHAOBAO_NOTIFIER_INTAKE_KEY": service_key,
+            "SHAOBAO_NOTIFIER_QUIET_START": "00:00",  # an empty quiet window: send any time
+            "SHAOBAO_NOTIFIER_QUIET_END": "00:00",
+        },
+    )
+    procs.ports["intake"] = free_port()
+    procs.env_extra["SHAOBAO_NOTIFIER_INTAKE_URL"] = f"http://127.0.0.1:{procs.ports['intake']}"
+    await procs.start_all()
+    yield procs
+    procs.stop_all()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def submit(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, category: str, **extra: Any
+) -> str:
+    channel = await keys.make(Role.CHANNEL, channel=extra.pop("channel", "wechat"))
+    body = {"category": category, "title": f"事项 {secrets.token_hex(3)}", "description": "详见",
+            "location": HERE, "external_id": f"n-{secrets.token_hex(6)}"} | extra  # fmt: skip
+    r = await http.post(f"{notif.url('intake')}/v1/cases", json=body, headers=channel)
+    assert r.status_code == 201, r.text
+    return str(r.json()["case_id"])
+
+
+async def deliveries(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, **params: str
+) -> list[dict[str, Any]]:
+    ops = await keys.make(Role.OPS)
+    r = await http.get(f"{notif.url('notifier')}/v1/deliveries", params=params, headers=ops)
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+async def put_endpoint(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, owner: str, url: str, secret: str
+) -> None:
+    admin = await keys.make(Role.ADMIN)
+    r = await http.put(
+        f"{notif.url('notifier')}/v1/endpoints/{owner}",
+        json={"url": url, "secret": secret},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+
+
+async def outbox_bodies(stack: StackUnderTest, routing_key: str | None = None) -> list[bytes]:
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        rows = []
+        for schema in ("intake", "router", "escalation", "notifier"):
+            sql = f"SELECT body FROM {schema}.outbox" + (
+                " WHERE routing_key = $1" if routing_key else ""
+            )
+            rows += await conn.fetch(sql, *([routing_key] if routing_key else []))
+        return [bytes(r["body"]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def resolve_lead(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, case_id: str
+) -> None:
+    ops = await keys.make(Role.OPS)
+
+    async def lead() -> dict[str, Any] | None:
+        r = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+        ds = r.json().get("dispatches", []) if r.status_code == 200 else []
+        return next((d for d in ds if d["role"] == "lead"), None)
+
+    d = await eventually(lead, what="lead dispatch")
+    dept = await keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+    base = f"{notif.url('router')}/v1/dispatches/{d['dispatch_id']}"
+    assert (await http.post(f"{base}/acknowledge", headers=dept)).status_code == 200
+    body = {"outcome": "resolved", "summary": "已处理"}
+    assert (await http.post(f"{base}/resolve", json=body, headers=dept)).status_code == 200
+
+
+async def test_a_dead_receiver_trips_the_breaker_alerts_ops_and_gets_what_waited_in_order(
+    notif: ServiceProcs, n_stack: StackUnderTest, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        receiver.fail_next = 10**6
+        await put_endpoint(http, notif, n_keys, "wy-xingfu", receiver.url, receiver.secret)
+        case_ids = []
+        for _ in range(3):
+            case_ids.append(await submit(http, notif, n_keys, "property.elevator"))
+            await eventually(
+                lambda: _mine(http, notif, n_keys, case_ids[-1]), what="delivery row made"
+            )
+
+        async def alerted() -> bool:
+            bodies = await outbox_bodies(n_stack, "endpoint.circuit_opened")
+            return any(b'"wy-xingfu"' in b for b in bodies)
+
+        await eventually(alerted, timeout=30, what="endpoint.circuit_opened for wy-xingfu")
+        metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
+        assert "shaobao_circuit_breakers_open 1.0" in metrics
+        waiting = [await _mine(http, notif, n_keys, c) for c in case_ids]
+        assert all(d and d["status"] == "pending" for d in waiting)
+        tried = sum(d["attempts"] for d in waiting if d)
+        await asyncio.sleep(1.5)  # open: nothing is hammered while the breaker waits
+        waiting = [await _mine(http, notif, n_keys, c) for c in case_ids]
+        assert sum(d["attempts"] for d in waiting if d) <= tried + 2  # at most a probe or two
+
+        receiver.fail_next = 0
+
+        async def all_delivered() -> bool:
+            rows = [await _mine(http, notif, n_keys, c) for c in case_ids]
+            return all(d and d["status"] == "delivered" for d in rows)
+
+        await eventually(all_delivered, timeout=30, what="waiting deliveries sent")
+    arrived = [m["case_id"] for m in receiver.accepted if m.get("case_id") in case_ids]
+    assert arrived == case_ids
+    assert receiver.rejected_signatures == 0
+    metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
+    assert "shaobao_circuit_breakers_open 0.0" in metrics
+
+
+async def _mine(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, case_id: str
+) -> dict[str, Any] | None:
+    rows = await deliveries(http, notif, keys, case_id=case_id)
+    return next((d for d in rows if d["owner_id"] == "wy-xingfu"), None)
+
+
+async def test_an_owner_with_an_email_endpoint_gets_a_real_email(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    await put_endpoint(
+        http, notif, n_keys, "d01-sthj", "mailto:sthj@example.org", secrets.token_urlsafe(16)
+    )
+    case_id = await submit(http, notif, n_keys, "environment.cooking_fume")
+
+    async def mail() -> tuple[list[str], str] | None:
+        return next((m for m in box.messages if case_id in m[1]), None)
+
+    rcpt, content = await eventually(mail, timeout=30, what="email at the SMTP server")
+    assert rcpt == ["sthj@example.org"]
+    assert "Subject:" in content
+
+
+async def test_the_petitioner_is_told_by_sms_and_the_notice_board_shows_no_personal_data(
+    notif: ServiceProcs,
+    n_stack: StackUnderTest,
+    n_keys: Keys,
+    http: httpx.AsyncClient,
+    sms: SmsGateway,
+) -> None:
+    case_id = await submit(
+        http, notif, n_keys, "environment.cooking_fume", petitioner=PERSON, urgency="urgent"
+    )
+    await resolve_lead(http, notif, n_keys, case_id)
+
+    async def texted() -> dict[str, Any] | None:
+        return next((m for m in sms.accepted if case_id[:8] in m["text"]), None)
+
+    message = await eventually(texted, timeout=30, what="SMS to the petitioner")
+    assert message["to"] == PERSON["phone"]
+
+    async def noticed() -> list[dict[str, Any]] | None:
+        r = await http.get(f"{notif.url('notifier')}/v1/notices")  # public: no key
+        assert r.status_code == 200
+        rows = [n for n in r.json() if n["case_ref"] == case_id[:8]]
+        return r.json() if rows else None
+
+    board = await eventually(noticed, what="notice published")
+    text = str(board)
+    for secret in (PERSON["name"], PERSON["phone"], PERSON["id_number"], "13912345678"):
+        assert secret not in text
+    mine = next(n for n in board if n["case_ref"] == case_id[:8])
+    assert set(mine["location"]) <= {"district", "street", "community", "grid", "compound"}
+    assert mine["outcome"] == "resolved" and mine["category"] == "environment.cooking_fume"
+    for body in await outbox_bodies(n_stack):  # every event that went through RabbitMQ
+        for raw in (PERSON["phone"], PERSON["id_number"], PERSON["name"]):
+            assert raw.encode() not in body
+    rows = await deliveries(http, notif, n_keys, case_id=case_id)
+    assert any(d["owner_id"] == "petitioner" and d["status"] == "delivered" for d in rows)
+
+
+async def test_a_channel_callback_hears_its_cases_status_changes_signed(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    channel = await n_keys.make(Role.CHANNEL, channel="hotline_12345")
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        url = f"{notif.url('notifier')}/v1/channel-callbacks/hotline_12345"
+        body = {"url": receiver.url, "secret": receiver.secret}
+        other = await n_keys.make(Role.CHANNEL, channel="wechat")
+        assert (await http.put(url, json=body, headers=other)).status_code == 403
+        assert (await http.put(url, json=body, headers=channel)).status_code == 200
+        case_id = await submit(
+            http, notif, n_keys, "environment.cooking_fume", channel="hotline_12345"
+        )
+        await resolve_lead(http, notif, n_keys, case_id)
+
+        async def heard() -> list[str] | None:
+            events = [m["event"] for m in receiver.accepted if m.get("case_id") == case_id]
+            return events if "case.resolved" in events else None
+
+        events = await eventually(heard, timeout=30, what="status callbacks")
+    assert {"case.dispatched", "dispatch.acknowledged", "case.resolved"} <= set(events)
+    assert receiver.rejected_signatures == 0
+
+
+async def test_a_finally_failed_delivery_is_listed_and_replayed_from_the_command_line(
+    notif: ServiceProcs, n_stack: StackUnderTest, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        # a wrong secret: the receiver answers 401, which is not retried
+        await put_endpoint(http, notif, n_keys, "d01-cgw", receiver.url, "wrong-secret-0123456789")
+        case_id = await submit(http, notif, n_keys, "animal.stray_dog")
+
+        async def failed() -> dict[str, Any] | None:
+            rows = await deliveries(http, notif, n_keys, status="failed")
+            return next((d for d in rows if d["case_id"] == case_id), None)
+
+        row = await eventually(failed, timeout=30, what="delivery failed")
+        assert row["owner_id"] == "d01-cgw" and row["last_error"] == "HTTP 401"
+        await put_endpoint(http, notif, n_keys, "d01-cgw", receiver.url, receiver.secret)
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "shared.cli.main", "deliveries", "replay", row["delivery_id"]],
+            cwd=ROOT,
+            env=n_stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+        async def delivered() -> bool:
+            rows = await deliveries(http, notif, n_keys, case_id=case_id)
+            return any(d["delivery_id"] == row["delivery_id"] and d["status"] == "delivered"
+                       for d in rows)  # fmt: skip
+
+        await eventually(delivered, timeout=30, what="replayed delivery accepted")
+    assert any(m.get("case_id") == case_id for m in receiver.accepted)

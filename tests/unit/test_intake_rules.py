@@ -1,0 +1,108 @@
+"""Intake's pure rules: duplicate suggestions, alert thresholds as data, key persons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.domain.errors import ConfigError
+from shared.domain.intake_rules import (
+    AlertRule,
+    DuplicatePolicy,
+    IntakePolicy,
+    KeyPersonPolicy,
+    convene_owners,
+    is_key_person,
+    places,
+    suggested_duplicates,
+    window_start,
+)
+from shared.domain.owners import OwnerDirectory, OwnerKind
+
+ROOT = Path(__file__).resolve().parents[2]
+XINGFU = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
+
+
+def test_the_shipped_alerts_file_loads_with_the_elevator_rule() -> None:
+    policy = IntakePolicy.load(ROOT / "config" / "alerts.yaml")
+    rule = next(r for r in policy.alerts if r.id == "elevator-cluster")
+    assert (rule.threshold, rule.window_days, rule.level) == (3, 30, "compound")
+    assert DuplicatePolicy().petitioner_window_days == 30  # the rule's default
+    assert policy.key_persons.petitions == 3
+
+
+def test_rules_match_category_patterns() -> None:
+    policy = IntakePolicy.from_text(
+        "alerts:\n"
+        "  - {id: a, category: property.elevator, threshold: 3, window_days: 30}\n"
+        "  - {id: b, category: 'property.*', threshold: 5, window_days: 3, kind: collective}\n"
+    )
+    assert [r.id for r in policy.rules_for("property.elevator")] == ["a", "b"]
+    assert [r.id for r in policy.rules_for("property.fee")] == ["b"]
+    assert policy.rules_for("fire.ebike_charging") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alerts:\n  - {id: a, category: x, threshold: 1, window_days: 30}\n",
+        "alerts:\n  - {id: a, category: x, threshold: 3, window_days: 30, level: city}\n",
+        "alerts:\n  - {id: a, category: x, threshold: 3, window_days: 3}\n"
+        "  - {id: a, category: y, threshold: 3, window_days: 3}\n",
+        "duplicates: {similarity_threshold: 2}\n",
+        "surprise: 1\n",
+    ],
+)
+def test_a_bad_alerts_file_is_refused_with_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError):
+        IntakePolicy.from_text(text)
+
+
+def test_cluster_rules_count_cases_and_collective_rules_count_people() -> None:
+    cluster = AlertRule(id="c", category="property.elevator", threshold=3, window_days=30)
+    group = AlertRule(id="g", category="housing.*", threshold=5, window_days=3, kind="collective")
+    assert cluster.reached(cases=3, petitioners=1)
+    assert not cluster.reached(cases=2, petitioners=2)
+    assert not group.reached(cases=9, petitioners=4)
+    assert group.reached(cases=5, petitioners=5)
+
+
+def test_places_are_full_paths_of_every_level() -> None:
+    where = places(XINGFU)
+    assert where["compound"] == "d01.s01.c01.g01.k01"
+    assert where["grid"] == "d01.s01.c01.g01"
+    assert where["community"] == "d01.s01.c01"
+
+
+def test_similar_anonymous_texts_are_suggested_best_first_and_others_not() -> None:
+    policy = DuplicatePolicy(similarity_threshold=0.8)
+    mine = "3号楼电梯停运\n电梯停运两天，老人无法下楼。"
+    candidates = [
+        ("same", "3号楼电梯停运\n电梯停运两天，老人无法下楼！"),
+        ("other", "小区门口垃圾堆积\n垃圾三天没人清运"),
+    ]
+    hits = suggested_duplicates(mine, candidates, policy)
+    assert [h[0] for h in hits] == ["same"]
+    assert hits[0][1] >= 0.8
+
+
+def test_three_petitions_in_the_window_make_a_key_person() -> None:
+    policy = KeyPersonPolicy()
+    assert not is_key_person(2, policy)
+    assert is_key_person(3, policy)
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    assert window_start(now, 365) == now - timedelta(days=365)
+
+
+def test_the_elevator_alert_convenes_the_compounds_property_firm_and_maintenance_unit() -> None:
+    owners = OwnerDirectory.load(ROOT / "config" / "owners.yaml")
+    rule = AlertRule(
+        id="e",
+        category="property.elevator",
+        threshold=3,
+        window_days=30,
+        convene=(OwnerKind.PROPERTY_FIRM, OwnerKind.MAINTENANCE_UNIT),
+    )
+    assert [o.id for o in convene_owners(rule, XINGFU, owners)] == ["wy-xingfu", "wb-anda"]
