@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.escalation.policy import EscalationPolicy
+from shared.calendar_watch import load_calendar
 from shared.domain.calendar import WorkingCalendar
 from shared.domain.owners import OwnerDirectory
 from shared.settings import Settings
@@ -20,6 +21,6 @@ class EscalationDeps:
     def load(cls, settings: Settings, policy: EscalationPolicy | None = None) -> EscalationDeps:
         return cls(
             owners=OwnerDirectory.load(settings.owners_file),
-            calendar=WorkingCalendar.load(settings.calendar_dir),
+            calendar=load_calendar(settings.calendar_dir),
             policy=policy or EscalationPolicy(),
         )

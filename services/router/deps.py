@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.calendar_watch import load_calendar
 from shared.domain.calendar import WorkingCalendar
 from shared.domain.deadlines import due_at
 from shared.domain.owners import OwnerDirectory
@@ -23,7 +24,7 @@ class RouterDeps:
         rules = RuleSet.load(settings.rules_file)
         owners = OwnerDirectory.load(settings.owners_file)
         rules.check_owners(owners)
-        return cls(rules=rules, owners=owners, calendar=WorkingCalendar.load(settings.calendar_dir))
+        return cls(rules=rules, owners=owners, calendar=load_calendar(settings.calendar_dir))
 
     def due(self, start: datetime, within: DeadlineSpec) -> datetime:
         return due_at(self.calendar, start, within)
