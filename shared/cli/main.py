@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import clock_cmd, deliveries_cmd, dlq_cmd, keys_cmd, rules_cmd, status_cmd
+from shared.cli import (
+    clock_cmd,
+    deadlines_cmd,
+    deliveries_cmd,
+    dlq_cmd,
+    keys_cmd,
+    rules_cmd,
+    status_cmd,
+)
 
 app = typer.Typer(help="哨报 Shaobao 运维命令 (operations)", no_args_is_help=True)
 app.add_typer(keys_cmd.app, name="keys")
@@ -12,6 +20,7 @@ app.add_typer(clock_cmd.app, name="clock")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(deliveries_cmd.app, name="deliveries")
+app.add_typer(deadlines_cmd.app, name="deadlines")
 app.command("status")(status_cmd.status)
 
 

@@ -204,8 +204,12 @@ async def test_a_dead_receiver_trips_the_breaker_alerts_ops_and_gets_what_waited
             return any(b'"wy-xingfu"' in b for b in bodies)
 
         await eventually(alerted, timeout=30, what="endpoint.circuit_opened for wy-xingfu")
-        metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
-        assert "shaobao_circuit_breakers_open 1.0" in metrics
+
+        async def gauge_open() -> bool:
+            metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
+            return "shaobao_circuit_breakers_open 1.0" in metrics
+
+        await eventually(gauge_open, what="breaker gauge at 1")
         waiting = [await _mine(http, notif, n_keys, c) for c in case_ids]
         assert all(d and d["status"] == "pending" for d in waiting)
         tried = sum(d["attempts"] for d in waiting if d)
@@ -223,8 +227,12 @@ async def test_a_dead_receiver_trips_the_breaker_alerts_ops_and_gets_what_waited
     arrived = [m["case_id"] for m in receiver.accepted if m.get("case_id") in case_ids]
     assert arrived == case_ids
     assert receiver.rejected_signatures == 0
-    metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
-    assert "shaobao_circuit_breakers_open 0.0" in metrics
+
+    async def gauge_closed() -> bool:
+        metrics = (await http.get(f"{notif.url('notifier')}/metrics")).text
+        return "shaobao_circuit_breakers_open 0.0" in metrics
+
+    await eventually(gauge_closed, what="breaker gauge back to 0")
 
 
 async def _mine(

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from services.intake.tables import cases
 from shared.contracts.events import CaseClosed, CaseReopened, CaseResolved
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import Handler, HandlerContext, RetryLater
 
 _BEFORE_RESOLVED = {"received", "dispatched", "acknowledged", "in_progress", "disputed"}
 
@@ -45,7 +45,7 @@ async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
     await _set(ctx, event.case_id, "dispatched", only_from={"rated", "resolved"})
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "case.resolved": on_case_resolved,
     "case.closed": on_case_closed,
     "case.reopened": on_case_reopened,

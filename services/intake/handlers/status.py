@@ -12,7 +12,7 @@ from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS
 from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import Handler, HandlerContext, RetryLater
 
 
 async def _advance(ctx: HandlerContext, case_id: object, status: str) -> None:
@@ -36,7 +36,7 @@ async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowled
     await _advance(ctx, event.case_id, "acknowledged")
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     **FEEDBACK_STATUS_HANDLERS,
     "case.dispatched": on_case_dispatched,
     "dispatch.acknowledged": on_dispatch_acknowledged,

@@ -17,6 +17,7 @@ from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.notifier.events_out import emit_failed
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
@@ -88,8 +89,14 @@ async def put_endpoint(
 
 
 async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) -> EndpointRead:
-    """Create or replace an endpoint; a new address starts with a closed breaker."""
+    """Create or replace an endpoint; a new address starts with a closed breaker.
+
+    A new address does not inherit the old one's backlog: deliveries still pending for
+    the old URL fail as ``endpoint replaced`` (``delivery.failed`` each, listed for ops,
+    who replay what should go). Re-sending the same URL (e.g. a new secret) keeps them.
+    """
     runtime = request.app.state.runtime
+    now = runtime.clock.now()
     values = {
         "kind": body.kind,
         "consecutive_failures": 0,
@@ -97,12 +104,18 @@ async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) ->
         "url": str(body.url),
         "secret_enc": runtime.deps.vault.seal(body.secret),
         "active": True,
-        "updated_at": runtime.clock.now(),
+        "updated_at": now,
     }
     stmt = pg_insert(endpoints).values(owner_id=owner_id, **values)
     stmt = stmt.on_conflict_do_update(index_elements=[endpoints.c.owner_id], set_=values)
     async with runtime.engine.begin() as conn:
+        old_url = await conn.scalar(
+            select(endpoints.c.url).where(endpoints.c.owner_id == owner_id).with_for_update()
+        )
         row = (await conn.execute(stmt.returning(endpoints))).one()
+        if old_url is not None and old_url != values["url"]:
+            await fail_backlog(conn, owner_id, now)
+    runtime.poke_relay()
     return EndpointRead.model_validate(row._mapping)
 
 
@@ -174,3 +187,16 @@ async def replay(conn: Any, delivery_id: UUID, now: datetime) -> Any:
     if row is None:
         raise NotFound("投递不存在或已送达 (no such undelivered delivery)")
     return row
+
+
+async def fail_backlog(conn: Any, owner_id: str, now: datetime) -> None:
+    rows = (
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.owner_id == owner_id, deliveries.c.status == "pending")
+            .values(status="failed", last_error="endpoint replaced", locked_until=None)
+            .returning(deliveries)
+        )
+    ).all()
+    for r in rows:
+        await emit_failed(conn, r, r.attempts, "endpoint replaced", now)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from services.router.console import sources
 from services.router.reporting import Window, load_report
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
@@ -78,3 +80,34 @@ async def kpis(
 ) -> KpiReport:
     now = request.app.state.runtime.clock.now()
     return await report_for(request, window_of(now, start, end, area))
+
+
+class QueueRead(BaseModel):
+    name: str
+    ready: int
+    unacked: int
+    consumers: int
+    publish_rate: float
+    deliver_rate: float
+    dead_letter: bool
+
+
+@router.get(
+    "/queues",
+    response_model=list[QueueRead],
+    summary="队列深度与速率 (queues, from RabbitMQ's management API)",
+    responses={503: {"description": "管理接口不可达 (management API unreachable)"}},
+)
+async def queues(key: ReaderKey, request: Request) -> list[QueueRead]:
+    src = sources.Sources.from_env(request.app.state.runtime.settings)
+    async with httpx.AsyncClient() as http:
+        rows = await sources.queues(http, src)
+    if rows is None:
+        raise HTTPException(503, "RabbitMQ 管理接口不可达 (management API unreachable)")
+    return [
+        QueueRead(
+            name=q.name, ready=q.ready, unacked=q.unacked, consumers=q.consumers,
+            publish_rate=q.publish_rate, deliver_rate=q.deliver_rate, dead_letter=q.is_dead_letter,
+        )
+        for q in rows
+    ]  # fmt: skip
