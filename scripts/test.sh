@@ -17,4 +17,5 @@ if ! command -v chromium >/dev/null; then
 fi
 uv run --frozen ruff check .
 uv run --frozen lint-imports
+uv run --frozen mypy shared services
 uv run --frozen pytest "${@:--q}"

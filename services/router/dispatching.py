@@ -188,7 +188,7 @@ async def _create_dispatch(
         dispatch_id=dispatch_id,
         owner_id=owner_id,
         owner_name=decision.owner_names.get(owner_id) or (owner.name if owner else owner_id),
-        role=role,  # type: ignore[arg-type]
+        role=role,
         acknowledge_due_at=ack_due,
         resolve_due_at=resolve_due,
         progress_due_at=progress_due,

@@ -40,7 +40,8 @@ def list_(
             seen = []
             while (msg := await queue.get(fail=False, no_ack=False)) is not None:
                 seen.append(msg)
-                reason = (msg.headers or {}).get("x-shaobao-reason", "delivery limit or rejected")
+                raw = (msg.headers or {}).get("x-shaobao-reason", "delivery limit or rejected")
+                reason = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
                 etype = msg.type or _type_of(msg.body)
                 typer.echo(f"{msg.message_id}  {etype}  {reason}")
             for msg in seen:

@@ -148,7 +148,8 @@ class EventConsumer:
         return "applied"
 
     async def _retry(self, message: AbstractIncomingMessage, exc: Exception) -> None:
-        count = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+        raw = (message.headers or {}).get("x-delivery-count", 0)
+        count = raw if isinstance(raw, int) else 0
         delay = min(0.2 * 2**count, 10.0) * (0.5 + random.random())
         level = "info" if isinstance(exc, RetryLater) else "warning"
         getattr(log, level)(

@@ -61,7 +61,12 @@ async def _resolve_case_when_ready(
         return
     lead = next(d for d in ds if d.role == "lead" and d.state == DispatchState.RESOLVED.value)
     state = await move_case(
-        ctx, case, "resolve", reason=f"主办单位办结：{OUTCOME_CN[outcome]}", **facts
+        ctx,
+        case,
+        "resolve",
+        reason=f"主办单位办结：{OUTCOME_CN[outcome]}",
+        lead_resolved=facts["lead_resolved"],
+        co_handlers_reported=facts["co_handlers_reported"],
     )
     ctx.emit(
         CaseResolved(

@@ -61,7 +61,7 @@ async def return_dispatch(
             reason_code=reason_code.value,
             note=note,
             returns_on_case=returns,
-            next_step=step,  # type: ignore[arg-type]
+            next_step=step,
             next_owner_id=next_owner,
         ),
         row.case_id,
