@@ -26,15 +26,25 @@ async def _services(http: httpx.AsyncClient, host: str) -> list[str]:
     return lines
 
 
+_SHOWN = {
+    "shaobao_outbox_lag_seconds": "outbox lag {:.1f}s",
+    "shaobao_deadlines_pending": "时限 pending {:.0f}",
+    "shaobao_deadlines_overdue": "超期 overdue {:.0f}",
+}
+
+
 async def _lag(http: httpx.AsyncClient, host: str, port: int) -> str:
+    """Outbox lag of every service; pending and overdue deadlines from escalation."""
     try:
         text = (await http.get(f"http://{host}:{port}/metrics")).text
     except httpx.HTTPError:
         return ""
+    shown = []
     for line in text.splitlines():
-        if line.startswith("shaobao_outbox_lag_seconds "):
-            return f"  outbox lag {float(line.split()[1]):.1f}s"
-    return ""
+        name, _, value = line.partition(" ")
+        if name in _SHOWN:
+            shown.append(_SHOWN[name].format(float(value)))
+    return "".join(f"  {s}" for s in shown)
 
 
 async def _queues(http: httpx.AsyncClient, settings: Settings) -> list[str]:
