@@ -33,7 +33,10 @@ class EscalationPolicy(BaseSettings):
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
     level_delays: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DELAYS))
-    report_in_within: str = "30m"
+    report_in_within: str = "30m"  # urgent and emergency matters
+    report_in_within_normal: str = (
+        "4h"  # everything else (SHAOBAO_ESCALATION_REPORT_IN_WITHIN_NORMAL)
+    )
     unreachable: list[str] = Field(default_factory=list)
     default_convened: dict[str, list[str]] = Field(default_factory=dict)
     scan_batch: int = Field(default=200, ge=1, le=5000)

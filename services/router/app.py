@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.router.api import cases, dispatches, owners, reports
+from services.router.api import cases, dispatches, owners, reports, whistle
 from services.router.console import routes as console
 from services.router.deps import RouterDeps
 from services.router.handlers.registry import HANDLERS
@@ -22,5 +22,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="哨报 Shaobao · router 分派",
         description="派单、签收与诉求全程记录。Routing, the department API and case timelines.",
         runtime=runtime,
-        routers=[dispatches.router, cases.router, owners.router, reports.router, console.router],
+        routers=[
+            dispatches.router,
+            cases.router,
+            whistle.router,
+            owners.router,
+            reports.router,
+            console.router,
+        ],
     )

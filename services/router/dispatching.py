@@ -9,8 +9,20 @@ from sqlalchemy import insert, select, update
 
 from services.router import timeline
 from services.router.tables import cases, dispatches, routing_decisions
-from shared.contracts.events import CaseDispatched, CaseDisputed, CaseReceived, DispatchInfo
-from shared.domain.lifecycle import CaseState, DispatchState, fire_case
+from shared.contracts.events import (
+    CaseDispatched,
+    CaseDisputed,
+    CaseReceived,
+    DispatchCancelled,
+    DispatchInfo,
+)
+from shared.domain.lifecycle import (
+    OPEN_DISPATCH_STATES,
+    CaseState,
+    DispatchState,
+    fire_case,
+    fire_dispatch,
+)
 from shared.domain.routing import RoutingDecision
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
@@ -84,9 +96,11 @@ async def dispatch_case(
     if co_handlers:
         owners += [(o, "co_handler") for o in decision.co_handler_ids]
     infos = [await _create_dispatch(ctx, case_id, decision, o, role) for o, role in owners]
-    trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
-    state = fire_case(from_state, trigger)
-    await _set_case_state(ctx, case_id, state)
+    state: CaseState = from_state  # a case already in hand keeps its state
+    if from_state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
+        trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
+        state = fire_case(from_state, trigger)
+        await _set_case_state(ctx, case_id, state)
     await timeline.record(
         ctx.conn,
         case_id=case_id,
@@ -146,6 +160,7 @@ async def mark_disputed(
             location=decision.location.model_dump(),
             owners_involved=owners_involved
             or [o for o in [decision.lead_owner_id, *decision.co_handler_ids] if o],
+            urgency=decision.urgency.value,
         ),
         case_id=case_id,
     )
@@ -215,3 +230,32 @@ def _triage_reason(decision: RoutingDecision) -> str:
     if decision.matched_rule_id is None:
         return "分类：无匹配规则"
     return f"分类：规则 {decision.matched_rule_id}，{decision.tier.value} 类"
+
+
+async def cancel_open_dispatches(ctx: Any, case_id: UUID, *, reason: str) -> None:
+    """Cancel every dispatch of the case still open; each gets a timeline row and an event."""
+    rows = (
+        await ctx.conn.execute(
+            select(dispatches)
+            .where(dispatches.c.case_id == case_id, dispatches.c.state.in_(OPEN_DISPATCH_STATES))
+            .with_for_update()
+        )
+    ).all()
+    for row in rows:
+        new_state = fire_dispatch(DispatchState(row.state), "cancel")
+        await ctx.conn.execute(
+            update(dispatches)
+            .where(dispatches.c.dispatch_id == row.dispatch_id)
+            .values(state=new_state.value, updated_at=ctx.now, version=dispatches.c.version + 1)
+        )
+        await timeline.record(
+            ctx.conn, case_id=case_id, dispatch_id=row.dispatch_id, at=ctx.now, actor="router",
+            action="cancelled", from_state=row.state, to_state=new_state.value,
+            reason=f"{row.owner_id}：{reason}", rule_version=row.ruleset_version,
+        )  # fmt: skip
+        ctx.emit(
+            DispatchCancelled(
+                case_id=case_id, dispatch_id=row.dispatch_id, owner_id=row.owner_id, reason=reason
+            ),
+            case_id=case_id,
+        )

@@ -62,11 +62,17 @@ class CaseDispatched(Payload):
 
 
 class CaseDisputed(Payload):
+    """Jurisdiction failed, or a supervisor blew the whistle by hand (``blown_by``).
+
+    ``urgency`` and ``blown_by`` were added with defaults (old producers stay valid)."""
+
     case_id: UUID
     category: str
     reason: str
     location: LocationData
     owners_involved: list[str] = Field(default_factory=list)
+    urgency: Literal["emergency", "urgent", "normal"] = "normal"
+    blown_by: str | None = None
 
 
 class DispatchDelivered(Payload):
@@ -257,6 +263,15 @@ class ExtensionDecided(Payload):
     reason: str
 
 
+class DispatchCancelled(Payload):
+    """A supervisor's decision replaced this dispatch; its clocks stop."""
+
+    case_id: UUID
+    dispatch_id: UUID
+    owner_id: str
+    reason: str
+
+
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.received", 1): CaseReceived,
     ("case.dispatched", 1): CaseDispatched,
@@ -280,6 +295,7 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.reopened", 1): CaseReopened,
     ("endpoint.circuit_opened", 1): EndpointCircuitOpened,
     ("dispatch.extension_decided", 1): ExtensionDecided,
+    ("dispatch.cancelled", 1): DispatchCancelled,
 }
 _BY_MODEL: dict[type[Payload], tuple[str, int]] = {m: k for k, m in _REGISTRY.items()}
 

@@ -23,7 +23,12 @@ async def services(
         stack=stack,
         log_dir=Path(tmp_path_factory.mktemp("service-logs")),
         # Short webhook back-off so retry tests take seconds, not minutes.
-        env_extra={"SHAOBAO_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2"},
+        env_extra={
+            "SHAOBAO_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
+            # No quiet hours for messages to people, so results do not depend on the hour.
+            "SHAOBAO_NOTIFIER_QUIET_START": "00:00",
+            "SHAOBAO_NOTIFIER_QUIET_END": "00:00",
+        },
     )
     await procs.start_all()
     yield procs

@@ -354,3 +354,39 @@ async def test_a_finally_failed_delivery_is_listed_and_replayed_from_the_command
 
         await eventually(delivered, timeout=30, what="replayed delivery accepted")
     assert any(m.get("case_id") == case_id for m in receiver.accepted)
+
+
+async def test_the_petitioner_is_told_the_new_date_when_an_extension_is_approved(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient, sms: SmsGateway
+) -> None:
+    person = PERSON | {"phone": "13766665555", "id_number": None}
+    case_id = await submit(http, notif, n_keys, "neighbour.dispute", petitioner=person)
+    ops = await n_keys.make(Role.OPS)
+
+    async def lead() -> dict[str, Any] | None:
+        r = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+        ds = r.json().get("dispatches", []) if r.status_code == 200 else []
+        return next((d for d in ds if d["role"] == "lead"), None)
+
+    d = await eventually(lead, what="lead dispatch")
+    dept = await n_keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+    base = f"{notif.url('router')}/v1/dispatches/{d['dispatch_id']}"
+    assert (await http.post(f"{base}/acknowledge", headers=dept)).status_code == 200
+    ask = {"working_days": 3, "reason": "双方需再次调解"}
+    assert (await http.post(f"{base}/extension", json=ask, headers=dept)).status_code == 200
+    street = await n_keys.make(Role.SUPERVISOR, owner="d01-s01-jd")
+    decide = f"{notif.url('escalation')}/v1/extensions/{d['dispatch_id']}/decide"
+
+    async def decided() -> dict[str, Any] | None:
+        r = await http.post(decide, json={"approve": True}, headers=street)
+        return dict(r.json()) if r.status_code == 200 else None
+
+    await eventually(decided, what="extension decided")
+
+    async def texted() -> dict[str, Any] | None:
+        return next(
+            (m for m in sms.accepted if case_id[:8] in m["text"] and "延期" in m["text"]), None
+        )
+
+    message = await eventually(texted, timeout=30, what="SMS with the new date")
+    assert message["to"] == person["phone"] and "新的办结时限" in message["text"]

@@ -25,7 +25,8 @@ log = structlog.get_logger(__name__)
 async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     deps = ctx.deps
     location = Location(**event.location.model_dump())
-    blower = whistle_blower(deps.owners, location)
+    street = whistle_blower(deps.owners, location)
+    blower = deps.owners.get(event.blown_by) if event.blown_by else street
     if blower is None:
         raise Poison(f"该地点无街道及以上单位可吹哨 (nobody to blow the whistle at {location})")
     convened = list(
@@ -34,7 +35,12 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     if not convened:
         log.warning("whistle_without_members", case_id=str(event.case_id), reason=event.reason)
     whistle_id = new_id()
-    due = deps.calendar.add(ctx.now, Duration.parse(deps.policy.report_in_within))
+    within = (
+        deps.policy.report_in_within
+        if event.urgency in ("urgent", "emergency")
+        else deps.policy.report_in_within_normal
+    )
+    due = deps.calendar.add(ctx.now, Duration.parse(within))
     await ctx.conn.execute(
         insert(whistles).values(
             whistle_id=whistle_id,

@@ -2,6 +2,7 @@
 
 from services.escalation.handlers.case_disputed import on_case_disputed
 from services.escalation.handlers.deadlines import on_case_dispatched, on_dispatch_acknowledged
+from services.escalation.handlers.dispatch_cancelled import on_dispatch_cancelled
 from services.escalation.handlers.dispatch_progressed import on_dispatch_progressed
 from services.escalation.handlers.dispatch_resolved import on_dispatch_resolved
 from services.escalation.handlers.dispatch_returned import on_dispatch_returned
@@ -16,4 +17,5 @@ HANDLERS: dict[str, Handler] = {
     "dispatch.resolved": on_dispatch_resolved,
     "dispatch.returned": on_dispatch_returned,
     "dispatch.extension_requested": on_extension_requested,
+    "dispatch.cancelled": on_dispatch_cancelled,
 }

@@ -1,5 +1,7 @@
 """Consumes ``whistle.lead_designated``; dispatches the disputed case to the designated lead
-and co-handlers with fresh clocks (from now), and emits ``case.dispatched``.
+and co-handlers with fresh clocks (from now), and emits ``case.dispatched``. For a case a
+supervisor whistled while it was in hand, the open dispatches are cancelled first
+(``dispatch.cancelled`` stops their clocks) and the case keeps its state.
 
 The tier, urgency and clocks come from routing the case again (the rule of its category and
 place); the owners are the supervisor's decision, not the rule's. Keys on ``case_id``: a case
@@ -12,7 +14,7 @@ import structlog
 from sqlalchemy import select
 
 from services.router import timeline
-from services.router.dispatching import dispatch_case
+from services.router.dispatching import cancel_open_dispatches, dispatch_case
 from services.router.tables import cases
 from shared.contracts.events import WhistleLeadDesignated
 from shared.domain.lifecycle import CaseState
@@ -30,7 +32,8 @@ async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesi
     ).first()
     if case is None:
         raise RetryLater(f"case {event.case_id} not stored yet")
-    if case.state != CaseState.DISPUTED.value:
+    in_hand = case.state in (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
+    if case.state != CaseState.DISPUTED.value and not in_hand:
         log.info("lead_designation_ignored", case_id=str(case.case_id), state=case.state)
         return
     deps = ctx.deps
@@ -65,4 +68,6 @@ async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesi
         rule_version=routed.ruleset_version,
         detail={"whistle_id": str(event.whistle_id)},
     )
-    await dispatch_case(ctx, case.case_id, decision, from_state=CaseState.DISPUTED)
+    if in_hand:
+        await cancel_open_dispatches(ctx, case.case_id, reason="吹哨报到后重新指定责任单位")
+    await dispatch_case(ctx, case.case_id, decision, from_state=CaseState(case.state))

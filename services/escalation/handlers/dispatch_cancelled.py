@@ -1,0 +1,13 @@
+"""Consumes ``dispatch.cancelled``: a supervisor's decision replaced the dispatch, so every
+clock of it stops (the new dispatch brings its own). Keys on ``dispatch_id``; emits nothing.
+"""
+
+from __future__ import annotations
+
+from services.escalation.handlers.deadlines import disarm
+from shared.contracts.events import DispatchCancelled
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_dispatch_cancelled(ctx: HandlerContext, event: DispatchCancelled) -> None:
+    await disarm(ctx, event.dispatch_id, None)

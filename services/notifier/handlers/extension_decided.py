@@ -1,0 +1,46 @@
+"""Consumes ``dispatch.extension_decided``: when an extension is approved the petitioner
+is told the new date (held in quiet hours), since the office now promises a later answer.
+Keys on ``(event_id, recipient)``; a refused extension changes no promise and sends nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.notifier.handlers.common import add_delivery, facts
+from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
+from services.notifier.tables import endpoints
+from shared.contracts.events import ExtensionDecided
+from shared.messaging.consumer import HandlerContext
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> None:
+    if not event.approved:
+        return
+    case = await facts(ctx, event.case_id)
+    if not case.petitioner_ref:
+        return
+    await ctx.conn.execute(
+        pg_insert(endpoints)
+        .values(
+            owner_id=PETITIONER_ENDPOINT, url="intake:contact", secret_enc=b"", kind="petitioner"
+        )
+        .on_conflict_do_nothing()
+    )
+    new_date = event.resolve_due_at.astimezone(SHANGHAI)
+    body = {
+        "event": "dispatch.extension_decided",
+        "case_id": str(event.case_id),
+        "petitioner_ref": case.petitioner_ref,
+        "subject": "诉求办理时限延期告知 (new date for your case)",
+        "message": (
+            f"【哨报】您反映的诉求（编号 {str(event.case_id)[:8]}）经批准延期办理，"
+            f"新的办结时限为 {new_date:%Y年%m月%d日 %H:%M}。"
+        ),
+        "resolve_due_at": event.resolve_due_at.isoformat(),
+    }
+    when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
+    await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)

@@ -1,0 +1,49 @@
+"""A supervisor blows the whistle on a case by hand (吹哨): convenes the departments it needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.router.actions.common import ActionContext
+from services.router.actions.whistle import blow_whistle
+from shared.auth.dependency import require
+from shared.auth.keys import ApiKey, Role
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
+
+
+class WhistleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, description="为何需要多部门报到")
+    convene: list[str] = Field(min_length=1, max_length=12, description="召集报到的责任单位 ID")
+
+
+class WhistleAccepted(BaseModel):
+    case_id: UUID
+    state: str
+    convened: list[str]
+
+
+@router.post(
+    "/{case_id}/whistle",
+    response_model=WhistleAccepted,
+    status_code=202,
+    summary="手动吹哨 (blow the whistle)",
+    responses={404: {"description": "诉求不存在"}, 409: {"description": "诉求已办结或已结案"}},
+)
+async def whistle(
+    case_id: UUID, body: WhistleIn, key: SupervisorKey, request: Request
+) -> WhistleAccepted:
+    runtime = request.app.state.runtime
+    async with runtime.engine.begin() as conn:
+        ctx = ActionContext(conn=conn, key=key, now=runtime.clock.now(), deps=runtime.deps)
+        case = await blow_whistle(ctx, case_id, reason=body.reason, convene=body.convene)
+        await ctx.flush()
+    runtime.poke_relay()
+    return WhistleAccepted(case_id=case_id, state=case.state, convened=body.convene)
