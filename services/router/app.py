@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.router.api import cases, dispatches, owners, reports, whistle
 from services.router.console import routes as console
 from services.router.deps import RouterDeps
+from services.router.feedback_timeout import FeedbackTimeout
 from services.router.handlers.registry import HANDLERS
 from services.router.tables import inbox, outbox
 from shared.runtime import ServiceRuntime
@@ -30,4 +31,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports.router,
             console.router,
         ],
+        background=[FeedbackTimeout(runtime).run],
     )

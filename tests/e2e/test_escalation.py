@@ -302,3 +302,31 @@ async def test_an_approved_extension_moves_the_resolve_clock_by_working_days(
     assert any(
         t["action"] == "extension_decided" and "同意延期" in t["reason"] for t in case["timeline"]
     )
+
+
+async def test_no_rating_within_the_window_closes_the_case_as_no_feedback(
+    esc: ServiceProcs, esc_stack: StackUnderTest, esc_keys: Keys, ops: dict[str, str]
+) -> None:
+    case_id = await _post_case(esc, esc_keys, "neighbour.dispute", "办结后无人评价")
+
+    async def dispatched() -> Any:
+        case = await _get(f"{esc.url('router')}/v1/cases/{case_id}", ops)
+        return case if case["dispatches"] else None
+
+    case = await eventually(dispatched, timeout=60, what="case dispatched")
+    for d in case["dispatches"]:
+        dept = await esc_keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+        url = f"{esc.url('router')}/v1/dispatches/{d['dispatch_id']}"
+        assert (await _post(f"{url}/acknowledge", dept)).status_code == 200
+        done = await _post(f"{url}/resolve", dept, {"outcome": "resolved", "summary": "已调解"})
+        assert done.status_code == 200, done.text
+
+    async def in_state(state: str) -> Any:
+        c = await _get(f"{esc.url('router')}/v1/cases/{case_id}", ops)
+        return c if c["state"] == state else None
+
+    await eventually(lambda: in_state("awaiting_feedback"), what="waiting for the rating")
+    await _advance_past(esc_stack, await _clock_now(esc_stack) + timedelta(days=7, hours=1))
+    closed = await eventually(lambda: in_state("closed"), timeout=30, what="closed as no feedback")
+    assert closed["close_kind"] == "no_feedback"
+    assert "无反馈" in closed["timeline"][-1]["reason"]

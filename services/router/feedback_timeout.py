@@ -1,0 +1,97 @@
+"""No rating within the window closes a case as ``no_feedback`` (回访无果).
+
+A background sweep in the router: cases waiting for feedback longer than
+``SHAOBAO_FEEDBACK_WINDOW_HOURS`` (default 7 days, on the shared clock) are claimed with
+``FOR UPDATE SKIP LOCKED`` (replicas share the work), closed through the state machine,
+given a timeline row and a ``case.closed`` event, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.router import timeline
+from services.router.tables import cases, dispatches, outbox
+from shared.contracts.envelope import Envelope, make_envelope
+from shared.contracts.events import CaseClosed
+from shared.db.outbox import write_events
+from shared.domain.lifecycle import CaseState, fire_case
+from shared.domain.taxonomy import CloseKind
+from shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+BATCH = 100
+
+
+class FeedbackTimeout:
+    def __init__(self, runtime: ServiceRuntime, *, poll_seconds: float = 2.0) -> None:
+        self.rt = runtime
+        self.window = timedelta(hours=runtime.settings.feedback_window_hours)
+        self.poll = poll_seconds
+
+    async def run(self) -> None:
+        while True:
+            try:
+                closed = await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: try again next round
+                log.warning("feedback_timeout_sweep_failed", error=repr(exc))
+                closed = 0
+            if closed < BATCH:
+                await asyncio.sleep(self.poll)
+
+    async def sweep_once(self) -> int:
+        now = self.rt.clock.now()
+        async with self.rt.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(cases)
+                    .where(
+                        cases.c.state == CaseState.AWAITING_FEEDBACK.value,
+                        cases.c.updated_at <= now - self.window,
+                    )
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            events = [await self._close(conn, case, now) for case in rows]
+            await write_events(conn, outbox, events)
+        if events:
+            self.rt.poke_relay()
+        return len(rows)
+
+    async def _close(self, conn: AsyncConnection, case: Any, now: Any) -> Envelope:
+        kind = CloseKind.NO_FEEDBACK
+        state = fire_case(CaseState.AWAITING_FEEDBACK, "close", kind=kind, rating=None)
+        await conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case.case_id)
+            .values(
+                state=state.value,
+                close_kind=kind.value,
+                updated_at=now,
+                version=cases.c.version + 1,
+            )
+        )
+        days = self.window.total_seconds() / 86400
+        await timeline.record(
+            conn, case_id=case.case_id, at=now, actor="router", action="closed",
+            from_state=case.state, to_state=state.value, rule_version=case.ruleset_version,
+            reason=f"回访 {days:g} 天内无评价，按「无反馈」结案", detail={"kind": kind.value},
+        )  # fmt: skip
+        lead = await conn.scalar(
+            select(dispatches.c.owner_id).where(
+                dispatches.c.case_id == case.case_id,
+                dispatches.c.role == "lead",
+                dispatches.c.state == "resolved",
+            )
+        )
+        payload = CaseClosed(case_id=case.case_id, kind=kind.value, lead_owner_id=lead)
+        return make_envelope(payload, producer="router", occurred_at=now, case_id=case.case_id)
