@@ -112,6 +112,7 @@ async def store_petitioner(conn: AsyncConnection, deps: IntakeDeps, body: CaseCr
         "name_enc": deps.vault.seal(p.name),
         "phone_enc": deps.vault.seal(p.phone),
         "id_number_enc": deps.vault.seal(p.id_number),
+        "email_enc": deps.vault.seal(p.email),
     }
     stmt = pg_insert(petitioners).values(petitioner_ref=ref, **values)
     await conn.execute(

@@ -29,6 +29,7 @@ petitioners = Table(
     Column("name_enc", LargeBinary),
     Column("phone_enc", LargeBinary),
     Column("id_number_enc", LargeBinary),
+    Column("email_enc", LargeBinary),
     Column("created_at", TZ, nullable=False, server_default=func.now()),
     Column("updated_at", TZ, nullable=False, server_default=func.now()),
 )

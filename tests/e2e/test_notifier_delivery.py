@@ -390,3 +390,26 @@ async def test_the_petitioner_is_told_the_new_date_when_an_extension_is_approved
 
     message = await eventually(texted, timeout=30, what="SMS with the new date")
     assert message["to"] == person["phone"] and "新的办结时限" in message["text"]
+
+
+async def test_a_petitioner_with_an_email_address_is_told_the_result_by_email(
+    notif: ServiceProcs,
+    n_stack: StackUnderTest,
+    n_keys: Keys,
+    http: httpx.AsyncClient,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, _ = mailbox
+    person = {"name": "赵六", "id_number": "110101198805060012", "email": "zhao6@example.org"}
+    case_id = await submit(http, notif, n_keys, "environment.cooking_fume", petitioner=person)
+    await resolve_lead(http, notif, n_keys, case_id)
+
+    async def mail() -> tuple[list[str], str] | None:
+        return next(
+            (m for m in box.messages if case_id[:8] in m[1] and m[0] == [person["email"]]), None
+        )
+
+    _rcpt, content = await eventually(mail, timeout=30, what="result email to the petitioner")
+    assert "评价" in content
+    for body in await outbox_bodies(n_stack):
+        assert person["email"].encode() not in body and person["id_number"].encode() not in body
