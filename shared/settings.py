@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_base_seconds: float = Field(default=1.0, gt=0, le=600)
 
+    public_feedback_url: str = "http://127.0.0.1:8001/v1/feedback/"
+    feedback_link_days: int = Field(default=30, ge=1, le=365)
     feedback_window_hours: float = Field(default=168, gt=0, le=24 * 90)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

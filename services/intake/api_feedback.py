@@ -27,6 +27,7 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
+from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -63,13 +64,42 @@ class PetitionerContact(BaseModel):
 async def post_feedback(
     case_id: UUID, body: FeedbackCreate, key: ChannelKey, request: Request
 ) -> FeedbackAccepted:
+    channel = key.channel if key.role is Role.CHANNEL else None
+    return await _accept(request, case_id, body, channel=channel)
+
+
+@router.post(
+    "/feedback/{token}",
+    response_model=FeedbackAccepted,
+    status_code=202,
+    summary="凭签名链接评价 (rate by signed link, no key)",
+    responses={
+        404: {"description": "链接无效或已过期 (invalid or expired link)"},
+        409: {"description": "诉求不在待评价状态 (not awaiting feedback)"},
+    },
+)
+async def post_feedback_by_link(
+    token: str, body: FeedbackCreate, request: Request
+) -> FeedbackAccepted:
+    runtime = request.app.state.runtime
+    key = runtime.settings.key_pepper.get_secret_value()
+    case_id = read_feedback_token(key, token, runtime.clock.now().timestamp())
+    if case_id is None:
+        raise NotFound("评价链接无效或已过期 (invalid or expired link)")
+    return await _accept(request, case_id, body, channel=None)
+
+
+async def _accept(
+    request: Request, case_id: UUID, body: FeedbackCreate, *, channel: str | None
+) -> FeedbackAccepted:
+    """Take one rating for a case whose result was reported; the event goes with it."""
     runtime = request.app.state.runtime
     now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
         row = (
             await conn.execute(select(cases).where(cases.c.case_id == case_id).with_for_update())
         ).first()
-        if row is None or (key.role is Role.CHANNEL and row.channel != key.channel):
+        if row is None or (channel is not None and row.channel != channel):
             raise NotFound("诉求不存在 (case not found)")
         if row.status != "resolved":
             raise Conflict(_not_awaiting(row.status))

@@ -21,6 +21,7 @@ from shared.web.app import build_app
 class NotifierDeps:
     vault: PiiVault
     config: NotifierSettings
+    settings: Settings
 
 
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None, config: NotifierSettings | None
         inbox=inbox,
         outbox=outbox,
         handlers=HANDLERS,
-        deps=NotifierDeps(vault, config),
+        deps=NotifierDeps(vault, config, settings),
     )
     worker = DeliveryWorker(runtime, vault, config)
     return build_app(

@@ -276,6 +276,15 @@ async def test_the_petitioner_is_told_by_sms_and_the_notice_board_shows_no_perso
 
     message = await eventually(texted, timeout=30, what="SMS to the petitioner")
     assert message["to"] == PERSON["phone"]
+    link = message["text"].split("：")[-1].strip()
+    assert "/v1/feedback/" in link
+    token = link.rsplit("/", 1)[-1]
+    rate = f"{notif.url('intake')}/v1/feedback/{token}"
+    forged = await http.post(rate[:-4] + "0000", json={"rating": "satisfied"})
+    assert forged.status_code == 404
+    rated = await http.post(rate, json={"rating": "satisfied", "comment": "链接评价"})
+    assert rated.status_code == 202, rated.text
+    assert (await http.post(rate, json={"rating": "satisfied"})).status_code == 409
 
     async def noticed() -> list[dict[str, Any]] | None:
         r = await http.get(f"{notif.url('notifier')}/v1/notices")  # public: no key

@@ -19,6 +19,7 @@ from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints, notices
 from shared.contracts.events import CaseResolved
 from shared.messaging.consumer import HandlerContext
+from shared.security.links import feedback_token
 
 OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
 PUBLIC_LEVELS = ("district", "street", "community", "grid", "compound")
@@ -52,9 +53,12 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
         )
         .on_conflict_do_nothing()
     )
+    settings = ctx.deps.settings
+    expires = int(ctx.now.timestamp()) + settings.feedback_link_days * 86400
+    token = feedback_token(settings.key_pepper.get_secret_value(), event.case_id, expires)
     text = (
         f"【哨报】您反映的诉求（编号 {str(event.case_id)[:8]}）{OUTCOME_CN[event.outcome]}。"
-        "请对办理结果评价：满意 / 基本满意 / 不满意。"
+        f"请对办理结果评价（满意 / 基本满意 / 不满意）：{settings.public_feedback_url}{token}"
     )
     body = {
         "event": "case.resolved",
