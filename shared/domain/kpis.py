@@ -124,6 +124,7 @@ class Report:
     by_area: dict[str, Kpis]
     by_owner: dict[str, Kpis]
     cases_per_day: dict[date, int]
+    by_week: dict[date, Kpis] = field(default_factory=dict)  # keyed by the local Monday
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -304,6 +305,10 @@ def compute(
         owners[d.owner_id].append(d)
     kw: dict[str, Any] = {"now": now, "working_days": working_days}
     per_day = Counter(c.received_at.astimezone(SHANGHAI).date() for c in cases)
+    weeks: dict[date, list[CaseRow]] = defaultdict(list)
+    for c in cases:
+        day = c.received_at.astimezone(SHANGHAI).date()
+        weeks[day - timedelta(days=day.weekday())].append(c)
     return Report(
         total=case_kpis(cases, dispatches, timeline, later, **kw),
         by_area={
@@ -311,4 +316,7 @@ def compute(
         },
         by_owner={o: owner_kpis(ds, cases, timeline, **kw) for o, ds in sorted(owners.items())},
         cases_per_day=dict(sorted(per_day.items())),
+        by_week={
+            w: case_kpis(cs, dispatches, timeline, later, **kw) for w, cs in sorted(weeks.items())
+        },
     )

@@ -123,3 +123,21 @@ def test_top_share_takes_at_least_one_petitioner_and_ranks_by_count() -> None:
     assert top_share({}) is None
     counts = {f"p{i}": 1 for i in range(19)} | {"heavy": 21}  # 20 people, 40 cases
     assert top_share(counts) == 0.525  # 5 % of 20 = 1 person, 21 of 40 cases
+
+
+def test_kpis_are_also_given_week_by_week_for_the_trend_chart() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.domain.kpis import CaseRow, compute
+
+    monday = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
+    cases = [
+        CaseRow("a", "d01", "dispatched", "property.elevator", monday),
+        CaseRow("b", "d01", "dispatched", "property.elevator", monday + timedelta(days=2)),
+        CaseRow("c", "d01", "dispatched", "property.elevator", monday + timedelta(days=7)),
+    ]
+    report = compute(cases, [], [], now=monday + timedelta(days=10), working_days=lambda a, b: 0.0)
+    assert {w.isoformat(): k.cases for w, k in report.by_week.items()} == {
+        "2026-03-02": 2,
+        "2026-03-09": 1,
+    }

@@ -42,6 +42,7 @@ class KpiReport(BaseModel):
     by_area: dict[str, Kpis]
     by_owner: dict[str, Kpis]
     cases_per_day: dict[date, int]
+    by_week: dict[date, Kpis] = {}
 
 
 def window_of(now: datetime, start: datetime | None, end: datetime | None, area: str) -> Window:
@@ -65,6 +66,7 @@ async def report_for(request: Request, window: Window) -> KpiReport:
         start=window.start, end=window.end, area=window.area, now=now,
         group_level=window.group_level, targets=TARGETS, total=report.total,
         by_area=report.by_area, by_owner=report.by_owner, cases_per_day=report.cases_per_day,
+        by_week=report.by_week,
     )  # fmt: skip
 
 

@@ -133,6 +133,7 @@ async def _context(request: Request, report: KpiReport, raw: str) -> dict[str, A
         "alerts": None if alerts is None else [view.summary(a) for a in alerts[:20]],
         "funnel": view.funnel(report.total.by_state),
         "bars": view.bars(report.cases_per_day, first, last),
+        "trend": view.trend(report.by_week),
         "chart": {"w": view.CHART_W, "h": view.CHART_H, "pad": view.CHART_PAD},
         "overdue": overdue,
         "owner_name": lambda o: owners.get(o).name if owners.get(o) else o,

@@ -71,3 +71,37 @@ def pct(value: float | None) -> str:
 
 def num(value: float | int | None) -> str:
     return "—" if value is None else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    css: str
+    points: str  # SVG polyline points
+    last: str
+
+
+TREND: tuple[tuple[str, str, str], ...] = (
+    ("按期办结率 on time", "on", "on_time_rate"),
+    ("满意率 satisfied", "sat", "satisfaction_rate"),
+    ("二次办理率 second handling", "second", "second_handling_rate"),
+)
+
+
+def trend(by_week: dict[date, Any]) -> tuple[list[date], list[Series]]:
+    """Weekly KPI rates (0–100 %) as polylines; a week with no value leaves a gap-free line
+    through the weeks that have one."""
+    weeks = sorted(by_week)[-26:]
+    if not weeks:
+        return [], []
+    step = (CHART_W - 2 * CHART_PAD) / max(len(weeks) - 1, 1)
+    out = []
+    for name, css, field_name in TREND:
+        pts = [
+            (CHART_PAD + i * step, CHART_H - CHART_PAD - (CHART_H - 2 * CHART_PAD) * v)
+            for i, w in enumerate(weeks)
+            if (v := getattr(by_week[w], field_name)) is not None
+        ]
+        last = getattr(by_week[weeks[-1]], field_name)
+        out.append(Series(name, css, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts), pct(last)))
+    return weeks, out
