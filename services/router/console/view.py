@@ -78,6 +78,7 @@ class Series:
     name: str
     css: str
     points: str  # SVG polyline points
+    dots: list[tuple[float, float]]
     last: str
 
 
@@ -103,5 +104,6 @@ def trend(by_week: dict[date, Any]) -> tuple[list[date], list[Series]]:
             if (v := getattr(by_week[w], field_name)) is not None
         ]
         last = getattr(by_week[weeks[-1]], field_name)
-        out.append(Series(name, css, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts), pct(last)))
+        dots = [(round(x, 1), round(y, 1)) for x, y in pts]
+        out.append(Series(name, css, " ".join(f"{x},{y}" for x, y in dots), dots, pct(last)))
     return weeks, out
