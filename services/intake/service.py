@@ -96,7 +96,9 @@ async def _link(
 ) -> Submitted:
     if not await records.claim_refs(conn, channel, refs, target.case_id, linked=True):
         return await records.replay(conn, channel, refs)
-    flagged = await signals.key_person(conn, deps.policy.key_persons, ref, now)
+    flagged = await signals.key_person(
+        conn, deps.policy.key_persons, ref, now, over_the_head=channel == "superior_transfer"
+    )
     await conn.execute(
         insert(duplicate_links).values(
             case_id=target.case_id,
@@ -139,7 +141,9 @@ async def _create(
     case_id = new_id()
     if not await records.claim_refs(conn, channel, refs, case_id):
         return await records.replay(conn, channel, refs)
-    flagged = await signals.key_person(conn, deps.policy.key_persons, ref, now)
+    flagged = await signals.key_person(
+        conn, deps.policy.key_persons, ref, now, over_the_head=channel == "superior_transfer"
+    )
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"
     detail = (

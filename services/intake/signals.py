@@ -30,10 +30,17 @@ from shared.ids import new_id
 
 
 async def key_person(
-    conn: AsyncConnection, policy: KeyPersonPolicy, petitioner_ref: str | None, now: datetime
+    conn: AsyncConnection,
+    policy: KeyPersonPolicy,
+    petitioner_ref: str | None,
+    now: datetime,
+    *,
+    over_the_head: bool = False,
 ) -> bool:
     """Whether the petitioner is a key person once this petition counts (may register them).
 
+    Two ways in: repeated petitions within the window, or a petition that went past the
+    community (越级): one transferred down from a superior office (``superior_transfer``).
     The caller holds the petitioner's advisory lock; this petition is not stored yet.
     """
     if petitioner_ref is None:
@@ -58,13 +65,18 @@ async def key_person(
         )
     )
     petitions = int(own or 0) + int(linked or 0) + 1
-    if not is_key_person(petitions, policy):
+    if not over_the_head and not is_key_person(petitions, policy):
         return False
+    reason = (
+        "over_the_head: petitioned past the community (越级, superior transfer)"
+        if over_the_head
+        else f"repeat_petitions: {petitions} in {policy.window_days} days"
+    )
     await conn.execute(
         pg_insert(key_persons)
         .values(
             petitioner_ref=petitioner_ref,
-            reason=f"repeat_petitions: {petitions} in {policy.window_days} days",
+            reason=reason,
             petitions_at_entry=petitions,
             entered_at=now,
         )

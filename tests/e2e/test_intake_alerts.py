@@ -132,3 +132,24 @@ async def test_a_fourth_petition_from_one_phone_within_the_year_flags_a_key_pers
         assert json.loads(body)["data"]["key_person"] is True
     finally:
         await conn.close()
+
+
+async def test_a_petition_transferred_from_a_superior_office_flags_a_key_person_at_once(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    superior = await keys.make(Role.CHANNEL, channel="superior_transfer")
+    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s01-jd")
+    who = {"name": "越级访人", "phone": phone()}
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(
+            f"{services.url('intake')}/v1/cases",
+            json=case("policy.implementation", "多次到区里上访未果", XINGFU, petitioner=who),
+            headers=superior,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["key_person"] is True
+        files = (
+            await http.get(f"{services.url('intake')}/v1/key-persons", headers=supervisor)
+        ).json()
+        mine = next(f for f in files if r.json()["case_id"] in {c["case_id"] for c in f["cases"]})
+        assert "over_the_head" in mine["reason"]
