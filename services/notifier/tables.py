@@ -79,6 +79,7 @@ case_facts = Table(
     Column("urgency", Text, nullable=False),
     Column("tier", Text),
     Column("petitioner_ref", Text),  # a keyed hash; the contact itself stays in intake
+    Column("received_by", Text),  # 首问负责人: the staff member who took it tracks the case
     Column("received_at", TZ, nullable=False),
 )
 

@@ -422,3 +422,30 @@ async def test_a_petitioner_with_an_email_address_is_told_the_result_by_email(
     assert "评价" in content
     for body in await outbox_bodies(n_stack):
         assert person["email"].encode() not in body and person["id_number"].encode() not in body
+
+
+async def test_the_first_receiver_at_the_window_is_named_on_every_status_change(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    window = await n_keys.make(Role.CHANNEL, channel="walk_in")
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        url = f"{notif.url('notifier')}/v1/channel-callbacks/walk_in"
+        body = {"url": receiver.url, "secret": receiver.secret}
+        assert (await http.put(url, json=body, headers=window)).status_code == 200
+        case_id = await submit(
+            http, notif, n_keys, "environment.cooking_fume", channel="walk_in",
+            received_by="窗口-李明",
+        )  # fmt: skip
+        await resolve_lead(http, notif, n_keys, case_id)
+
+        async def heard() -> list[dict[str, Any]] | None:
+            mine = [m for m in receiver.accepted if m.get("case_id") == case_id]
+            return mine if any(m["event"] == "case.resolved" for m in mine) else None
+
+        messages = await eventually(heard, timeout=30, what="status callbacks to the window")
+    assert {m["event"] for m in messages} >= {
+        "case.dispatched",
+        "dispatch.acknowledged",
+        "case.resolved",
+    }
+    assert all(m["tracker"] == "窗口-李明" for m in messages)

@@ -23,6 +23,7 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
             location=event.location.model_dump(),
             urgency=event.urgency,
             petitioner_ref=event.petitioner_ref,
+            received_by=event.received_by,
             received_at=ctx.cause.occurred_at,
         )
         .on_conflict_do_nothing()

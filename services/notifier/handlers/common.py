@@ -76,8 +76,12 @@ async def facts(ctx: HandlerContext, case_id: UUID) -> Any:
 
 
 async def to_channel(ctx: HandlerContext, case_id: UUID, body: dict[str, Any]) -> None:
-    """The channel the case came from hears its status change, if it registered a callback."""
+    """The channel the case came from hears its status change, if it registered a callback.
+
+    A walk-in case names its first receiver (首问负责人) as ``tracker``: the window's system
+    routes every change to the staff member who took it."""
     row = await facts(ctx, case_id)
     owner = channel_owner(row.channel)
     if owner in await registered(ctx, [owner]):
-        await add_delivery(ctx, owner, body | {"channel": row.channel}, case_id=case_id)
+        extra = {"channel": row.channel, "tracker": row.received_by}
+        await add_delivery(ctx, owner, body | extra, case_id=case_id)
