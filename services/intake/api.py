@@ -64,6 +64,7 @@ async def create_case(
         duplicate_of=submitted.duplicate_of,
         suggested_duplicates=submitted.suggested,
         key_person=submitted.key_person,
+        rebound_of=submitted.rebound_of,
         received_at=submitted.received_at,
     )
 

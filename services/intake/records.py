@@ -28,6 +28,7 @@ class Submitted:
     duplicate_of: UUID | None = None
     suggested: list[UUID] = field(default_factory=list)
     key_person: bool = False
+    rebound_of: UUID | None = None
 
 
 async def replay(conn: AsyncConnection, channel: str, refs: list[tuple[str, str]]) -> Submitted:

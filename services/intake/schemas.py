@@ -96,6 +96,9 @@ class CaseAccepted(BaseModel):
         default_factory=list, description="疑似重复（匿名件，仅供人工确认，未关联）"
     )
     key_person: bool = False
+    rebound_of: UUID | None = Field(
+        default=None, description="回弹：六个月内以「解释结案」关闭的同类诉求"
+    )
     received_at: datetime
 
 

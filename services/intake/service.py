@@ -144,11 +144,14 @@ async def _create(
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, now, over_the_head=channel == "superior_transfer"
     )
+    rebound = await signals.rebound_of(conn, ref, body.category, now)
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"
-    detail = (
+    detail: dict[str, Any] | None = (
         {"close_kind": "mediated_on_site", "outcome": body.mediation_outcome} if mediated else None
     )
+    if rebound is not None:
+        detail = (detail or {}) | {"rebound_of": str(rebound)}
     location = body.location.model_dump()
     await conn.execute(
         insert(cases).values(
@@ -198,9 +201,12 @@ async def _create(
             petitioner_ref=ref,
             received_by=body.received_by,
             key_person=flagged,
+            rebound_of=rebound,
         )
         events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
-    return Submitted(case_id, status, True, now, suggested=suggested, key_person=flagged)
+    return Submitted(
+        case_id, status, True, now, suggested=suggested, key_person=flagged, rebound_of=rebound
+    )
 
 
 async def _suggest(

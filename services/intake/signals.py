@@ -7,8 +7,9 @@ an alert is raised exactly once per (rule, place, window), backed by a unique co
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -165,3 +166,28 @@ async def _evaluate(
     }
     stmt = pg_insert(alerts).values(**values).on_conflict_do_nothing().returning(alerts.c.alert_id)
     return event if (await conn.execute(stmt)).first() is not None else None
+
+
+REBOUND_WINDOW = timedelta(days=183)
+
+
+async def rebound_of(
+    conn: AsyncConnection, petitioner_ref: str | None, category: str, now: datetime
+) -> UUID | None:
+    """The explained closure (解释结案) this petition comes back to: same petitioner, same
+    category, closed as explained within six months. Hidden inventory made visible."""
+    if petitioner_ref is None:
+        return None
+    found = await conn.scalar(
+        select(cases.c.case_id)
+        .where(
+            cases.c.petitioner_ref == petitioner_ref,
+            cases.c.category == category,
+            cases.c.status == "closed",
+            cases.c.status_detail["close_kind"].astext == "explained",
+            cases.c.status_at >= now - REBOUND_WINDOW,
+        )
+        .order_by(cases.c.status_at.desc())
+        .limit(1)
+    )
+    return found if isinstance(found, UUID) else None

@@ -62,7 +62,8 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
         actor=f"channel:{event.channel}" + (f"/{event.received_by}" if event.received_by else ""),
         action="received",
         to_state=CaseState.RECEIVED.value,
-        reason=f"受理：{event.title}",
+        reason=f"受理：{event.title}"
+        + (f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""),
     )
     await timeline.record(
         ctx.conn,

@@ -37,6 +37,7 @@ class CaseReceived(Payload):
     petitioner_ref: str | None = None
     received_by: str | None = None
     key_person: bool = False  # 重点人员: the petitioner is in intake's registry
+    rebound_of: UUID | None = None  # 回弹: comes back to an explained closure (added, default)
 
 
 class DispatchInfo(Payload):

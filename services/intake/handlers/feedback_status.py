@@ -39,6 +39,14 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
 
 async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
     await _set(ctx, event.case_id, "closed", only_from=set())
+    detail = await ctx.conn.scalar(
+        select(cases.c.status_detail).where(cases.c.case_id == event.case_id)
+    )
+    await ctx.conn.execute(
+        update(cases)
+        .where(cases.c.case_id == event.case_id)
+        .values(status_detail=dict(detail or {}) | {"close_kind": event.kind})
+    )
 
 
 async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
