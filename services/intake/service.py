@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import matching, records, signals
+from services.intake import linked, matching, records, signals
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.tables import cases, duplicate_links, duplicate_suggestions, outbox
@@ -188,6 +188,9 @@ async def _create(
     events.extend(
         make_envelope(a, producer="intake", occurred_at=now, case_id=None) for a in alerts
     )
+    for alert in alerts:
+        if (linked_case := await linked.open_linked_handling(conn, alert, now)) is not None:
+            events.append(linked_case)
     if not mediated:
         event = CaseReceived(
             case_id=case_id,

@@ -127,7 +127,11 @@ async def _evaluate(
     rows = (
         await conn.execute(
             select(cases.c.case_id, cases.c.category, cases.c.petitioner_ref, cases.c.received_at)
-            .where(cases.c[rule.level] == place, cases.c.received_at >= since)
+            .where(
+                cases.c[rule.level] == place,
+                cases.c.received_at >= since,
+                cases.c.channel != "early_warning",  # linked handlings count toward no alert
+            )
             .order_by(cases.c.received_at, cases.c.case_id)
         )
     ).all()

@@ -16,6 +16,7 @@ from tests.e2e.conftest import Keys
 from tests.e2e.intake_helpers import HEPINGLI, XINGFU, case, phone
 from tests.support.services import ServiceProcs
 from tests.support.stack import StackUnderTest
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 PLACE = "d01.s02.c01.g01.k01"
@@ -80,8 +81,25 @@ async def test_elevator_complaints_in_one_compound_raise_exactly_one_alert_with_
             len([a for a in raised if a["rule_id"] == "elevator-cluster" and a["place"] == PLACE])
             == 1
         )
+        linked = await conn.fetch(
+            "SELECT case_id FROM intake.cases WHERE channel = 'early_warning' "
+            "AND status_detail->>'alert_id' = $1",
+            alert["alert_id"],
+        )
     finally:
         await conn.close()
+    assert len(linked) == 1, "one linked handling per alert"
+
+    async def dispatched_together() -> list[tuple[str, str]] | None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.get(
+                f"{services.url('router')}/v1/cases/{linked[0]['case_id']}", headers=ops
+            )
+        ds = r.json().get("dispatches", []) if r.status_code == 200 else []
+        return sorted((d["role"], d["owner_id"]) for d in ds) or None
+
+    owners = await eventually(dispatched_together, what="linked handling dispatched")
+    assert owners == [("co_handler", "wb-hengtong"), ("lead", "wy-jinxiu")]
 
 
 async def test_a_fourth_petition_from_one_phone_within_the_year_flags_a_key_person(
