@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api, api_feedback, api_watch
+from services.intake import api, api_contact, api_feedback, api_watch
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.tables import inbox, outbox
@@ -33,5 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Channels submit cases and read their status; duplicates, early warnings, key persons."
         ),
         runtime=runtime,
-        routers=[api.router, api.refs_router, api_feedback.router, api_watch.router],
+        routers=[
+            api.router,
+            api.refs_router,
+            api_contact.router,
+            api_feedback.router,
+            api_watch.router,
+        ],
     )

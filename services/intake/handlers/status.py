@@ -29,7 +29,17 @@ async def _advance(ctx: HandlerContext, case_id: object, status: str) -> None:
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
+    """Also remembers which owners hold a dispatch: only they may see the petitioner's
+    (masked) contact."""
     await _advance(ctx, event.case_id, "dispatched")
+    detail = await ctx.conn.scalar(
+        select(cases.c.status_detail).where(cases.c.case_id == event.case_id)
+    )
+    held = dict(detail or {})
+    held["owners"] = sorted(set(held.get("owners", [])) | {d.owner_id for d in event.dispatches})
+    await ctx.conn.execute(
+        update(cases).where(cases.c.case_id == event.case_id).values(status_detail=held)
+    )
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
