@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class NotifierSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHAOBAO_NOTIFIER_", extra="ignore", frozen=True)
 
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="hosts webhooks may go to; '*' = any host that is not link-local/metadata",
+    )
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=3600)
 

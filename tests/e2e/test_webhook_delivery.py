@@ -58,3 +58,15 @@ async def test_a_receiver_failing_three_times_gets_exactly_one_accepted_signed_d
     assert attempts == 2 + 3  # three 503s spread over the two deliveries, then one success each
     failed_attempts = [a for d in deliveries for a in d["attempt_log"] if a["status_code"] == 503]
     assert len(failed_attempts) == 3
+
+
+async def test_a_webhook_to_a_metadata_address_is_refused_with_the_reason(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    admin = await keys.make(Role.ADMIN)
+    url = f"{services.url('notifier')}/v1/endpoints/d01-cgw"
+    body = {"url": "http://169.254.169.254/latest/meta-data", "secret": "s" * 20}
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.put(url, json=body, headers=admin)
+    assert r.status_code == 422
+    assert "169.254.169.254" in r.json()["detail"]

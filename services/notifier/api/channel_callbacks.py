@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
 
-from services.notifier.api.endpoints import EndpointRead, EndpointWrite, save_endpoint
+from services.notifier.api.endpoints import EndpointRead, EndpointWrite, check_host, save_endpoint
 from services.notifier.handlers.common import channel_owner
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
@@ -31,4 +31,5 @@ async def put_channel_callback(
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.channel != channel:
         raise HTTPException(403, "只能登记本渠道的回调地址 (own channel only)")
+    check_host(request, body)
     return await save_endpoint(request, channel_owner(channel), body)

@@ -21,6 +21,7 @@ from services.notifier.events_out import emit_failed
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.security.urls import host_refusal
 from shared.web.app import NotFound
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
@@ -85,7 +86,18 @@ async def put_endpoint(
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.owner_id != owner_id:
         raise HTTPException(403, "只能登记本单位的接收地址 (own endpoint only)")
+    check_host(request, body)
     return await save_endpoint(request, owner_id, body)
+
+
+def check_host(request: Request, body: EndpointWrite) -> None:
+    """422 for a webhook host outside the operator's allow-list or on a link-local address."""
+    if body.url.scheme == "mailto":
+        return
+    allowed = request.app.state.runtime.deps.config.webhook_allowed_hosts
+    refusal = host_refusal(body.url.host, allowed)
+    if refusal:
+        raise HTTPException(422, refusal)
 
 
 async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) -> EndpointRead:
