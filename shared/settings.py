@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     feedback_link_days: int = Field(default=30, ge=1, le=365)
     feedback_window_hours: float = Field(default=168, gt=0, le=24 * 90)
 
+    rate_limit_per_second: float = Field(default=100.0, gt=0, le=100_000)
+    rate_limit_burst: int = Field(default=300, ge=1, le=1_000_000)
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     log_json: bool = True

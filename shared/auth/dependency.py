@@ -45,13 +45,52 @@ async def current_key(request: Request) -> ApiKey:
     return key
 
 
-CurrentKey = Annotated[ApiKey, Depends(current_key)]
+class RateLimiter:
+    """A token bucket per key in this process: ``burst`` at once, ``per_second`` sustained.
+
+    Per process, not shared: with N replicas a key gets up to N times the rate, which is
+    stated in docs/operations.md. A refusal is 429 with Retry-After."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.rate = per_second
+        self.burst = float(burst)
+        self._buckets: dict[object, tuple[float, float]] = {}
+
+    def retry_after(self, key_id: object) -> float:
+        """0 when the request may go ahead (and takes a token), else seconds to wait."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[key_id] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key_id] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        settings = request.app.state.runtime.settings
+        limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        request.app.state.rate_limiter = limiter
+    wait = limiter.retry_after(key.id)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "请求过于频繁，请稍后再试 (rate limit for this key)",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    return key
+
+
+CurrentKey = Annotated[ApiKey, Depends(limited_key)]
 
 
 def require(*roles: Role):  # type: ignore[no-untyped-def]
     """A dependency that admits only the given roles (admin is always admitted)."""
 
-    async def check(key: CurrentKey) -> ApiKey:
+    async def check(key: CurrentKey) -> ApiKey:  # rate-limited per key
         if key.role not in roles and key.role is not Role.ADMIN:
             allowed = ", ".join(r.value for r in roles)
             raise HTTPException(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from shared.auth.keys import Role
 from tests.support.services import ROOT, ServiceProcs, free_port
 from tests.support.stack import StackUnderTest
 from tests.support.waiting import eventually
@@ -72,3 +74,30 @@ def _start_intake(
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=stack.env(**env), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+
+
+async def test_a_key_over_its_rate_gets_429_with_retry_after(
+    stack: StackUnderTest, tmp_path: Path, keys: Any
+) -> None:
+    port = free_port()
+    limits = {"SHAOBAO_RATE_LIMIT_PER_SECOND": "0.2", "SHAOBAO_RATE_LIMIT_BURST": "3"}
+    proc = _start_intake(stack, tmp_path, port, limits)
+    channel = await keys.make(Role.CHANNEL, channel="wechat")
+    url = f"http://127.0.0.1:{port}/v1/cases/01a20000-0000-7000-8000-000000000000"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+
+            async def ready() -> bool:
+                try:
+                    return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(ready, what="intake ready")
+            answers = [(await http.get(url, headers=channel)) for _ in range(4)]
+        assert [a.status_code for a in answers] == [404, 404, 404, 429]
+        assert int(answers[-1].headers["retry-after"]) >= 1
+        assert "频繁" in answers[-1].json()["detail"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
