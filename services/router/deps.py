@@ -7,7 +7,6 @@ from datetime import datetime
 
 from shared.calendar_watch import load_calendar
 from shared.domain.calendar import WorkingCalendar
-from shared.domain.deadlines import due_at
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import DeadlineSpec, RuleSet
 from shared.settings import Settings
@@ -27,4 +26,4 @@ class RouterDeps:
         return cls(rules=rules, owners=owners, calendar=load_calendar(settings.calendar_dir))
 
     def due(self, start: datetime, within: DeadlineSpec) -> datetime:
-        return due_at(self.calendar, start, within)
+        return self.calendar.add(start, within)

@@ -301,19 +301,9 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
 _BY_MODEL: dict[type[Payload], tuple[str, int]] = {m: k for k, m in _REGISTRY.items()}
 
 
-def register(event_type: str, version: int, model: type[Payload]) -> None:
-    """Add a contract (used by later modules that define their own events)."""
-    _REGISTRY[(event_type, version)] = model
-    _BY_MODEL[model] = (event_type, version)
-
-
 def event_type_of(model: type[Any]) -> tuple[str, int]:
     return _BY_MODEL[model]
 
 
 def payload_model(event_type: str, version: int) -> type[Payload] | None:
     return _REGISTRY.get((event_type, version))
-
-
-def all_event_types() -> list[str]:
-    return sorted({t for t, _ in _REGISTRY})

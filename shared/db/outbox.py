@@ -8,7 +8,6 @@ inserted in the same transaction as a consumer's effect, so a redelivery changes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import (
@@ -86,11 +85,3 @@ async def claim_inbox(
         .returning(inbox.c.event_id)
     )
     return (await conn.execute(stmt)).first() is not None
-
-
-def oldest_unpublished_sql(outbox: Table) -> str:
-    return f"SELECT min(created_at) FROM {outbox.schema}.outbox WHERE published_at IS NULL"
-
-
-def lag_seconds(oldest: datetime | None, now: datetime) -> float:
-    return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
