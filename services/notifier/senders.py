@@ -15,6 +15,9 @@ import httpx
 
 from services.notifier.config import NotifierSettings
 from shared.security.signing import DELIVERY_HEADER, signed_headers
+from shared.security.urls import Resolver, resolve_checked, system_resolver
+
+_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,32 @@ class Outcome:
 
 
 async def post_webhook(
-    client: httpx.AsyncClient, url: str, secret: str, body: bytes, delivery_id: str
+    client: httpx.AsyncClient,
+    url: str,
+    secret: str,
+    body: bytes,
+    delivery_id: str,
+    *,
+    allowed: list[str],
+    resolve: Resolver = system_resolver,
 ) -> Outcome:
+    """Sign and post, to the address checked right now (see ``shared.security.urls``).
+
+    The host is resolved and every address checked before each attempt; the request then
+    goes to that address with the original ``Host`` and TLS server name, so a second DNS
+    answer cannot redirect it. A refusal is an attempt that failed with its reason."""
+    target = httpx.URL(url)
+    checked = await resolve_checked(
+        target.host, target.port or _PORTS[target.scheme], allowed, resolve
+    )
+    if checked.address is None:
+        return failed(checked.refusal or "拒绝发送 (refused)", retry=checked.retry)
     headers = signed_headers(secret, int(time.time()), body)
     headers[DELIVERY_HEADER] = delivery_id
-    return await _post(client, url, content=body, headers=headers)
+    headers["Host"] = target.netloc.decode("ascii")
+    pinned = target.copy_with(host=checked.address)
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return await _post(client, str(pinned), content=body, headers=headers, extensions=extensions)
 
 
 async def send_sms(client: httpx.AsyncClient, gateway: str, phone: str, text: str) -> Outcome:

@@ -163,7 +163,10 @@ class DeliveryWorker:
             to = row.url.removeprefix("mailto:")
             return await send_email(self.config, to, subject, text, self.timeout)
         secret = self.vault.open(row.secret_enc) or ""
-        return await post_webhook(client, row.url, secret, row.body, str(row.delivery_id))
+        return await post_webhook(
+            client, row.url, secret, row.body, str(row.delivery_id),
+            allowed=self.config.webhook_allowed_hosts,
+        )  # fmt: skip
 
     async def _hold(self, row: Any) -> None:
         """Quiet hours: move the message to the window's end; no attempt is spent."""

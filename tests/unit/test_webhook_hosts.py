@@ -1,11 +1,18 @@
 """Webhook hosts: link-local and metadata addresses are refused unless named; the
-operator's allow-list decides the rest."""
+operator's allow-list decides the rest, when an endpoint is registered and again right
+before each delivery, on every address the host resolves to (DNS rebinding)."""
 
 from __future__ import annotations
 
+import socket
+import time
+
+import httpx
 import pytest
 
-from shared.security.urls import host_refusal
+from services.notifier.senders import post_webhook
+from shared.security.signing import verify
+from shared.security.urls import Checked, Resolver, host_refusal, resolve_checked
 
 
 @pytest.mark.parametrize(
@@ -26,3 +33,101 @@ def test_the_allow_list_decides_other_hosts() -> None:
     assert host_refusal("evil.example.com", allowed) is not None
     assert host_refusal("127.0.0.1", ["*"]) is None
     assert host_refusal(None, ["*"]) is not None
+
+
+# --- at send time: resolve, check every address, connect to the checked one ---------------
+
+
+def resolver(*addresses: str, fails: bool = False) -> Resolver:
+    async def resolve(host: str, port: int) -> list[str]:
+        if fails:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return list(addresses)
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["169.254.169.254"],
+        ["10.0.0.5", "169.254.169.254"],  # every address counts, not the first
+        ["::ffff:169.254.169.254"],  # an IPv4-mapped IPv6 metadata address
+        ["fe80::1"],
+        ["fd00:ec2::254"],
+        ["0.0.0.0"],
+    ],
+)
+async def test_a_host_that_now_resolves_to_a_forbidden_address_is_refused(
+    answer: list[str],
+) -> None:
+    checked = await resolve_checked("hooks.example.org", 443, ["*"], resolver(*answer))
+    assert checked.address is None and not checked.retry
+    assert checked.refusal is not None and checked.refusal.startswith("主机 hooks.example.org")
+    assert "DNS rebinding" in checked.refusal
+
+
+async def test_a_host_that_resolves_to_ordinary_addresses_passes_with_the_first() -> None:
+    checked = await resolve_checked("hooks.example.org", 443, ["*"], resolver("10.1.2.3", "::1"))
+    assert checked == Checked("10.1.2.3")
+
+
+async def test_the_operator_may_allow_a_link_local_target_by_its_name_or_address() -> None:
+    by_name = await resolve_checked("hooks.lan", 80, ["hooks.lan"], resolver("169.254.7.7"))
+    by_address = await resolve_checked(
+        "hooks.lan", 80, ["*", "169.254.7.7"], resolver("169.254.7.7")
+    )
+    by_wildcard = await resolve_checked("a.hooks.lan", 80, ["*.hooks.lan"], resolver("169.254.7.7"))
+    assert by_name.address == by_address.address == "169.254.7.7"
+    assert by_wildcard.address is None, "a wildcard never admits a link-local address"
+
+
+async def test_the_allow_list_is_applied_again_at_send_time() -> None:
+    checked = await resolve_checked(
+        "old.example.org", 443, ["new.example.org"], resolver("10.0.0.1")
+    )
+    assert checked.address is None and checked.refusal is not None
+    assert "允许列表" in checked.refusal
+
+
+async def test_a_failed_lookup_is_worth_retrying() -> None:
+    checked = await resolve_checked("gone.example.org", 443, ["*"], resolver(fails=True))
+    assert checked.address is None and checked.retry
+    assert checked.refusal is not None and checked.refusal.startswith("无法解析主机")
+
+
+async def test_the_webhook_goes_to_the_checked_address_with_the_original_host() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        outcome = await post_webhook(
+            client, "https://hooks.example.org:8443/in?x=1", "s" * 20, b"{}", "d-1",
+            allowed=["hooks.example.org"], resolve=resolver("10.9.8.7"),
+        )  # fmt: skip
+    assert outcome.ok
+    (request,) = seen
+    assert request.url.host == "10.9.8.7" and request.url.port == 8443
+    assert request.url.raw_path == b"/in?x=1"
+    assert request.headers["host"] == "hooks.example.org:8443"
+    assert request.extensions["sni_hostname"] == "hooks.example.org"
+    assert verify("s" * 20, dict(request.headers), b"{}", time.time())
+
+
+async def test_a_refused_webhook_is_a_failed_attempt_with_its_reason_and_sends_nothing() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        outcome = await post_webhook(
+            client, "http://hooks.example.org/in", "s" * 20, b"{}", "d-1",
+            allowed=["*"], resolve=resolver("169.254.169.254"),
+        )  # fmt: skip
+    assert not outcome.ok and not outcome.retry and seen == []
+    assert outcome.error is not None and outcome.error.startswith("主机 hooks.example.org")
