@@ -13,8 +13,9 @@ from sqlalchemy import select
 from services.escalation.tables import deadlines, escalations
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.problems import KEYED
 
-router = APIRouter(prefix="/v1", tags=["deadlines"])
+router = APIRouter(prefix="/v1", tags=["deadlines"], responses=KEYED)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 
 

@@ -15,12 +15,13 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import ExtensionDecided
 from shared.db.outbox import write_events
+from shared.web.problems import BODY, KEYED, Problem
 
-router = APIRouter(prefix="/v1/extensions", tags=["extensions"])
+router = APIRouter(prefix="/v1/extensions", tags=["extensions"], responses=KEYED | BODY)
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "不是该单位的上级 (not its supervisor)"},
-    404: {"description": "没有待审批的延期申请 (no pending request)"},
+    403: {"model": Problem, "description": "不是该单位的上级 (not its supervisor)"},
+    404: {"model": Problem, "description": "没有待审批的延期申请 (no pending request)"},
 }
 
 

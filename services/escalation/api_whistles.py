@@ -25,15 +25,16 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.db.outbox import write_events
+from shared.web.problems import BODY, KEYED, Problem
 
-router = APIRouter(prefix="/v1/whistles", tags=["whistles"])
+router = APIRouter(prefix="/v1/whistles", tags=["whistles"], responses=KEYED | BODY)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR, Role.DEPARTMENT)]
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "不在本单位权限内 (not yours)"},
-    404: {"description": "哨令不存在 (not found)"},
-    409: {"description": "哨令已决定 (already decided)"},
+    403: {"model": Problem, "description": "不在本单位权限内 (not yours)"},
+    404: {"model": Problem, "description": "哨令不存在 (not found)"},
+    409: {"model": Problem, "description": "哨令已决定 (already decided)"},
 }
 
 

@@ -17,9 +17,10 @@ from services.intake.service import submit_case
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
+from shared.web.problems import BODY, KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
-refs_router = APIRouter(prefix="/v1/refs", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND | BODY)
+refs_router = APIRouter(prefix="/v1/refs", tags=["cases"], responses=KEYED | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
 ReaderKey = Annotated[ApiKey, require(Role.CHANNEL, Role.OPS, Role.SUPERVISOR)]
 

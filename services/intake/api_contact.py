@@ -18,8 +18,9 @@ from shared.auth.keys import ApiKey, Role
 from shared.db.platform import audit_log
 from shared.security.pii import mask_phone
 from shared.web.app import NotFound
+from shared.web.problems import KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 
 

@@ -29,8 +29,9 @@ from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
 from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
+from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
 ServiceKey = Annotated[ApiKey, require(Role.OPS)]
 
@@ -59,7 +60,7 @@ class PetitionerContact(BaseModel):
     response_model=FeedbackAccepted,
     status_code=202,
     summary="回访评价 (rate the result)",
-    responses={409: {"description": "诉求不在待评价状态 (not awaiting feedback)"}},
+    responses=KEYED | CONFLICT | BODY,
 )
 async def post_feedback(
     case_id: UUID, body: FeedbackCreate, key: ChannelKey, request: Request
@@ -73,10 +74,9 @@ async def post_feedback(
     response_model=FeedbackAccepted,
     status_code=202,
     summary="凭签名链接评价 (rate by signed link, no key)",
-    responses={
-        404: {"description": "链接无效或已过期 (invalid or expired link)"},
-        409: {"description": "诉求不在待评价状态 (not awaiting feedback)"},
-    },
+    responses=CONFLICT
+    | BODY
+    | {404: {"model": Problem, "description": "链接无效或已过期 (invalid or expired link)"}},
 )
 async def post_feedback_by_link(
     token: str, body: FeedbackCreate, request: Request
@@ -127,6 +127,7 @@ async def _accept(
     "/petitioners/{petitioner_ref}/contact",
     response_model=PetitionerContact,
     summary="诉求人联系方式（仅供通知服务）(contact for the notifier)",
+    responses=KEYED,
 )
 async def get_contact(petitioner_ref: str, key: ServiceKey, request: Request) -> PetitionerContact:
     if key.role not in (Role.OPS, Role.ADMIN):

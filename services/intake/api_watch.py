@@ -11,8 +11,9 @@ from services.intake.schemas import AlertRead, KeyPersonRead
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
+from shared.web.problems import KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1", tags=["watch"])
+router = APIRouter(prefix="/v1", tags=["watch"], responses=KEYED | NOT_FOUND)
 WatchKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 
 

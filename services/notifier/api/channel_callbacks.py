@@ -16,8 +16,9 @@ from services.notifier.api.endpoints import EndpointRead, EndpointWrite, check_h
 from services.notifier.handlers.common import channel_owner
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.problems import BODY, KEYED
 
-router = APIRouter(prefix="/v1", tags=["channel callbacks"])
+router = APIRouter(prefix="/v1", tags=["channel callbacks"], responses=KEYED | BODY)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
 
 

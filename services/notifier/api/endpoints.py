@@ -23,8 +23,9 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.security.urls import host_refusal
 from shared.web.app import NotFound
+from shared.web.problems import BODY, KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1", tags=["deliveries"])
+router = APIRouter(prefix="/v1", tags=["deliveries"], responses=KEYED | NOT_FOUND | BODY)
 EndpointKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 OpsKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.notifier.tables import notices
+from shared.web.problems import INVALID
 
-router = APIRouter(prefix="/v1", tags=["notices"])
+router = APIRouter(prefix="/v1", tags=["notices"], responses=INVALID)
 
 
 class NoticeRead(BaseModel):

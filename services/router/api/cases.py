@@ -13,8 +13,9 @@ from services.router.tables import cases, dispatches, routing_decisions, timelin
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
+from shared.web.problems import KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 
 

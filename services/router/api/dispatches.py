@@ -30,13 +30,14 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.domain.lifecycle import DispatchState
 from shared.web.app import Conflict
+from shared.web.problems import BODY, KEYED, Problem
 
-router = APIRouter(prefix="/v1/dispatches", tags=["dispatches"])
+router = APIRouter(prefix="/v1/dispatches", tags=["dispatches"], responses=KEYED | BODY)
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "不是本单位的派单 (not yours)"},
-    409: {"description": "当前状态不允许此操作 (state does not allow it)"},
+    404: {"model": Problem, "description": "不是本单位的派单 (not yours)"},
+    409: {"model": Problem, "description": "当前状态不允许此操作 (state does not allow it)"},
 }
 
 

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 
 from services.router.schemas import OwnerRead
 from shared.auth.dependency import CurrentKey
+from shared.web.problems import KEYED
 
-router = APIRouter(prefix="/v1/owners", tags=["owners"])
+router = APIRouter(prefix="/v1/owners", tags=["owners"], responses=KEYED)
 
 
 @router.get("", response_model=list[OwnerRead], summary="责任单位名录 (owner directory)")

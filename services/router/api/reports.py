@@ -20,8 +20,9 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.domain.kpis import Kpis, Report
 from shared.domain.taxonomy import path_problem
+from shared.web.problems import KEYED, Problem
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=KEYED)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 DEFAULT_DAYS = 30
 TARGETS = {
@@ -98,7 +99,9 @@ class QueueRead(BaseModel):
     "/queues",
     response_model=list[QueueRead],
     summary="队列深度与速率 (queues, from RabbitMQ's management API)",
-    responses={503: {"description": "管理接口不可达 (management API unreachable)"}},
+    responses={
+        503: {"model": Problem, "description": "管理接口不可达 (management API unreachable)"}
+    },
 )
 async def queues(key: ReaderKey, request: Request) -> list[QueueRead]:
     src = sources.Sources.from_env(request.app.state.runtime.settings)

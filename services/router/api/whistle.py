@@ -12,8 +12,9 @@ from services.router.actions.common import ActionContext
 from services.router.actions.whistle import blow_whistle
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.problems import BODY, KEYED, Problem
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | BODY)
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 
 
@@ -35,7 +36,13 @@ class WhistleAccepted(BaseModel):
     response_model=WhistleAccepted,
     status_code=202,
     summary="手动吹哨 (blow the whistle)",
-    responses={404: {"description": "诉求不存在"}, 409: {"description": "诉求已办结或已结案"}},
+    responses={
+        404: {"model": Problem, "description": "诉求不存在 (case not found)"},
+        409: {
+            "model": Problem,
+            "description": "诉求已办结或已结案 (case already resolved or closed)",
+        },
+    },
 )
 async def whistle(
     case_id: UUID, body: WhistleIn, key: SupervisorKey, request: Request
