@@ -58,6 +58,7 @@ class ServiceRuntime:
         self._exchanges: tuple[AbstractExchange, AbstractExchange] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_ready = asyncio.Event()
+        self._consumers: list[EventConsumer] = []
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self, *, background: list[Any] | None = None) -> None:
@@ -70,6 +71,8 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(), name=getattr(job, "__name__", "job")))
 
     async def stop(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -124,7 +127,10 @@ class ServiceRuntime:
             deps=self.deps,
             dead_letters=self.dead_letter_exchange,
             on_committed=self.poke_relay,
+            batch_size=self.settings.consumer_batch,
+            workers=self.settings.consumer_workers,
         )
+        self._consumers.append(consumer)
         await queue.consume(consumer)
 
     async def events_exchange(self) -> AbstractExchange:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     calendar_dir: Path = ROOT / "config" / "calendar"
 
     prefetch: int = Field(default=200, ge=1, le=2000)
+    # Events applied per consumer transaction (1 = one at a time) and how many such
+    # transactions a consumer runs at once. See shared/messaging/consumer.py.
+    consumer_batch: int = Field(default=100, ge=1, le=1000)
+    consumer_workers: int = Field(default=2, ge=1, le=16)
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_batch: int = Field(default=200, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)

@@ -34,7 +34,22 @@ class Target:
 
 async def advisory_lock(conn: AsyncConnection, key: str) -> None:
     """Serialise writers on ``key`` until the transaction ends."""
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    await advisory_locks(conn, [key])
+
+
+async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
+    """Take every lock in ``keys`` until the transaction ends, in one round trip.
+
+    Sorted, so two transactions wanting overlapping sets take them in the same order.
+    """
+    if keys:
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+                " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+            ),
+            {"keys": sorted(set(keys))},
+        )
 
 
 async def find_target(

@@ -63,9 +63,11 @@ async def submit_case(
     if existing is not None:
         return existing, False
     ref = await records.store_petitioner(conn, deps, body)
-    if ref is not None:
-        await matching.advisory_lock(conn, f"petitioner:{ref}")
     where = places(body.location.model_dump())
+    # One round trip for every lock this submission's decisions need: the petitioner's
+    # (linking, key person) and each alert rule's place (counts). Held to the commit.
+    locks = signals.lock_keys(deps.policy, body.category, where)
+    await matching.advisory_locks(conn, locks + ([f"petitioner:{ref}"] if ref else []))
     target = await matching.find_target(
         conn,
         policy=deps.policy.duplicates,
@@ -96,8 +98,9 @@ async def _link(
 ) -> Submitted:
     if not await records.claim_refs(conn, channel, refs, target.case_id, linked=True):
         return await records.replay(conn, channel, refs)
+    known = await signals.history(conn, deps.policy.key_persons, ref, body.category, now)
     flagged = await signals.key_person(
-        conn, deps.policy.key_persons, ref, now, over_the_head=channel == "superior_transfer"
+        conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
     await conn.execute(
         insert(duplicate_links).values(
@@ -141,10 +144,11 @@ async def _create(
     case_id = new_id()
     if not await records.claim_refs(conn, channel, refs, case_id):
         return await records.replay(conn, channel, refs)
+    known = await signals.history(conn, deps.policy.key_persons, ref, body.category, now)
     flagged = await signals.key_person(
-        conn, deps.policy.key_persons, ref, now, over_the_head=channel == "superior_transfer"
+        conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
-    rebound = await signals.rebound_of(conn, ref, body.category, now)
+    rebound = known.rebound_of
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"
     detail: dict[str, Any] | None = (

@@ -7,6 +7,7 @@ an alert is raised exactly once per (rule, place, window), backed by a unique co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,6 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.matching import advisory_lock
 from services.intake.tables import alerts, cases, duplicate_links, key_persons
 from shared.contracts.events import AlertOwner, AlertRaised
 from shared.domain.intake_rules import (
@@ -29,11 +29,74 @@ from shared.domain.intake_rules import (
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 
+# Hidden inventory made visible: a petition after an explained closure (解释结案) of the
+# same category within six months is a rebound (回弹).
+REBOUND_WINDOW = timedelta(days=183)
+
+
+@dataclass(frozen=True)
+class History:
+    """What intake already knows of a petitioner, read in one statement at submission."""
+
+    registered: bool  # already in the key-person registry
+    petitions: int  # stored petitions (own cases + linked submissions) within the window
+    rebound_of: UUID | None  # an explained closure of the same category within six months
+
+
+async def history(
+    conn: AsyncConnection,
+    policy: KeyPersonPolicy,
+    petitioner_ref: str | None,
+    category: str,
+    now: datetime,
+) -> History:
+    """The caller holds the petitioner's advisory lock; this petition is not stored yet."""
+    if petitioner_ref is None:
+        return History(False, 0, None)
+    since = window_start(now, policy.window_days)
+    own = (
+        select(func.count())
+        .select_from(cases)
+        .where(cases.c.petitioner_ref == petitioner_ref, cases.c.received_at >= since)
+    )
+    linked = (
+        select(func.count())
+        .select_from(duplicate_links)
+        .where(
+            duplicate_links.c.petitioner_ref == petitioner_ref,
+            duplicate_links.c.linked_at >= since,
+        )
+    )
+    rebound = (
+        select(cases.c.case_id)
+        .where(
+            cases.c.petitioner_ref == petitioner_ref,
+            cases.c.category == category,
+            cases.c.status == "closed",
+            cases.c.status_detail["close_kind"].astext == "explained",
+            cases.c.status_at >= now - REBOUND_WINDOW,
+        )
+        .order_by(cases.c.status_at.desc())
+        .limit(1)
+    )
+    row = (
+        await conn.execute(
+            select(
+                exists().where(key_persons.c.petitioner_ref == petitioner_ref),
+                own.scalar_subquery(),
+                linked.scalar_subquery(),
+                rebound.scalar_subquery(),
+            )
+        )
+    ).one()
+    return History(bool(row[0]), int(row[1] or 0) + int(row[2] or 0), row[3])
+
 
 async def key_person(
     conn: AsyncConnection,
     policy: KeyPersonPolicy,
     petitioner_ref: str | None,
+    known: History,
     now: datetime,
     *,
     over_the_head: bool = False,
@@ -42,30 +105,12 @@ async def key_person(
 
     Two ways in: repeated petitions within the window, or a petition that went past the
     community (越级): one transferred down from a superior office (``superior_transfer``).
-    The caller holds the petitioner's advisory lock; this petition is not stored yet.
     """
     if petitioner_ref is None:
         return False
-    known = await conn.scalar(
-        select(exists().where(key_persons.c.petitioner_ref == petitioner_ref))
-    )
-    if known:
+    if known.registered:
         return True
-    since = window_start(now, policy.window_days)
-    own = await conn.scalar(
-        select(func.count())
-        .select_from(cases)
-        .where(cases.c.petitioner_ref == petitioner_ref, cases.c.received_at >= since)
-    )
-    linked = await conn.scalar(
-        select(func.count())
-        .select_from(duplicate_links)
-        .where(
-            duplicate_links.c.petitioner_ref == petitioner_ref,
-            duplicate_links.c.linked_at >= since,
-        )
-    )
-    petitions = int(own or 0) + int(linked or 0) + 1
+    petitions = known.petitions + 1
     if not over_the_head and not is_key_person(petitions, policy):
         return False
     reason = (
@@ -86,6 +131,13 @@ async def key_person(
     return True
 
 
+def lock_keys(policy: IntakePolicy, category: str, places: dict[str, str | None]) -> list[str]:
+    """The advisory locks a submission's alert counts need (taken with the petitioner's)."""
+    return [
+        f"alert:{r.id}:{places[r.level]}" for r in policy.rules_for(category) if places.get(r.level)
+    ]
+
+
 async def raise_alerts(
     conn: AsyncConnection,
     *,
@@ -96,10 +148,11 @@ async def raise_alerts(
     places: dict[str, str | None],
     now: datetime,
 ) -> list[AlertRaised]:
-    """Alerts this (already stored) case tips over their threshold; one per window."""
+    """Alerts this (already stored) case tips over their threshold; one per window.
+
+    The caller holds the locks of :func:`lock_keys` (see ``matching.advisory_locks``).
+    """
     rules = [r for r in policy.rules_for(category) if places.get(r.level)]
-    for key in sorted(f"alert:{r.id}:{places[r.level]}" for r in rules):
-        await advisory_lock(conn, key)
     raised = []
     for rule in rules:
         alert = await _evaluate(conn, rule, str(places[rule.level]), location, owners, now)
@@ -116,22 +169,48 @@ async def _evaluate(
     owners: Any,
     now: datetime,
 ) -> AlertRaised | None:
-    last_end = await conn.scalar(
-        select(func.max(alerts.c.window_end)).where(
-            alerts.c.rule_id == rule.id, alerts.c.place == place
-        )
+    last_q = (
+        select(func.max(alerts.c.window_end))
+        .where(alerts.c.rule_id == rule.id, alerts.c.place == place)
+        .scalar_subquery()
     )
+    like = rule.like_pattern()
+    if like is None:
+        last_end = await conn.scalar(select(last_q))
+    else:
+        # One statement for the common answer ("window already alerted" or "not yet"):
+        # the last window's end and the counts since, without a row per case.
+        floor = now - rule.window
+        last_end, n, people_n = (
+            await conn.execute(
+                select(
+                    last_q,
+                    func.count(cases.c.case_id),
+                    func.count(func.distinct(cases.c.petitioner_ref)),
+                ).where(
+                    cases.c[rule.level] == place,
+                    cases.c.received_at >= func.greatest(floor, func.coalesce(last_q, floor)),
+                    cases.c.channel != "early_warning",
+                    cases.c.category.like(like, escape="\\"),
+                )
+            )
+        ).one()
+        if (last_end is None or last_end <= now) and not rule.reached(
+            cases=int(n), petitioners=int(people_n)
+        ):
+            return None
     if last_end is not None and last_end > now:
         return None  # this window already has its alert
     since = max(now - rule.window, last_end) if last_end else now - rule.window
+    in_window = [
+        cases.c[rule.level] == place,
+        cases.c.received_at >= since,
+        cases.c.channel != "early_warning",  # linked handlings count toward no alert
+    ]
     rows = (
         await conn.execute(
             select(cases.c.case_id, cases.c.category, cases.c.petitioner_ref, cases.c.received_at)
-            .where(
-                cases.c[rule.level] == place,
-                cases.c.received_at >= since,
-                cases.c.channel != "early_warning",  # linked handlings count toward no alert
-            )
+            .where(*in_window)
             .order_by(cases.c.received_at, cases.c.case_id)
         )
     ).all()
@@ -170,28 +249,3 @@ async def _evaluate(
     }
     stmt = pg_insert(alerts).values(**values).on_conflict_do_nothing().returning(alerts.c.alert_id)
     return event if (await conn.execute(stmt)).first() is not None else None
-
-
-REBOUND_WINDOW = timedelta(days=183)
-
-
-async def rebound_of(
-    conn: AsyncConnection, petitioner_ref: str | None, category: str, now: datetime
-) -> UUID | None:
-    """The explained closure (解释结案) this petition comes back to: same petitioner, same
-    category, closed as explained within six months. Hidden inventory made visible."""
-    if petitioner_ref is None:
-        return None
-    found = await conn.scalar(
-        select(cases.c.case_id)
-        .where(
-            cases.c.petitioner_ref == petitioner_ref,
-            cases.c.category == category,
-            cases.c.status == "closed",
-            cases.c.status_detail["close_kind"].astext == "explained",
-            cases.c.status_at >= now - REBOUND_WINDOW,
-        )
-        .order_by(cases.c.status_at.desc())
-        .limit(1)
-    )
-    return found if isinstance(found, UUID) else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
 from services.router.tables import cases, dispatches, routing_decisions
@@ -28,11 +29,15 @@ from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
 
-async def create_case(ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision) -> None:
-    """Store the case as triaged, with its routing decision and the first timeline rows."""
+async def create_case(ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision) -> bool:
+    """Store the case as triaged, with its routing decision and the first timeline rows.
+
+    False (and nothing written) when the case is already stored.
+    """
     triaged = fire_case(CaseState.RECEIVED, "triage")
-    await ctx.conn.execute(
-        insert(cases).values(
+    stored = await ctx.conn.scalar(
+        pg_insert(cases)
+        .values(
             case_id=event.case_id,
             state=triaged.value,
             channel=event.channel,
@@ -46,17 +51,22 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
             petitioner_ref=event.petitioner_ref,
             received_at=ctx.cause.occurred_at,
         )
+        .on_conflict_do_nothing(index_elements=[cases.c.case_id])
+        .returning(cases.c.case_id)
     )
-    await ctx.conn.execute(
-        insert(routing_decisions).values(
-            case_id=event.case_id,
-            decided_at=ctx.now,
-            ruleset_version=decision.ruleset_version,
-            decision=decision.model_dump(mode="json"),
-        )
+    if stored is None:
+        return False
+    ctx.defer(
+        routing_decisions,
+        {
+            "case_id": event.case_id,
+            "decided_at": ctx.now,
+            "ruleset_version": decision.ruleset_version,
+            "decision": decision.model_dump(mode="json"),
+        },
     )
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=event.case_id,
         at=ctx.cause.occurred_at,
         actor=f"channel:{event.channel}" + (f"/{event.received_by}" if event.received_by else ""),
@@ -66,7 +76,7 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
         + (f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""),
     )
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=event.case_id,
         at=ctx.now,
         actor="router",
@@ -76,6 +86,7 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
         reason=_triage_reason(decision),
         rule_version=decision.ruleset_version,
     )
+    return True
 
 
 async def dispatch_case(
@@ -85,6 +96,7 @@ async def dispatch_case(
     *,
     from_state: CaseState = CaseState.TRIAGED,
     co_handlers: bool = True,
+    title: str | None = None,
 ) -> None:
     """One dispatch for the lead and one per co-handler, each with its own frozen clocks.
 
@@ -96,14 +108,14 @@ async def dispatch_case(
     owners = [(decision.lead_owner_id, "lead")]
     if co_handlers:
         owners += [(o, "co_handler") for o in decision.co_handler_ids]
-    infos = [await _create_dispatch(ctx, case_id, decision, o, role) for o, role in owners]
+    infos = [_create_dispatch(ctx, case_id, decision, o, role) for o, role in owners]
     state: CaseState = from_state  # a case already in hand keeps its state
     if from_state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
         trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
         state = fire_case(from_state, trigger)
         await _set_case_state(ctx, case_id, state)
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case_id,
         at=ctx.now,
         actor="router",
@@ -117,7 +129,7 @@ async def dispatch_case(
         CaseDispatched(
             case_id=case_id,
             category=decision.category,
-            title=await _title(ctx, case_id),
+            title=title if title is not None else await _title(ctx, case_id),
             tier=decision.tier.value,
             urgency=decision.urgency.value,
             rule_id=decision.matched_rule_id,
@@ -143,7 +155,7 @@ async def mark_disputed(
     await _set_case_state(ctx, case_id, state)
     reason = reason or decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case_id,
         at=ctx.now,
         actor="router",
@@ -167,9 +179,10 @@ async def mark_disputed(
     )
 
 
-async def _create_dispatch(
+def _create_dispatch(
     ctx: Any, case_id: UUID, decision: RoutingDecision, owner_id: str, role: str
 ) -> DispatchInfo:
+    """Defer the dispatch row (nothing reads it back before the commit) and describe it."""
     deps = ctx.deps
     owner = deps.owners.get(owner_id)
     dispatch_id = new_id()
@@ -183,22 +196,23 @@ async def _create_dispatch(
         "resolve_within": str(decision.resolve_within),
         "keep_in_touch": str(decision.keep_in_touch) if decision.keep_in_touch else None,
     }
-    await ctx.conn.execute(
-        insert(dispatches).values(
-            dispatch_id=dispatch_id,
-            case_id=case_id,
-            owner_id=owner_id,
-            role=role,
-            state=DispatchState.PENDING.value,
-            rule_id=decision.matched_rule_id,
-            ruleset_version=decision.ruleset_version,
-            policy=policy,
-            acknowledge_due_at=ack_due,
-            resolve_due_at=resolve_due,
-            progress_due_at=progress_due,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-        )
+    ctx.defer(
+        dispatches,
+        {
+            "dispatch_id": dispatch_id,
+            "case_id": case_id,
+            "owner_id": owner_id,
+            "role": role,
+            "state": DispatchState.PENDING.value,
+            "rule_id": decision.matched_rule_id,
+            "ruleset_version": decision.ruleset_version,
+            "policy": policy,
+            "acknowledge_due_at": ack_due,
+            "resolve_due_at": resolve_due,
+            "progress_due_at": progress_due,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        },
     )
     return DispatchInfo(
         dispatch_id=dispatch_id,
@@ -250,7 +264,7 @@ async def cancel_open_dispatches(ctx: Any, case_id: UUID, *, reason: str) -> Non
             .values(state=new_state.value, updated_at=ctx.now, version=dispatches.c.version + 1)
         )
         await timeline.record(
-            ctx.conn, case_id=case_id, dispatch_id=row.dispatch_id, at=ctx.now, actor="router",
+            ctx, case_id=case_id, dispatch_id=row.dispatch_id, at=ctx.now, actor="router",
             action="cancelled", from_state=row.state, to_state=new_state.value,
             reason=f"{row.owner_id}：{reason}", rule_version=row.ruleset_version,
         )  # fmt: skip

@@ -85,3 +85,14 @@ async def claim_inbox(
         .returning(inbox.c.event_id)
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+async def claim_inbox_many(
+    conn: AsyncConnection, inbox: Table, consumer: str, events: Sequence[tuple[UUID, str]]
+) -> set[UUID]:
+    """Record a batch of events as processed; returns the ids not processed before."""
+    if not events:
+        return set()
+    rows = [{"consumer": consumer, "event_id": i, "event_type": t} for i, t in dict(events).items()]
+    stmt = pg_insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
+    return {r.event_id for r in (await conn.execute(stmt)).all()}

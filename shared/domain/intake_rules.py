@@ -65,6 +65,22 @@ class AlertRule(_Strict):
     def matches(self, category: str) -> bool:
         return fnmatchcase(category, self.category)
 
+    def like_pattern(self) -> str | None:
+        """The category pattern as SQL LIKE (escape ``\\``), or None if LIKE cannot say it.
+
+        Lets the store count matching cases instead of returning them: ``*`` is ``%``,
+        ``?`` is ``_``; a ``[...]`` set has no LIKE form.
+        """
+        if "[" in self.category:
+            return None
+        out = []
+        for ch in self.category:
+            if ch in "%_\\":
+                out.append("\\" + ch)
+            else:
+                out.append({"*": "%", "?": "_"}.get(ch, ch))
+        return "".join(out)
+
     @property
     def window(self) -> timedelta:
         return timedelta(days=self.window_days)

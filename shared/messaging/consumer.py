@@ -6,11 +6,21 @@ parse, or whose handler raises a domain error, is dead-lettered at once with the
 in the ``x-shaobao-reason`` header. Anything else is transient: the message is
 requeued after a back-off, and the quorum queue's delivery limit bounds the retries
 (past it RabbitMQ dead-letters it).
+
+Batching (the throughput path): messages that arrive together are applied together, up
+to ``batch_size`` per transaction — one inbox insert for the batch, every handler in
+turn on the same connection, the handlers' deferred inserts (timeline rows and the like)
+as one multi-row insert per table, one outbox insert, one commit, then each message is
+acked. While a batch is in its transaction the next one gathers, so batches grow with
+the load and a lone message waits for nobody. If anything in a batch fails, the batch is
+rolled back and each of its messages is applied on its own, with the semantics above:
+one bad message costs its batch a second pass, never another message's effect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.clock import Clock
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import payload_model
-from shared.db.outbox import claim_inbox, write_events
+from shared.db.batch import Deferred, flush_deferred
+from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
 from shared.domain.errors import DomainError
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
 
@@ -54,6 +65,15 @@ class HandlerContext:
     producer: str
     deps: Any
     events: list[Envelope] = field(default_factory=list)
+    deferred: Deferred = field(default_factory=Deferred)
+
+    def defer(self, table: Table, values: dict[str, Any]) -> None:
+        """Insert ``values`` into ``table`` when the transaction's batch is flushed.
+
+        For append-only rows nobody reads back in the same transaction (timeline rows,
+        decisions): they become one multi-row insert per table for the whole batch.
+        """
+        self.deferred.add(table, values)
 
     def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
         self.events.append(
@@ -68,6 +88,14 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+_BATCH_FAILED = "batch_failed"
+
+
+@dataclass
+class _Item:
+    envelope: Envelope
+    payload: BaseModel
+    done: asyncio.Future[str]
 DeadLetterPublisher = Callable[[], Awaitable[AbstractExchange]]
 
 
@@ -85,6 +113,8 @@ class EventConsumer:
         deps: Any,
         dead_letters: DeadLetterPublisher,
         on_committed: Callable[[], None] = lambda: None,
+        batch_size: int = 1,
+        workers: int = 1,
     ) -> None:
         self.name = name
         self.queue_name = queue_name
@@ -96,6 +126,11 @@ class EventConsumer:
         self._deps = deps
         self._dead_letters = dead_letters
         self._on_committed = on_committed
+        self._batch_size = batch_size
+        self._workers = workers
+        self._pending: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._worker_tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         etype = message.routing_key or "unknown"
@@ -103,7 +138,10 @@ class EventConsumer:
         try:
             envelope, payload = self._parse(message)
             etype = envelope.type
-            outcome = await self._apply(envelope, payload)
+            if self._batch_size > 1:
+                outcome = await self._through_batch(envelope, payload)
+            else:
+                outcome = await self._apply(envelope, payload)
             await message.ack()
         except (Poison, DomainError, ValidationError) as exc:
             # ValidationError here comes from a handler building a domain value from the
@@ -115,6 +153,88 @@ class EventConsumer:
             await self._retry(message, exc)
         EVENTS_CONSUMED.labels(etype, outcome).inc()
         HANDLER_SECONDS.labels(etype).observe(time.perf_counter() - started)
+
+    async def stop(self) -> None:
+        """Stop the batch workers (messages waiting in a batch are redelivered unacked)."""
+        for task in self._worker_tasks:
+            task.cancel()
+        for task in self._worker_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._worker_tasks.clear()
+
+    async def _through_batch(self, envelope: Envelope, payload: BaseModel) -> str:
+        """Join the next batch; if the batch fails, apply this message on its own."""
+        item = _Item(envelope, payload, asyncio.get_running_loop().create_future())
+        self._pending.append(item)
+        self._wake.set()
+        if not self._worker_tasks:
+            self._worker_tasks = [
+                asyncio.create_task(self._batch_worker(), name=f"{self.name}-batch-{i}")
+                for i in range(self._workers)
+            ]
+        outcome = await item.done
+        if outcome == _BATCH_FAILED:
+            outcome = await self._apply(envelope, payload)
+        return outcome
+
+    async def _batch_worker(self) -> None:
+        while True:
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            batch = self._pending[: self._batch_size]
+            del self._pending[: self._batch_size]
+            try:
+                outcomes = await self._apply_batch(batch)
+            except asyncio.CancelledError:
+                for item in batch:
+                    if not item.done.done():
+                        item.done.cancel()
+                raise
+            except Exception as exc:
+                log.info(
+                    "event_batch_failed",
+                    consumer=self.name,
+                    size=len(batch),
+                    error=repr(exc)[:300],
+                )
+                outcomes = [_BATCH_FAILED] * len(batch)
+            for item, outcome in zip(batch, outcomes, strict=True):
+                if not item.done.done():
+                    item.done.set_result(outcome)
+
+    async def _apply_batch(self, batch: list[_Item]) -> list[str]:
+        outcomes: list[str] = []
+        contexts: list[HandlerContext] = []
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            claimed = await claim_inbox_many(
+                conn, self._inbox, self.name, [(i.envelope.id, i.envelope.type) for i in batch]
+            )
+            deferred = Deferred()
+            for item in batch:
+                if item.envelope.id not in claimed:
+                    outcomes.append("duplicate")
+                    continue
+                claimed.discard(item.envelope.id)  # a second copy in the same batch
+                ctx = HandlerContext(
+                    conn=conn,
+                    now=now,
+                    cause=item.envelope,
+                    producer=self.name,
+                    deps=self._deps,
+                    deferred=deferred,
+                )
+                await self._handlers[item.envelope.type](ctx, item.payload)
+                contexts.append(ctx)
+                outcomes.append("applied")
+            await flush_deferred(conn, deferred)
+            events = [e for ctx in contexts for e in ctx.events]
+            await write_events(conn, self._outbox, events)
+        if events:
+            self._on_committed()
+        return outcomes
 
     def _parse(self, message: AbstractIncomingMessage) -> tuple[Envelope, BaseModel]:
         try:
@@ -142,6 +262,7 @@ class EventConsumer:
                 deps=self._deps,
             )
             await handler(ctx, payload)
+            await flush_deferred(conn, ctx.deferred)
             await write_events(conn, self._outbox, ctx.events)
         if ctx.events:
             self._on_committed()

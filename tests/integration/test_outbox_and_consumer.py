@@ -14,12 +14,13 @@ from uuid import uuid4
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import BigInteger, Column, Identity, MetaData, Table, Text, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import SystemClock
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
+from shared.domain.errors import DomainError
 from shared.db.outbox import inbox_table, outbox_table, write_events
 from shared.messaging.consumer import EventConsumer, HandlerContext, RetryLater
 from shared.messaging.relay import OutboxRelay
@@ -32,6 +33,13 @@ pytestmark = pytest.mark.integration
 private = MetaData(schema="relay_test")
 outbox = outbox_table(private)
 inbox = inbox_table(private)
+applied = Table(
+    "applied",
+    private,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Text, nullable=False),
+    Column("txid", BigInteger, nullable=False),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +99,12 @@ async def test_relay_publishes_each_staged_event_once_with_its_id(
 
 
 async def _consumer_setup(
-    amqp: AbstractRobustConnection, stack: StackUnderTest, engine: AsyncEngine, handler: object
+    amqp: AbstractRobustConnection,
+    stack: StackUnderTest,
+    engine: AsyncEngine,
+    handler: object,
+    *,
+    batch_size: int = 1,
 ) -> tuple[aio_pika.abc.AbstractExchange, QueueSpec]:
     settings = stack.settings(delivery_limit=3)
     pub = await amqp.channel(publisher_confirms=True)
@@ -114,6 +127,8 @@ async def _consumer_setup(
         clock=SystemClock(),
         deps=None,
         dead_letters=dead,
+        batch_size=batch_size,
+        workers=2,
     )
     await queue.consume(consumer)
     return events_x, spec
@@ -224,3 +239,81 @@ async def test_a_retried_event_that_later_succeeds_is_applied_once(
 
     await eventually(applied, what="applied after retry")
     assert len(calls) == 2
+
+
+async def _record(ctx: HandlerContext, event: CaseReceived) -> None:
+    txid = await ctx.conn.scalar(text("SELECT txid_current()"))
+    ctx.defer(applied, {"case_id": str(event.case_id), "txid": txid})
+
+
+async def _applied_rows(engine: AsyncEngine, case_ids: set[str]) -> list[tuple[str, int]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(applied.c.case_id, applied.c.txid))).all()
+    return [(r.case_id, r.txid) for r in rows if r.case_id in case_ids]
+
+
+async def test_events_arriving_together_are_applied_together_each_once(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    events_x, _spec = await _consumer_setup(amqp, stack, engine, _record, batch_size=50)
+    envs = [
+        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
+        for e in (_event() for _ in range(120))
+    ]
+    copies = [*envs, envs[0], envs[0], envs[7]]  # a republished window: three extra copies
+    await asyncio.gather(
+        *(
+            events_x.publish(aio_pika.Message(e.to_bytes(), message_id=str(e.id)), "case.received")
+            for e in copies
+        )
+    )
+    ids = {str(e.case_id) for e in envs}
+
+    async def all_applied() -> list[tuple[str, int]] | None:
+        rows = await _applied_rows(engine, ids)
+        return rows if len(rows) >= len(ids) else None
+
+    rows = await eventually(all_applied, what="120 events applied")
+    await asyncio.sleep(0.5)  # the extra copies have time to be (not) applied
+    rows = await _applied_rows(engine, ids)
+    assert sorted(c for c, _ in rows) == sorted(ids)  # each once, copies changed nothing
+    transactions = {t for _, t in rows}
+    assert len(transactions) < len(ids) / 2  # batched: far fewer commits than events
+
+
+async def test_one_bad_event_in_a_batch_is_dead_lettered_and_the_others_are_applied_once(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    bad = _event()
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        await _record(ctx, event)
+        if event.case_id == bad.case_id:
+            raise DomainError("无法办理 (refused by the domain)")
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler, batch_size=50)
+    good = [_event() for _ in range(40)]
+    envs = [
+        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
+        for e in [*good[:20], bad, *good[20:]]
+    ]
+    await asyncio.gather(
+        *(
+            events_x.publish(aio_pika.Message(e.to_bytes(), message_id=str(e.id)), "case.received")
+            for e in envs
+        )
+    )
+    dead = await eventually(lambda: _dead_letters(amqp, spec), what="the bad event dead-lettered")
+    assert [m.message_id for m in dead] == [str(envs[20].id)]
+    assert "refused by the domain" in str(dead[0].headers["x-shaobao-reason"])
+    ids = {str(e.case_id) for e in good}
+
+    async def all_good() -> list[tuple[str, int]] | None:
+        rows = await _applied_rows(engine, ids | {str(bad.case_id)})
+        return rows if len(rows) >= len(ids) else None
+
+    await eventually(all_good, what="the 40 good events applied")
+    await asyncio.sleep(0.3)
+    rows = await _applied_rows(engine, ids | {str(bad.case_id)})
+    # the failed batch was rolled back whole: no row of the bad event, one of each good one
+    assert sorted(c for c, _ in rows) == sorted(ids)

@@ -106,3 +106,16 @@ def test_the_elevator_alert_convenes_the_compounds_property_firm_and_maintenance
         convene=(OwnerKind.PROPERTY_FIRM, OwnerKind.MAINTENANCE_UNIT),
     )
     assert [o.id for o in convene_owners(rule, XINGFU, owners)] == ["wy-xingfu", "wb-anda"]
+
+
+def test_alert_category_patterns_translate_to_like_so_the_store_can_count() -> None:
+    from shared.domain.intake_rules import AlertRule
+
+    def like(pattern: str) -> str | None:
+        return AlertRule(id="r", category=pattern, threshold=3, window_days=3).like_pattern()
+
+    assert like("housing.*") == "housing.%"
+    assert like("property.elevator") == "property.elevator"
+    assert like("fire.?bike") == "fire._bike"
+    assert like("a_b%c") == "a\\_b\\%c"  # LIKE's own wildcards are escaped
+    assert like("fire.[ab]*") is None  # a set has no LIKE form: the rows are read instead

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router import timeline
@@ -16,6 +16,7 @@ from services.router.deps import RouterDeps
 from services.router.tables import cases, dispatches, outbox
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import Envelope, make_envelope
+from shared.db.batch import Deferred, flush_deferred
 from shared.db.outbox import write_events
 from shared.domain.lifecycle import CaseState, DispatchState, fire_case, fire_dispatch
 from shared.web.app import NotFound
@@ -30,13 +31,18 @@ class ActionContext:
     now: datetime
     deps: RouterDeps
     events: list[Envelope] = field(default_factory=list)
+    deferred: Deferred = field(default_factory=Deferred)
 
     def emit(self, payload: BaseModel, case_id: UUID) -> None:
         self.events.append(
             make_envelope(payload, producer="router", occurred_at=self.now, case_id=case_id)
         )
 
+    def defer(self, table: Table, values: dict[str, Any]) -> None:
+        self.deferred.add(table, values)
+
     async def flush(self) -> None:
+        await flush_deferred(self.conn, self.deferred)
         await write_events(self.conn, outbox, self.events)
 
 
@@ -90,7 +96,7 @@ async def move_dispatch(
         )
     ).one()
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=row.case_id,
         dispatch_id=row.dispatch_id,
         at=ctx.now,
@@ -131,7 +137,7 @@ async def move_case(
         )
     )
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case.case_id,
         at=ctx.now,
         actor=actor or ctx.key.actor,

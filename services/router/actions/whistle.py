@@ -41,7 +41,7 @@ async def blow_whistle(
         await move_case(ctx, case, "dispute", reason=why)
     elif case.state in IN_HAND:
         await timeline.record(
-            ctx.conn, case_id=case_id, at=ctx.now, actor=ctx.key.actor, action="whistle_requested",
+            ctx, case_id=case_id, at=ctx.now, actor=ctx.key.actor, action="whistle_requested",
             from_state=case.state, to_state=case.state, reason=why, rule_version=case.ruleset_version,
         )  # fmt: skip
     else:

@@ -3,24 +3,18 @@
 Emits ``case.dispatched`` (one event listing the lead and co-handler dispatches) or,
 when no rule gives an owner or the rule marks the matter as a known jurisdiction
 dispute, ``case.disputed`` for the escalation service to blow the whistle.
-Keys on ``case_id``: a case already stored is left alone.
+Keys on ``case_id``: a case already stored is left alone (the insert does nothing).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
-from services.router.tables import cases
 from shared.contracts.events import CaseReceived
 from shared.domain.routing import Location, Urgency, route
 from shared.messaging.consumer import HandlerContext
 
 
 async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
-    exists = await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == event.case_id))
-    if exists is not None:
-        return
     deps = ctx.deps
     decision = route(
         deps.rules,
@@ -29,8 +23,9 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         location=Location(**event.location.model_dump()),
         urgency=Urgency(event.urgency),
     )
-    await create_case(ctx, event, decision)
+    if not await create_case(ctx, event, decision):
+        return
     if decision.lead_owner_id is None or decision.disputed:
         await mark_disputed(ctx, event.case_id, decision)
         return
-    await dispatch_case(ctx, event.case_id, decision)
+    await dispatch_case(ctx, event.case_id, decision, title=event.title)

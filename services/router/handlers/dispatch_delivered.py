@@ -21,7 +21,7 @@ async def on_dispatch_delivered(ctx: HandlerContext, event: DispatchDelivered) -
     if found is None:
         raise RetryLater(f"dispatch {event.dispatch_id} not stored yet")
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=event.case_id,
         dispatch_id=event.dispatch_id,
         at=event.delivered_at,

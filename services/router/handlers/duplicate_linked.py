@@ -23,7 +23,7 @@ async def on_duplicate_linked(ctx: HandlerContext, event: CaseDuplicateLinked) -
         raise RetryLater(f"case {event.case_id} not stored yet")
     number = f" 编号 {event.ref}" if event.ref else ""
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=event.case_id,
         at=ctx.cause.occurred_at,
         actor=f"channel:{event.channel}",

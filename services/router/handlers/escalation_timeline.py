@@ -20,7 +20,7 @@ async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
     if await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == case_id)) is None:
         raise RetryLater(f"case {case_id} not stored yet")
     await timeline.record(
-        ctx.conn, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row
+        ctx, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row
     )
 
 

@@ -38,6 +38,6 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
         else "不同意延期，时限照常"
     )
     await timeline.record(
-        ctx.conn, case_id=event.case_id, dispatch_id=event.dispatch_id, at=ctx.cause.occurred_at,
+        ctx, case_id=event.case_id, dispatch_id=event.dispatch_id, at=ctx.cause.occurred_at,
         actor=event.decided_by, action="extension_decided", reason=f"{verdict}：{event.reason}",
     )  # fmt: skip

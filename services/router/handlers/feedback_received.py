@@ -72,7 +72,7 @@ async def _close(
     )
     await _store(ctx, case, state, close_kind=kind.value)
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case.case_id,
         at=ctx.now,
         actor=f"channel:{event.channel}",
@@ -114,7 +114,7 @@ async def _reopen(
     co = [o for o in [first] if o and o != new_lead]
     decision = decision.model_copy(update={"lead_owner_id": new_lead, "co_handler_ids": co})
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case.case_id,
         at=ctx.now,
         actor=f"channel:{event.channel}",

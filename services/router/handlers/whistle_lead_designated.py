@@ -56,7 +56,7 @@ async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesi
         }
     )
     await timeline.record(
-        ctx.conn,
+        ctx,
         case_id=case.case_id,
         at=ctx.now,
         actor=event.designated_by,
