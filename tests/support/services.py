@@ -1,4 +1,10 @@
-"""The four services as real processes (uvicorn), on free ports, against a test stack."""
+"""The four services as real processes (uvicorn), on free ports, against a test stack.
+
+A process is known by its name: the service for the first replica (``"router"``), and
+``"router-2"``, ``"router-3"``... for more replicas of the same service (``start("router",
+replica=2)``). Every replica runs the same code with the same settings, so they share the
+service's queue, schema and outbox exactly as replicas in production do.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,18 @@ SERVICES = ("intake", "router", "escalation", "notifier")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def replica_name(service: str, replica: int = 1) -> str:
+    """``router`` for the first replica, ``router-2`` for the second, ..."""
+    if service not in SERVICES or replica < 1:
+        raise ValueError(f"no such service replica: {service} #{replica}")
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def service_of(name: str) -> str:
+    """The service a process name belongs to (``router-2`` → ``router``)."""
+    return name.rsplit("-", 1)[0] if name not in SERVICES else name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,16 +50,22 @@ class ServiceProcs:
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    def url(self, service: str, replica: int = 1) -> str:
+        return f"http://127.0.0.1:{self.ports[replica_name(service, replica)]}"
 
-    def log_path(self, service: str) -> Path:
-        return self.log_dir / f"{service}.log"
+    def log_path(self, name: str) -> Path:
+        """The log of a process, by name (``router`` or ``router-2``)."""
+        return self.log_dir / f"{name}.log"
 
-    def start(self, service: str) -> None:
-        port = self.ports.setdefault(service, free_port())
-        log = open(self.log_path(service), "ab")
-        self.procs[service] = subprocess.Popen(
+    def names(self, service: str) -> list[str]:
+        """Every started replica of ``service``, first replica first."""
+        return sorted((n for n in self.ports if service_of(n) == service), key=_replica_no)
+
+    def start(self, service: str, replica: int = 1) -> None:
+        name = replica_name(service, replica)
+        port = self.ports.setdefault(name, free_port())
+        log = open(self.log_path(name), "ab")
+        self.procs[name] = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -60,33 +84,36 @@ class ServiceProcs:
             stderr=subprocess.STDOUT,
         )
 
-    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(service)
+    def kill(self, service: str, sig: int = signal.SIGKILL, replica: int = 1) -> None:
+        proc = self.procs.pop(replica_name(service, replica))
         proc.send_signal(sig)
         proc.wait(timeout=20)
 
-    async def wait_ready(self, service: str, timeout: float = 60) -> None:
+    async def wait_ready(self, service: str, timeout: float = 60, replica: int = 1) -> None:
+        name = replica_name(service, replica)
         deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient(timeout=2) as http:
             while asyncio.get_running_loop().time() < deadline:
-                proc = self.procs[service]
+                proc = self.procs[name]
                 if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{service} exited:\n{self.log_path(service).read_text()[-3000:]}"
-                    )
+                    raise RuntimeError(f"{name} exited:\n{self.log_path(name).read_text()[-3000:]}")
                 try:
-                    if (await http.get(f"{self.url(service)}/readyz")).status_code == 200:
+                    url = self.url(service, replica)
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-        raise RuntimeError(f"{service} not ready:\n{self.log_path(service).read_text()[-3000:]}")
+        raise RuntimeError(f"{name} not ready:\n{self.log_path(name).read_text()[-3000:]}")
 
-    async def start_all(self) -> None:
-        for s in SERVICES:
-            self.start(s)
-        for s in SERVICES:
-            await self.wait_ready(s)
+    async def start_all(self, replicas: int = 1) -> None:
+        """Start ``replicas`` processes of every service and wait until each is ready."""
+        for replica in range(1, replicas + 1):
+            for s in SERVICES:
+                self.start(s, replica)
+        for replica in range(1, replicas + 1):
+            for s in SERVICES:
+                await self.wait_ready(s, replica=replica)
 
     def stop_all(self) -> None:
         for s in list(self.procs):
@@ -99,9 +126,13 @@ class ServiceProcs:
                 proc.wait()
 
 
+def _replica_no(name: str) -> int:
+    return 1 if name in SERVICES else int(name.rsplit("-", 1)[1])
+
+
 def logs_text(procs: ServiceProcs) -> str:
+    """Every process's log (each replica of each service), one after another."""
+    names = [n for s in SERVICES for n in (procs.names(s) or [s])]
     return "\n".join(
-        procs.log_path(s).read_text(errors="replace")
-        for s in SERVICES
-        if procs.log_path(s).exists()
+        procs.log_path(n).read_text(errors="replace") for n in names if procs.log_path(n).exists()
     )

@@ -1,0 +1,367 @@
+"""Two replicas of every service on one machine do all the work once between them.
+
+Two processes each of intake, router, escalation and notifier run against one database
+and one vhost, with the test clock. Cases are posted to both intakes; both routers compete
+on ``shaobao.router``; both escalation scanners claim due acknowledge clocks with
+``SKIP LOCKED`` after ``shaobao clock advance``; both notifiers' workers deliver to one
+webhook receiver. The test then checks the work was done exactly once (by the rows, by
+what the receiver got, and by the relays' publish counts against the outboxes) and that
+each replica did part of it (by its own ``/metrics``), so one idle replica, or two
+replicas doing the same work, fails it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.auth.keys import Role
+from shared.db.migrate import migrate_all_async
+from tests.e2e.conftest import Keys
+from tests.e2e.test_first_case import register_all_endpoints
+from tests.support.receiver import WebhookReceiver
+from tests.support.services import ROOT, SERVICES, ServiceProcs
+from tests.support.stack import StackUnderTest, create_stack, drop_stack
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+REPLICAS = 2
+CASES = 200
+ACKNOWLEDGED = CASES // 2  # lead dispatches acknowledged in time; the rest run out
+XINGFU = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
+COMMUNITY = "d01-s01-c01-sq"  # the lead of neighbour.* at 幸福小区
+
+
+@pytest.fixture(scope="module")
+async def rep_stack() -> AsyncIterator[StackUnderTest]:
+    """Its own database and vhost: the moved clock and the load stay in this module."""
+    s = await create_stack("rep")
+    await migrate_all_async(s.database_url)
+    yield s
+    await drop_stack(s)
+
+
+@pytest.fixture(scope="module")
+async def replicas(
+    rep_stack: StackUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServiceProcs]:
+    procs = ServiceProcs(
+        stack=rep_stack,
+        log_dir=Path(tmp_path_factory.mktemp("replica-logs")),
+        env_extra={
+            "SHAOBAO_TEST_CLOCK": "true",
+            # Small scan batches, so two scanners interleave on a few hundred due rows
+            # instead of one claiming them all in its first pass.
+            "SHAOBAO_ESCALATION_SCAN_BATCH": "10",
+        },
+    )
+    try:
+        await procs.start_all(replicas=REPLICAS)
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+async def _rows(stack: StackUnderTest, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+async def _count(stack: StackUnderTest, sql: str) -> int:
+    return int((await _rows(stack, sql))[0][0])
+
+
+async def _metric(http: httpx.AsyncClient, url: str, sample: str, **labels: str) -> float:
+    """The sum of ``sample`` over the series of one process whose labels include ``labels``."""
+    text = (await http.get(f"{url}/metrics")).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == sample and labels.items() <= s.labels.items()
+    )
+
+
+async def _per_replica(
+    http: httpx.AsyncClient, procs: ServiceProcs, service: str, sample: str, **labels: str
+) -> list[float]:
+    return [
+        await _metric(http, procs.url(service, r), sample, **labels) for r in range(1, REPLICAS + 1)
+    ]
+
+
+async def _post_cases(http: httpx.AsyncClient, procs: ServiceProcs, keys: Keys) -> list[str]:
+    """CASES neighbour disputes, urgent (30-minute acknowledge clock), over both intakes."""
+    channel = await keys.make(Role.CHANNEL, channel="grid_app")
+    phone_base = 13900000000 + secrets.randbelow(10**7) * 10
+    run = secrets.token_hex(4)
+    gate = asyncio.Semaphore(8)
+
+    async def post(i: int) -> str:
+        body = {
+            "external_id": f"rep-{run}-{i}",
+            "category": "neighbour.dispute",
+            "title": f"邻里纠纷第{i}号",
+            "description": f"多副本测试：楼上楼下因噪音争执（第{i}件）。",
+            "location": XINGFU,
+            "urgency": "urgent",
+            "petitioner": {"name": "李先生", "phone": str(phone_base + i)},
+        }
+        url = procs.url("intake", 1 + i % REPLICAS)
+        async with gate:
+            r = await http.post(f"{url}/v1/cases", json=body, headers=channel)
+        assert r.status_code == 201, r.text
+        return str(r.json()["case_id"])
+
+    return list(await asyncio.gather(*(post(i) for i in range(CASES))))
+
+
+def _recipient(message: dict[str, Any]) -> str:
+    return str(message.get("owner_id") or message["dispatch"]["owner_id"])
+
+
+async def _advance(stack: StackUnderTest, amount: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "uv", "run", "--frozen", "shaobao", "clock", "advance", amount,
+        cwd=ROOT,
+        env=stack.env(SHAOBAO_TEST_CLOCK="true"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+
+
+async def _all_delivered(stack: StackUnderTest, receiver: WebhookReceiver, what: str) -> None:
+    """Every pending delivery sent and accepted (the receiver's count agrees with the rows)."""
+
+    async def settled() -> bool:
+        pending = await _count(
+            stack, "SELECT count(*) FROM notifier.deliveries WHERE status = 'pending'"
+        )
+        delivered = await _count(
+            stack, "SELECT count(*) FROM notifier.deliveries WHERE status = 'delivered'"
+        )
+        return pending == 0 and delivered == len(receiver.accepted)
+
+    await eventually(settled, timeout=240, interval=0.5, what=what)
+
+
+async def test_two_replicas_of_every_service_share_the_work_and_do_each_piece_once(
+    replicas: ServiceProcs, rep_stack: StackUnderTest
+) -> None:
+    stack, keys = rep_stack, Keys(rep_stack)
+    admin = await keys.make(Role.ADMIN)
+    community = await keys.make(Role.DEPARTMENT, owner=COMMUNITY)
+    async with (
+        WebhookReceiver(secrets.token_urlsafe(24)) as receiver,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        await register_all_endpoints(http, replicas, admin, receiver)
+        case_ids = await _post_cases(http, replicas, keys)
+        assert len(set(case_ids)) == CASES
+
+        # -- routed: every case exactly one lead dispatch ------------------------------
+        async def all_armed() -> bool:
+            return (
+                await _count(
+                    stack,
+                    "SELECT count(*) FROM escalation.deadlines WHERE kind = 'acknowledge'",
+                )
+                == 2 * CASES  # lead and co-handler
+            )
+
+        await eventually(all_armed, timeout=240, interval=0.5, what="acknowledge clocks armed")
+        leads = await _rows(
+            stack,
+            "SELECT case_id, count(*) FILTER (WHERE role = 'lead') AS leads, count(*) AS n"
+            " FROM router.dispatches GROUP BY case_id",
+        )
+        assert {str(r["case_id"]) for r in leads} == set(case_ids)
+        assert all(r["leads"] == 1 and r["n"] == 2 for r in leads), "one lead + one co-handler"
+
+        # -- delivered: every dispatch exactly one delivery, the receiver got each once ---
+        await _all_delivered(stack, receiver, "dispatch deliveries sent")
+        per_dispatch = await _rows(
+            stack,
+            "SELECT d.dispatch_id, count(n.delivery_id) AS n, min(n.attempts) AS lo,"
+            " max(n.attempts) AS hi FROM router.dispatches d LEFT JOIN notifier.deliveries n"
+            " ON n.dispatch_id = d.dispatch_id AND n.event_type = 'case.dispatched'"
+            " GROUP BY d.dispatch_id",
+        )
+        assert len(per_dispatch) == 2 * CASES
+        assert all(r["n"] == 1 and r["lo"] == r["hi"] == 1 for r in per_dispatch)
+        got = Counter(m["dispatch"]["dispatch_id"] for m in receiver.accepted)
+        assert set(got) == {str(r["dispatch_id"]) for r in per_dispatch}
+        assert set(got.values()) == {1}, "each dispatch reached the receiver exactly once"
+
+        # -- half the leads acknowledge in time, through both routers ------------------
+        lead_ids = [
+            str(r["dispatch_id"])
+            for r in await _rows(
+                stack,
+                "SELECT dispatch_id FROM router.dispatches WHERE role = 'lead'"
+                " ORDER BY dispatch_id",
+            )
+        ]
+        acked = lead_ids[:ACKNOWLEDGED]
+        for i, dispatch_id in enumerate(acked):
+            url = f"{replicas.url('router', 1 + i % REPLICAS)}/v1/dispatches/{dispatch_id}"
+            r = await http.post(f"{url}/acknowledge", headers=community)
+            assert r.status_code == 200, r.text
+
+        async def disarmed() -> bool:
+            n = await _count(
+                stack,
+                "SELECT count(*) FROM escalation.deadlines"
+                " WHERE kind = 'acknowledge' AND state = 'disarmed'",
+            )
+            return n == ACKNOWLEDGED
+
+        await eventually(disarmed, timeout=120, interval=0.5, what="acknowledged clocks disarmed")
+        await _all_delivered(stack, receiver, "acknowledgement callbacks settled")
+
+        # -- the 30-minute acknowledge clocks run out: both scanners fire them ---------
+        await _advance(stack, "35m")
+        due = 2 * CASES - ACKNOWLEDGED
+
+        async def fired() -> bool:
+            n = await _count(
+                stack,
+                "SELECT count(*) FROM escalation.deadlines"
+                " WHERE kind = 'acknowledge' AND state = 'fired'",
+            )
+            return n == due
+
+        await eventually(fired, timeout=240, interval=0.5, what="due acknowledge clocks fired")
+        states = await _rows(
+            stack,
+            "SELECT dispatch_id::text AS d, state, version FROM escalation.deadlines"
+            " WHERE kind = 'acknowledge'",
+        )
+        by_state = Counter(r["state"] for r in states)
+        assert by_state == {"fired": due, "disarmed": ACKNOWLEDGED}, by_state
+        assert {r["d"] for r in states if r["state"] == "disarmed"} == set(acked)
+        fired_ids = {r["d"] for r in states if r["state"] == "fired"}
+
+        async def escalated() -> list[asyncpg.Record] | None:
+            rows = await _rows(
+                stack,
+                "SELECT dispatch_id::text AS d, count(*) AS n FROM escalation.escalations"
+                " WHERE clock = 'acknowledge' GROUP BY dispatch_id",
+            )
+            return rows if sum(r["n"] for r in rows) >= due else None
+
+        steps = await eventually(escalated, timeout=60, what="one escalation per fired clock")
+        assert {r["d"] for r in steps} == fired_ids
+        assert all(r["n"] == 1 for r in steps), "a fired clock escalated more than once"
+
+        # -- the escalations reach the router's timeline and the receiver, once each ---
+        async def on_timelines() -> bool:
+            n = await _count(
+                stack, "SELECT count(*) FROM router.timeline WHERE action = 'escalated'"
+            )
+            return n >= due
+
+        await eventually(on_timelines, timeout=120, interval=0.5, what="escalations on timelines")
+        assert (
+            await _count(stack, "SELECT count(*) FROM router.timeline WHERE action = 'escalated'")
+            == due
+        )
+        await _all_delivered(stack, receiver, "escalation deliveries sent")
+        keyed = Counter((m["event_id"], _recipient(m)) for m in receiver.accepted)
+        assert set(keyed.values()) == {1}, "the receiver got a message twice"
+        escalation_msgs = [m for m in receiver.accepted if m["event"] == "case.escalated"]
+        assert {m["dispatch_id"] for m in escalation_msgs} == fired_ids
+        attempts = await _rows(
+            stack,
+            "SELECT delivery_id, count(*) AS n FROM notifier.delivery_attempts"
+            " GROUP BY delivery_id HAVING count(*) > 1",
+        )
+        assert attempts == [], "a delivery was sent more than once"
+        assert receiver.rejected_signatures == 0
+
+        # -- every outbox row published once, by the relays of both replicas -----------
+        for service in SERVICES:
+            outbox = {
+                r["routing_key"]: r["n"]
+                for r in await _rows(
+                    stack,
+                    f"SELECT routing_key, count(*) AS n FROM {service}.outbox"
+                    " WHERE published_at IS NOT NULL GROUP BY routing_key",
+                )
+            }
+            unsent = await _count(
+                stack, f"SELECT count(*) FROM {service}.outbox WHERE published_at IS NULL"
+            )
+            assert unsent == 0, f"{service}: outbox rows left unsent"
+            for routing_key, n in outbox.items():
+                published = await _per_replica(
+                    http, replicas, service, "shaobao_events_published_total", type=routing_key
+                )
+                assert sum(published) == n, (service, routing_key, published, n)
+            duplicates = await _per_replica(
+                http, replicas, service, "shaobao_events_consumed_total", outcome="duplicate"
+            )
+            assert sum(duplicates) == 0, f"{service}: an event reached a consumer twice"
+
+        # -- and each replica did part of every kind of work -----------------------------
+        shares = {
+            "intake publishes case.received": await _per_replica(
+                http, replicas, "intake", "shaobao_events_published_total", type="case.received"
+            ),
+            "router routes case.received": await _per_replica(
+                http, replicas, "router", "shaobao_events_consumed_total",
+                type="case.received", outcome="applied",
+            ),
+            "escalation arms clocks": await _per_replica(
+                http, replicas, "escalation", "shaobao_events_consumed_total",
+                type="case.dispatched", outcome="applied",
+            ),
+            "escalation fires clocks": await _per_replica(
+                http, replicas, "escalation", "shaobao_deadlines_fired_total",
+                outcome="escalated",
+            ),
+            "notifier makes deliveries": await _per_replica(
+                http, replicas, "notifier", "shaobao_events_consumed_total",
+                type="case.dispatched", outcome="applied",
+            ),
+            "notifier sends deliveries": await _per_replica(
+                http, replicas, "notifier", "shaobao_deliveries_total", outcome="delivered"
+            ),
+        }  # fmt: skip
+    expected = {
+        "intake publishes case.received": CASES,
+        "router routes case.received": CASES,
+        "escalation arms clocks": CASES,
+        "escalation fires clocks": due,
+        "notifier makes deliveries": CASES,
+        "notifier sends deliveries": len(receiver.accepted),
+    }
+    for work, counts in shares.items():
+        assert sum(counts) == expected[work], (work, counts)
+        assert all(c > 0 for c in counts), f"a replica did none of: {work} {counts}"
+    print({work: counts for work, counts in shares.items()})  # the split, in the -s output
+
+
+def test_replicas_are_named_after_their_service_and_numbered_from_two() -> None:
+    procs = ServiceProcs(stack=StackUnderTest("x", "x"), log_dir=Path("/tmp"))
+    procs.ports.update({"router": 1, "router-2": 2, "router-10": 3, "intake": 4})
+    assert procs.names("router") == ["router", "router-2", "router-10"]
+    assert procs.url("router") == "http://127.0.0.1:1"
+    assert procs.url("router", 2) == "http://127.0.0.1:2"
+    with pytest.raises(ValueError):
+        procs.url("routr")
