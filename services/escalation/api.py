@@ -1,9 +1,13 @@
-"""Escalation's read API: the deadlines of a case and its escalation record."""
+"""Escalation's read API: the deadlines of a case and its escalation record.
+
+A supervisor gets the rows of a case in its own area only (an empty list for any other):
+the case's place is the one its clocks were armed with (``policy.location``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +17,7 @@ from sqlalchemy import select
 from services.escalation.tables import deadlines, escalations
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.auth.scope import area_of
 from shared.web.problems import KEYED
 
 router = APIRouter(prefix="/v1", tags=["deadlines"], responses=KEYED)
@@ -60,6 +65,8 @@ async def list_deadlines(
                 select(deadlines).where(deadlines.c.case_id == case_id).order_by(deadlines.c.due_at)
             )
         ).all()
+    if not _visible(request, key, rows):
+        return []
     return [DeadlineRead.model_validate(r._mapping) for r in rows]
 
 
@@ -73,6 +80,12 @@ async def list_escalations(
     key: ReaderKey, request: Request, case_id: Annotated[UUID, Query()]
 ) -> list[EscalationRead]:
     async with request.app.state.runtime.engine.connect() as conn:
+        if not area_of(key, request.app.state.runtime.deps.owners).unlimited:
+            clocks = (
+                await conn.execute(select(deadlines.c.policy).where(deadlines.c.case_id == case_id))
+            ).all()
+            if not _visible(request, key, clocks):
+                return []
         rows = (
             await conn.execute(
                 select(escalations)
@@ -81,3 +94,11 @@ async def list_escalations(
             )
         ).all()
     return [EscalationRead.model_validate(r._mapping) for r in rows]
+
+
+def _visible(request: Request, key: ApiKey, clocks: Sequence[Any]) -> bool:
+    """The case of these clocks lies in the key's area (always, for an unlimited key)."""
+    area = area_of(key, request.app.state.runtime.deps.owners)
+    return area.unlimited or any(
+        area.covers_location((c.policy or {}).get("location")) for c in clocks
+    )

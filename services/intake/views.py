@@ -25,6 +25,7 @@ from services.intake.tables import (
     key_persons,
     petitioners,
 )
+from shared.auth.scope import Area
 from shared.security.pii import PiiVault, mask_phone
 
 
@@ -87,16 +88,30 @@ async def channels_of(conn: AsyncConnection, case_id: UUID) -> set[str]:
     return {c for c in [first, *others] if c}
 
 
-async def list_alerts(conn: AsyncConnection, *, limit: int) -> list[AlertRead]:
-    rows = (
-        await conn.execute(select(alerts).order_by(alerts.c.raised_at.desc()).limit(limit))
-    ).all()
+async def list_alerts(conn: AsyncConnection, *, limit: int, area: Area = Area()) -> list[AlertRead]:
+    """Newest first; with a limited ``area`` only alerts whose place lies inside it."""
+    stmt = select(alerts).order_by(alerts.c.raised_at.desc()).limit(limit)
+    if not area.unlimited:
+        if not area.known or area.path is None:
+            return []
+        stmt = stmt.where(
+            (alerts.c.place == area.path)
+            | alerts.c.place.startswith(area.path + ".", autoescape=True)
+        )
+    rows = (await conn.execute(stmt)).all()
     return [AlertRead.model_validate(dict(r._mapping)) for r in rows]
 
 
 async def key_person_files(
-    conn: AsyncConnection, vault: PiiVault, *, ref: str | None = None, limit: int = 100
+    conn: AsyncConnection,
+    vault: PiiVault,
+    *,
+    ref: str | None = None,
+    limit: int = 100,
+    area: Area = Area(),
 ) -> list[KeyPersonRead]:
+    """Newest entries first. With a limited ``area`` a file lists only the person's cases
+    inside it, and a person with none there is left out (``petitions`` stays the total)."""
     query = (
         select(key_persons, petitioners.c.phone_enc)
         .join(
@@ -105,21 +120,36 @@ async def key_person_files(
             isouter=True,
         )
         .order_by(key_persons.c.entered_at.desc())
-        .limit(limit)
     )
     if ref is not None:
         query = query.where(key_persons.c.petitioner_ref == ref)
-    return [await _file(conn, vault, row) for row in (await conn.execute(query)).all()]
+    if area.unlimited:
+        query = query.limit(limit)
+    files: list[KeyPersonRead] = []
+    for row in (await conn.execute(query)).all():
+        found = await _file(conn, vault, row, area)
+        if found.cases or area.unlimited:
+            files.append(found)
+        if len(files) >= limit:
+            break
+    return files
 
 
-async def _file(conn: AsyncConnection, vault: PiiVault, row: Any) -> KeyPersonRead:
-    rows = (
-        await conn.execute(
-            select(cases)
-            .where(cases.c.petitioner_ref == row.petitioner_ref)
-            .order_by(cases.c.received_at)
-        )
-    ).all()
+async def _file(conn: AsyncConnection, vault: PiiVault, row: Any, area: Area) -> KeyPersonRead:
+    rows = [
+        c
+        for c in (
+            await conn.execute(
+                select(cases)
+                .where(cases.c.petitioner_ref == row.petitioner_ref)
+                .order_by(cases.c.received_at)
+            )
+        ).all()
+        if area.covers_location(c.location)
+    ]
+    total = await conn.scalar(
+        select(func.count()).select_from(cases).where(cases.c.petitioner_ref == row.petitioner_ref)
+    )
     linked = await conn.scalar(
         select(func.count())
         .select_from(duplicate_links)
@@ -130,7 +160,7 @@ async def _file(conn: AsyncConnection, vault: PiiVault, row: Any) -> KeyPersonRe
         masked_phone=mask_phone(vault.open(row.phone_enc)),
         reason=row.reason,
         entered_at=row.entered_at,
-        petitions=len(rows) + int(linked or 0),
+        petitions=int(total or 0) + int(linked or 0),
         cases=[
             KeyPersonCase(
                 case_id=c.case_id,

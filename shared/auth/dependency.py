@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from shared.auth.audit import admin_use
 from shared.auth.keys import ApiKey, Role, lookup_key
 
 _CACHE_SECONDS = 10.0
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def current_key(request: Request) -> ApiKey:
@@ -81,6 +83,7 @@ async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_k
             "请求过于频繁，请稍后再试 (rate limit for this key)",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
+    await admin_use(request, key)  # every use of an admin key is audited
     return key
 
 
@@ -88,15 +91,18 @@ CurrentKey = Annotated[ApiKey, Depends(limited_key)]
 
 
 def require(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency that admits only the given roles (admin is always admitted)."""
+    """A dependency that admits only the given roles (admin is always admitted). An ops key
+    is read-only whatever the roles: it is refused on any method but GET and HEAD."""
 
-    async def check(key: CurrentKey) -> ApiKey:  # rate-limited per key
+    async def check(key: CurrentKey, request: Request) -> ApiKey:  # rate-limited per key
         if key.role not in roles and key.role is not Role.ADMIN:
-            allowed = ", ".join(r.value for r in roles)
+            allowed = ", ".join(r.value for r in (*roles, Role.ADMIN))
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"此操作需要角色 {allowed} (role {key.role.value} not allowed)",
             )
+        if key.role is Role.OPS and request.method not in READ_METHODS:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "运维密钥只读 (ops keys are read-only)")
         return key
 
     return Depends(check)

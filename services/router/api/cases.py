@@ -1,8 +1,11 @@
-"""Case queries for ops and supervisors: the timeline, and why a case went where it went."""
+"""Case queries for ops and supervisors: the timeline, and why a case went where it went.
+
+A supervisor reads the cases of its own area only (404 for any other, see
+``shared.auth.scope``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -12,6 +15,7 @@ from services.router.schemas import CaseRead, DispatchRead, RoutingRead, Timelin
 from services.router.tables import cases, dispatches, routing_decisions, timeline
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.auth.scope import area_of
 from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
@@ -23,7 +27,7 @@ ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseRead:
     async with request.app.state.runtime.engine.connect() as conn:
         case = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
-        if case is None:
+        if case is None or not _in_area(request, key, case.location):
             raise NotFound("诉求不存在 (case not found)")
         ds = (
             await conn.execute(
@@ -49,6 +53,9 @@ async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseRead:
 )
 async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[RoutingRead]:
     async with request.app.state.runtime.engine.connect() as conn:
+        location = await conn.scalar(select(cases.c.location).where(cases.c.case_id == case_id))
+        if location is None or not _in_area(request, key, location):
+            raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
         rows = (
             await conn.execute(
                 select(routing_decisions)
@@ -59,3 +66,7 @@ async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[R
     if not rows:
         raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
     return [RoutingRead.model_validate(r._mapping) for r in rows]
+
+
+def _in_area(request: Request, key: ApiKey, location: dict[str, Any] | None) -> bool:
+    return area_of(key, request.app.state.runtime.deps.owners).covers_location(location)

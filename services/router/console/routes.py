@@ -1,6 +1,8 @@
 """``GET /console``: the ops and supervisors' console.
 
-Sign-in: open ``/console?key=<ops or supervisor key>`` once, or post the key from the form
+A supervisor sees its own area only: the KPIs default to it (another area is 403), and
+intake and escalation, which get its key, answer only what lies in it; the queues are
+shown to ops and admin only. Sign-in: open ``/console?key=<ops or supervisor key>`` once, or post the key from the form
 at ``/console``. Either way the key is checked, stored in an HttpOnly, SameSite=Strict
 cookie scoped to ``/console`` (8 hours), and the browser is redirected to a URL without
 it. ``POST /console/logout`` forgets it. The page reloads its data every 10 s.
@@ -21,7 +23,9 @@ from fastapi.templating import Jinja2Templates
 
 from services.router.api.reports import KpiReport, report_for, window_of
 from services.router.console import sources, view
+from shared.auth.audit import admin_use
 from shared.auth.keys import ApiKey, Role, lookup_key
+from shared.auth.scope import OUT_OF_AREA, area_of
 from shared.domain.calendar import SHANGHAI
 
 HERE = Path(__file__).parent
@@ -79,9 +83,13 @@ async def console(
     who = await _verify(request, raw)
     if who is None or raw is None:
         return _login(request)
-    now = request.app.state.runtime.clock.now()
-    report = await report_for(request, window_of(now, start, end, area))
-    context = await _context(request, report, raw)
+    runtime = request.app.state.runtime
+    await admin_use(request, who)
+    scoped = area_of(who, runtime.deps.owners).report_area(area)
+    if scoped is None:
+        raise HTTPException(403, f"区域 {area} {OUT_OF_AREA}")
+    report = await report_for(request, window_of(runtime.clock.now(), start, end, scoped))
+    context = await _context(request, report, raw, system=who.role is not Role.SUPERVISOR)
     return templates.TemplateResponse(request, "console.html", context | {"who": who})
 
 
@@ -109,12 +117,15 @@ async def static(name: str) -> FileResponse:
                         headers={"Cache-Control": "max-age=300"})  # fmt: skip
 
 
-async def _context(request: Request, report: KpiReport, raw: str) -> dict[str, Any]:
+async def _context(
+    request: Request, report: KpiReport, raw: str, *, system: bool
+) -> dict[str, Any]:
+    """What the page shows; ``system`` (ops, admin) adds the queues, which are no area's."""
     runtime = request.app.state.runtime
     src = sources.Sources.from_env(runtime.settings)
     async with httpx.AsyncClient() as http:
         queues, whistles, alerts = await asyncio.gather(
-            sources.queues(http, src),
+            sources.queues(http, src) if system else _nothing(),
             sources.open_whistles(http, src, raw),
             sources.alerts(http, src, raw),
         )
@@ -129,6 +140,7 @@ async def _context(request: Request, report: KpiReport, raw: str) -> dict[str, A
         "r": report,
         "k": report.total,
         "queues": queues,
+        "show_queues": system,
         "whistles": whistles,
         "alerts": None if alerts is None else [view.summary(a) for a in alerts[:20]],
         "funnel": view.funnel(report.total.by_state),
@@ -142,3 +154,7 @@ async def _context(request: Request, report: KpiReport, raw: str) -> dict[str, A
         "iso": lambda dt: dt.astimezone(SHANGHAI).isoformat(timespec="seconds"),
         "local": lambda dt: dt.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
     }
+
+
+async def _nothing() -> None:
+    return None
