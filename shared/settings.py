@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # transactions a consumer runs at once. See shared/messaging/consumer.py.
     consumer_batch: int = Field(default=100, ge=1, le=1000)
     consumer_workers: int = Field(default=2, ge=1, le=16)
+    # Submissions sharing one intake transaction (group commit; 1 = one per request).
+    intake_batch: int = Field(default=64, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_batch: int = Field(default=200, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)

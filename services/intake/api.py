@@ -13,7 +13,6 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 
 from services.intake import views
 from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
-from services.intake.service import submit_case
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
@@ -44,18 +43,9 @@ async def create_case(
         raise HTTPException(
             422, "只有网格巡查 (grid_patrol) 可提交当场调解完毕的事项 (mediated_on_site)"
         )
-    runtime = request.app.state.runtime
-    async with runtime.engine.begin() as conn:
-        submitted, staged = await submit_case(
-            conn,
-            deps=runtime.deps,
-            channel=channel,
-            body=body,
-            idempotency_key=idempotency_key,
-            now=runtime.clock.now(),
-        )
-    if staged:
-        runtime.poke_relay()
+    submitted, staged = await request.app.state.submissions.submit(
+        channel=channel, body=body, idempotency_key=idempotency_key
+    )
     if not (submitted.created or staged):  # a replay: nothing new was recorded
         response.status_code = status.HTTP_200_OK
     return CaseAccepted(

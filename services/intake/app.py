@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.intake import api, api_contact, api_feedback, api_watch
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
+from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox
 from shared.domain.intake_rules import IntakePolicy
 from shared.domain.owners import OwnerDirectory
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         owners=OwnerDirectory.load(settings.owners_file),
     )
     runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
-    return build_app(
+    app = build_app(
         title="哨报 Shaobao · intake 受理",
         description=(
             "渠道提交诉求、查询状态；重复件关联、预警、重点人员。"
@@ -41,3 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_watch.router,
         ],
     )
+    app.state.submissions = SubmissionBatcher(
+        runtime, max_batch=settings.intake_batch, workers=settings.consumer_workers
+    )
+    return app

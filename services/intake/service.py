@@ -55,8 +55,13 @@ async def submit_case(
     body: CaseCreate,
     idempotency_key: str | None,
     now: datetime,
+    stage: list[Envelope] | None = None,
 ) -> tuple[Submitted, bool]:
-    """Returns the answer and whether an event was staged (a replay stages none)."""
+    """Returns the answer and whether an event was staged (a replay stages none).
+
+    Events go to the outbox in this transaction, or onto ``stage`` for the caller to
+    write with those of other submissions sharing the transaction.
+    """
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
     refs = [(kind, ref) for kind, ref in given if ref]
     existing = await records.existing_case(conn, channel, refs)
@@ -81,7 +86,10 @@ async def submit_case(
         answer = await _link(conn, deps, channel, body, refs, target, ref, now, events)
     else:
         answer = await _create(conn, deps, channel, body, refs, ref, where, now, events)
-    await write_events(conn, outbox, events)
+    if stage is None:
+        await write_events(conn, outbox, events)
+    else:
+        stage.extend(events)
     return answer, bool(events)
 
 

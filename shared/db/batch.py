@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 @dataclass
 class Deferred:
-    rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    rows: list[tuple[Table, dict[str, Any], bool]] = field(default_factory=list)
 
-    def add(self, table: Table, values: dict[str, Any]) -> None:
-        self.rows.append((table, values))
+    def add(self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False) -> None:
+        """``ignore_conflicts``: a row colliding with a unique key is skipped (idempotent)."""
+        self.rows.append((table, values, ignore_conflicts))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -30,15 +32,24 @@ class Deferred:
 
 async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
     """Insert every deferred row: per table, one multi-row statement per run of same columns."""
-    per_table: dict[Table, list[dict[str, Any]]] = {}
-    for table, values in deferred.rows:
-        per_table.setdefault(table, []).append(values)
+    per_table: dict[Table, list[tuple[dict[str, Any], bool]]] = {}
+    for table, values, ignore in deferred.rows:
+        per_table.setdefault(table, []).append((values, ignore))
     deferred.rows.clear()
     for table, rows in per_table.items():
         run: list[dict[str, Any]] = []
-        for values in rows:
-            if run and values.keys() != run[0].keys():
-                await conn.execute(insert(table), run)
+        run_ignore = False
+        for values, ignore in rows:
+            if run and (values.keys() != run[0].keys() or ignore != run_ignore):
+                await _insert(conn, table, run, run_ignore)
                 run = []
             run.append(values)
-        await conn.execute(insert(table), run)
+            run_ignore = ignore
+        await _insert(conn, table, run, run_ignore)
+
+
+async def _insert(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], ignore: bool
+) -> None:
+    stmt = pg_insert(table).on_conflict_do_nothing() if ignore else insert(table)
+    await conn.execute(stmt, rows)

@@ -67,13 +67,15 @@ class HandlerContext:
     events: list[Envelope] = field(default_factory=list)
     deferred: Deferred = field(default_factory=Deferred)
 
-    def defer(self, table: Table, values: dict[str, Any]) -> None:
+    def defer(
+        self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
+    ) -> None:
         """Insert ``values`` into ``table`` when the transaction's batch is flushed.
 
         For append-only rows nobody reads back in the same transaction (timeline rows,
         decisions): they become one multi-row insert per table for the whole batch.
         """
-        self.deferred.add(table, values)
+        self.deferred.add(table, values, ignore_conflicts=ignore_conflicts)
 
     def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
         self.events.append(
@@ -96,6 +98,8 @@ class _Item:
     envelope: Envelope
     payload: BaseModel
     done: asyncio.Future[str]
+
+
 DeadLetterPublisher = Callable[[], Awaitable[AbstractExchange]]
 
 

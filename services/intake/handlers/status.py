@@ -6,6 +6,8 @@ late never moves a case back; an event for a case intake does not know is retrie
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 
 from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
@@ -15,35 +17,43 @@ from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.messaging.consumer import Handler, HandlerContext, RetryLater
 
 
-async def _advance(ctx: HandlerContext, case_id: object, status: str) -> None:
-    current = await ctx.conn.scalar(
-        select(cases.c.status).where(cases.c.case_id == case_id).with_for_update()
-    )
-    if current is None:
+async def _locked(ctx: HandlerContext, case_id: object) -> Any:
+    row = (
+        await ctx.conn.execute(
+            select(cases.c.status, cases.c.status_detail)
+            .where(cases.c.case_id == case_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
         raise RetryLater(f"case {case_id} not yet stored by intake")
-    if STATUS_RANK.get(status, 0) <= STATUS_RANK.get(current, 0):
-        return
-    await ctx.conn.execute(
-        update(cases).where(cases.c.case_id == case_id).values(status=status, status_at=ctx.now)
-    )
+    return row
+
+
+def _forward(current: str, status: str) -> bool:
+    return STATUS_RANK.get(status, 0) > STATUS_RANK.get(current, 0)
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
     """Also remembers which owners hold a dispatch: only they may see the petitioner's
-    (masked) contact."""
-    await _advance(ctx, event.case_id, "dispatched")
-    detail = await ctx.conn.scalar(
-        select(cases.c.status_detail).where(cases.c.case_id == event.case_id)
-    )
-    held = dict(detail or {})
+    (masked) contact. One read (locked) and one write."""
+    row = await _locked(ctx, event.case_id)
+    held = dict(row.status_detail or {})
     held["owners"] = sorted(set(held.get("owners", [])) | {d.owner_id for d in event.dispatches})
-    await ctx.conn.execute(
-        update(cases).where(cases.c.case_id == event.case_id).values(status_detail=held)
-    )
+    values: dict[str, Any] = {"status_detail": held}
+    if _forward(row.status, "dispatched"):
+        values |= {"status": "dispatched", "status_at": ctx.now}
+    await ctx.conn.execute(update(cases).where(cases.c.case_id == event.case_id).values(**values))
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
-    await _advance(ctx, event.case_id, "acknowledged")
+    row = await _locked(ctx, event.case_id)
+    if _forward(row.status, "acknowledged"):
+        await ctx.conn.execute(
+            update(cases)
+            .where(cases.c.case_id == event.case_id)
+            .values(status="acknowledged", status_at=ctx.now)
+        )
 
 
 HANDLERS: dict[str, Handler] = {

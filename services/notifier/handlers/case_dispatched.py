@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from services.notifier.handlers.common import add_delivery, facts, registered, to_channel
+from services.notifier.handlers.common import (
+    add_delivery,
+    channel_owner,
+    facts,
+    registered,
+    to_channel,
+)
 from services.notifier.tables import case_facts
 from shared.contracts.events import CaseDispatched
 from shared.messaging.consumer import HandlerContext
@@ -19,11 +25,13 @@ TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难�
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    await facts(ctx, event.case_id)
+    row = await facts(ctx, event.case_id)
     await ctx.conn.execute(
         update(case_facts).where(case_facts.c.case_id == event.case_id).values(tier=event.tier)
     )
-    found = await registered(ctx, [d.owner_id for d in event.dispatches])
+    found = await registered(
+        ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
+    )
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
@@ -58,4 +66,5 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             "status": "dispatched",
             "owners": [{"owner_id": d.owner_id, "role": d.role} for d in event.dispatches],
         },
+        known=(row, found),
     )

@@ -7,7 +7,6 @@ from uuid import UUID
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notifier.tables import case_facts, deliveries, endpoints
 from shared.ids import new_id
@@ -36,22 +35,25 @@ async def add_delivery(
     status: str = "pending",
     not_before: Any = None,
 ) -> None:
-    """One delivery per (event, recipient): a redelivered event adds nothing."""
-    await ctx.conn.execute(
-        pg_insert(deliveries)
-        .values(
-            delivery_id=new_id(),
-            event_id=ctx.cause.id,
-            event_type=ctx.cause.type,
-            case_id=case_id,
-            dispatch_id=dispatch_id,
-            owner_id=owner_id,
-            body=orjson.dumps(body),
-            status=status,
-            next_attempt_at=not_before or ctx.now,
-            created_at=ctx.now,
-        )
-        .on_conflict_do_nothing()
+    """One delivery per (event, recipient): a redelivered event adds nothing.
+
+    Deferred to the batch's multi-row insert: no handler reads deliveries back.
+    """
+    ctx.defer(
+        deliveries,
+        {
+            "delivery_id": new_id(),
+            "event_id": ctx.cause.id,
+            "event_type": ctx.cause.type,
+            "case_id": case_id,
+            "dispatch_id": dispatch_id,
+            "owner_id": owner_id,
+            "body": orjson.dumps(body),
+            "status": status,
+            "next_attempt_at": not_before or ctx.now,
+            "created_at": ctx.now,
+        },
+        ignore_conflicts=True,
     )
 
 
@@ -75,13 +77,22 @@ async def facts(ctx: HandlerContext, case_id: UUID) -> Any:
     return row
 
 
-async def to_channel(ctx: HandlerContext, case_id: UUID, body: dict[str, Any]) -> None:
+async def to_channel(
+    ctx: HandlerContext,
+    case_id: UUID,
+    body: dict[str, Any],
+    *,
+    known: tuple[Any, set[str]] | None = None,
+) -> None:
     """The channel the case came from hears its status change, if it registered a callback.
 
     A walk-in case names its first receiver (首问负责人) as ``tracker``: the window's system
-    routes every change to the staff member who took it."""
-    row = await facts(ctx, case_id)
+    routes every change to the staff member who took it.
+
+    ``known``: the case's facts and the registered owners, when the caller already read them.
+    """
+    row, found = known if known is not None else (await facts(ctx, case_id), None)
     owner = channel_owner(row.channel)
-    if owner in await registered(ctx, [owner]):
+    if owner in (found if found is not None else await registered(ctx, [owner])):
         extra = {"channel": row.channel, "tracker": row.received_by}
         await add_delivery(ctx, owner, body | extra, case_id=case_id)
