@@ -76,10 +76,19 @@ async def send_email(
             msg, hostname=settings.smtp_host, port=settings.smtp_port, timeout=timeout
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        return Outcome(False, False, None, repr(exc)[:300], _ms(started))
-    except (aiosmtplib.SMTPException, OSError) as exc:
+        return Outcome(False, False, None, _smtp_error(exc), _ms(started))
+    except aiosmtplib.SMTPException as exc:
+        return Outcome(False, True, None, _smtp_error(exc), _ms(started))
+    except OSError as exc:
         return Outcome(False, True, None, repr(exc)[:300], _ms(started))
     return Outcome(True, False, 250, None, _ms(started))
+
+
+def _smtp_error(exc: aiosmtplib.SMTPException) -> str:
+    """The kind and code of an SMTP refusal, never its text: servers echo the recipient."""
+    codes = [r.code for r in getattr(exc, "recipients", [])] or [getattr(exc, "code", None)]
+    shown = ",".join(str(c) for c in codes if c is not None)
+    return f"邮件服务器拒绝 (SMTP {type(exc).__name__} {shown})".replace(" )", ")")
 
 
 def failed(error: str, *, retry: bool = False) -> Outcome:

@@ -1,16 +1,18 @@
 """Webhook hosts: link-local and metadata addresses are refused unless named; the
 operator's allow-list decides the rest, when an endpoint is registered and again right
-before each delivery, on every address the host resolves to (DNS rebinding)."""
+before each delivery, on every address the host resolves to (DNS rebinding). What a failed
+send records names no recipient."""
 
 from __future__ import annotations
 
 import socket
 import time
 
+import aiosmtplib
 import httpx
 import pytest
 
-from services.notifier.senders import post_webhook
+from services.notifier.senders import _smtp_error, post_webhook
 from shared.security.signing import verify
 from shared.security.urls import Checked, Resolver, host_refusal, resolve_checked
 
@@ -131,3 +133,16 @@ async def test_a_refused_webhook_is_a_failed_attempt_with_its_reason_and_sends_n
         )  # fmt: skip
     assert not outcome.ok and not outcome.retry and seen == []
     assert outcome.error is not None and outcome.error.startswith("主机 hooks.example.org")
+
+
+def test_an_smtp_refusal_is_recorded_without_the_address_the_server_echoed() -> None:
+    refused = aiosmtplib.SMTPRecipientsRefused(
+        [
+            aiosmtplib.SMTPRecipientRefused(
+                550, "5.1.1 <li.si@example.org> unknown", "li.si@example.org"
+            )
+        ]
+    )
+    recorded = _smtp_error(refused)
+    assert recorded.startswith("邮件服务器拒绝") and "550" in recorded
+    assert "li.si" not in recorded and "li.si" in repr(refused)
