@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +26,8 @@ from shared.web.app import NotFound
 
 
 class ExtensionDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     approve: bool
     working_days: int | None = Field(default=None, ge=1, le=60)  # default: as requested
 

@@ -9,10 +9,10 @@ or one below it (``ladder.may_decide``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +23,9 @@ from shared.contracts.events import WhistleLeadDesignated
 from shared.domain.errors import DomainError
 from shared.domain.owners import OwnerDirectory
 from shared.web.app import Conflict, NotFound
+from shared.web.fields import OWNER_ID
+
+OwnerId = Annotated[str, Field(max_length=64, pattern=OWNER_ID)]
 
 
 class NotAllowed(DomainError):
@@ -30,8 +33,10 @@ class NotAllowed(DomainError):
 
 
 class LeadDecision(BaseModel):
-    lead_owner_id: str
-    co_handler_ids: list[str] = []
+    model_config = ConfigDict(extra="forbid")
+
+    lead_owner_id: OwnerId
+    co_handler_ids: list[OwnerId] = Field(default_factory=list, max_length=12)
 
 
 async def lock_whistle(conn: AsyncConnection, whistle_id: UUID) -> Row[Any]:

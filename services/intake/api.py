@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
 from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
+from shared.web.fields import WORD, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND | BODY)
@@ -69,7 +70,12 @@ async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseStatu
 @refs_router.get(
     "/{channel}/{ref}", response_model=CaseStatus, summary="按渠道编号查询 (case by any number)"
 )
-async def get_case_by_ref(channel: str, ref: str, key: ReaderKey, request: Request) -> CaseStatus:
+async def get_case_by_ref(
+    channel: Annotated[str, Path(max_length=32, pattern=WORD)],
+    ref: Annotated[Text, Path(max_length=64)],
+    key: ReaderKey,
+    request: Request,
+) -> CaseStatus:
     async with request.app.state.runtime.engine.connect() as conn:
         case_id = await views.case_by_ref(conn, channel, ref)
     if case_id is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
@@ -29,6 +29,7 @@ from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
 from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
+from shared.web.fields import PETITIONER_REF, Text
 from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)
@@ -40,7 +41,7 @@ class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
-    comment: str = Field(default="", max_length=500)
+    comment: Text = Field(default="", max_length=500)
 
 
 class FeedbackAccepted(BaseModel):
@@ -79,7 +80,7 @@ async def post_feedback(
     | {404: {"model": Problem, "description": "链接无效或已过期 (invalid or expired link)"}},
 )
 async def post_feedback_by_link(
-    token: str, body: FeedbackCreate, request: Request
+    token: Annotated[str, Path(max_length=512)], body: FeedbackCreate, request: Request
 ) -> FeedbackAccepted:
     runtime = request.app.state.runtime
     key = runtime.settings.key_pepper.get_secret_value()
@@ -129,7 +130,9 @@ async def _accept(
     summary="诉求人联系方式（仅供通知服务）(contact for the notifier)",
     responses=KEYED,
 )
-async def get_contact(petitioner_ref: str, key: ServiceKey, request: Request) -> PetitionerContact:
+async def get_contact(
+    petitioner_ref: Annotated[str, Path(pattern=PETITIONER_REF)], key: ServiceKey, request: Request
+) -> PetitionerContact:
     if key.role not in (Role.OPS, Role.ADMIN):
         raise HTTPException(403, "仅服务密钥可读取联系方式 (service key only)")
     runtime = request.app.state.runtime

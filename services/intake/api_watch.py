@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from services.intake import views
 from services.intake.schemas import AlertRead, KeyPersonRead
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.app import NotFound
+from shared.web.fields import PETITIONER_REF
 from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["watch"], responses=KEYED | NOT_FOUND)
@@ -41,7 +42,9 @@ async def list_key_persons(
     response_model=KeyPersonRead,
     summary="重点人员档案 (one key person's file)",
 )
-async def get_key_person(petitioner_ref: str, _: WatchKey, request: Request) -> KeyPersonRead:
+async def get_key_person(
+    petitioner_ref: Annotated[str, Path(pattern=PETITIONER_REF)], _: WatchKey, request: Request
+) -> KeyPersonRead:
     runtime = request.app.state.runtime
     async with runtime.engine.connect() as conn:
         found = await views.key_person_files(conn, runtime.deps.vault, ref=petitioner_ref)

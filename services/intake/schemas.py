@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.intake_rules import CHANNELS
 from shared.domain.taxonomy import Location
+from shared.web.fields import Text
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
@@ -35,7 +36,7 @@ class LocationIn(BaseModel):
 class PetitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=50)
+    name: Text | None = Field(default=None, min_length=1, max_length=50)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 \-]{5,19}$")
     id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$|^[0-9]{15}$")
     email: str | None = Field(
@@ -49,7 +50,7 @@ class RelatedRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Literal[CHANNELS]  # type: ignore[valid-type]
-    ref: str = Field(min_length=1, max_length=64)
+    ref: Text = Field(min_length=1, max_length=64)
 
 
 class CaseCreate(BaseModel):
@@ -57,17 +58,19 @@ class CaseCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: str | None = Field(
+    external_id: Text | None = Field(
         default=None, min_length=1, max_length=64, description="该渠道自己的工单编号"
     )
-    channel: str | None = Field(default=None, description="可省略；若填写必须与密钥的渠道一致")
+    channel: Text | None = Field(
+        default=None, max_length=32, description="可省略；若填写必须与密钥的渠道一致"
+    )
     category: str = Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=5000)
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=5000)
     location: LocationIn
     urgency: Literal["emergency", "urgent", "normal"] = "normal"
     petitioner: PetitionerIn | None = None
-    received_by: str | None = Field(
+    received_by: Text | None = Field(
         default=None, min_length=1, max_length=64, description="首问负责人（窗口接待人员）"
     )
     related_refs: list[RelatedRef] = Field(
@@ -76,7 +79,7 @@ class CaseCreate(BaseModel):
     mediated_on_site: bool = Field(
         default=False, description="网格巡查：当场调解完毕（仅 grid_patrol），直接结案"
     )
-    mediation_outcome: str | None = Field(
+    mediation_outcome: Text | None = Field(
         default=None, min_length=1, max_length=2000, description="当场调解的结果"
     )
 

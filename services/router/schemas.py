@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.taxonomy import ReturnReason
+from shared.web.fields import Text
 
 
 class DispatchRead(BaseModel):
@@ -75,13 +76,13 @@ class ReturnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ReturnReason = Field(description="退单理由代码")
-    note: str = Field(min_length=1, max_length=1000, description="说明：为何不属本单位、应由谁办")
+    note: Text = Field(min_length=1, max_length=1000, description="说明：为何不属本单位、应由谁办")
 
 
 class ProgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=2000, description="进展说明")
+    note: Text = Field(min_length=1, max_length=2000, description="进展说明")
     minutes_spent: int = Field(default=0, ge=0, le=24 * 60, description="本次投入分钟数")
 
 
@@ -89,7 +90,7 @@ class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     working_days: int = Field(ge=1, le=30, description="申请延长的工作日数")
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class ResolveIn(BaseModel):
@@ -98,4 +99,4 @@ class ResolveIn(BaseModel):
     outcome: Literal["resolved", "explained", "referred"] = Field(
         description="resolved 已解决 / explained 解释结案 / referred 转诉讼、仲裁或应急"
     )
-    summary: str = Field(min_length=1, max_length=2000, description="办理结果")
+    summary: Text = Field(min_length=1, max_length=2000, description="办理结果")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 
 from services.notifier.api.endpoints import EndpointRead, EndpointWrite, check_host, save_endpoint
 from services.notifier.handlers.common import channel_owner
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.fields import WORD
 from shared.web.problems import BODY, KEYED
 
 router = APIRouter(prefix="/v1", tags=["channel callbacks"], responses=KEYED | BODY)
@@ -28,7 +29,10 @@ ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
     summary="登记渠道回调地址 (register a channel's status callback)",
 )
 async def put_channel_callback(
-    channel: str, body: EndpointWrite, key: ChannelKey, request: Request
+    channel: Annotated[str, Path(max_length=32, pattern=WORD)],
+    body: EndpointWrite,
+    key: ChannelKey,
+    request: Request,
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.channel != channel:
         raise HTTPException(403, "只能登记本渠道的回调地址 (own channel only)")

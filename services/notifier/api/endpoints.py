@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +23,7 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.security.urls import host_refusal
 from shared.web.app import NotFound
+from shared.web.fields import OWNER_ID, WORD
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["deliveries"], responses=KEYED | NOT_FOUND | BODY)
@@ -83,7 +84,10 @@ class DeliveryRead(BaseModel):
     "/endpoints/{owner_id}", response_model=EndpointRead, summary="登记接收地址 (register webhook)"
 )
 async def put_endpoint(
-    owner_id: str, body: EndpointWrite, key: EndpointKey, request: Request
+    owner_id: Annotated[str, Path(max_length=64, pattern=OWNER_ID)],
+    body: EndpointWrite,
+    key: EndpointKey,
+    request: Request,
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.owner_id != owner_id:
         raise HTTPException(403, "只能登记本单位的接收地址 (own endpoint only)")
@@ -137,7 +141,7 @@ async def list_deliveries(
     key: OpsKey,
     request: Request,
     case_id: Annotated[UUID | None, Query()] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[str | None, Query(max_length=20, pattern=WORD)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryRead]:
     stmt = select(deliveries).order_by(deliveries.c.created_at.desc()).limit(limit)

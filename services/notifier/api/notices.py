@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.notifier.tables import notices
+from shared.web.fields import CATEGORY
 from shared.web.problems import INVALID
 
 router = APIRouter(prefix="/v1", tags=["notices"], responses=INVALID)
@@ -36,7 +37,7 @@ class NoticeRead(BaseModel):
 @router.get("/notices", response_model=list[NoticeRead], summary="公示 (public notice board)")
 async def list_notices(
     request: Request,
-    category: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=CATEGORY)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[NoticeRead]:
     stmt = select(notices).order_by(notices.c.resolved_at.desc()).limit(limit)

@@ -25,6 +25,8 @@ from shared.web.problems import KEYED, Problem
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=KEYED)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
 DEFAULT_DAYS = 30
+# Bounds on from/to: far dates overflow datetime arithmetic (year 1 minus 30 days was a 500).
+MIN_YEAR, MAX_YEAR = 2000, 2100
 TARGETS = {
     "avg_handling_working_days": "≤ 7",
     "satisfaction_rate": "≥ 0.90",
@@ -48,13 +50,17 @@ class KpiReport(BaseModel):
 
 def window_of(now: datetime, start: datetime | None, end: datetime | None, area: str) -> Window:
     """The window asked for (default: the last 30 days up to now); 422 when it is wrong."""
-    end = end or now
-    start = start or end - timedelta(days=DEFAULT_DAYS)
     problem = path_problem(area) if area else None
     if problem:
-        raise HTTPException(422, f"area 无效 (bad area): {problem}")
+        raise HTTPException(422, f"区域路径无效 (bad area): {problem}")
+    if any(d is not None and not MIN_YEAR <= d.year <= MAX_YEAR for d in (start, end)):
+        raise HTTPException(
+            422, f"起止时间须在 {MIN_YEAR}–{MAX_YEAR} 年之间 (from/to years {MIN_YEAR}-{MAX_YEAR})"
+        )
+    end = end or now
+    start = start or end - timedelta(days=DEFAULT_DAYS)
     if start.tzinfo is None or end.tzinfo is None or start >= end:
-        raise HTTPException(422, "from/to 须带时区且 from < to (aware datetimes, from < to)")
+        raise HTTPException(422, "起止时间须带时区且起早于止 (from/to: aware datetimes, from < to)")
     return Window(start, end, area)
 
 
@@ -79,7 +85,7 @@ async def kpis(
         datetime | None, Query(alias="from", description="受理时间起 (ISO 8601)")
     ] = None,
     end: Annotated[datetime | None, Query(alias="to", description="受理时间止（不含）")] = None,
-    area: Annotated[str, Query(description="区域路径前缀，如 d01.s01")] = "",
+    area: Annotated[str, Query(max_length=128, description="区域路径前缀，如 d01.s01")] = "",
 ) -> KpiReport:
     now = request.app.state.runtime.clock.now()
     return await report_for(request, window_of(now, start, end, area))

@@ -12,8 +12,10 @@ from services.router.actions.common import ActionContext
 from services.router.actions.whistle import blow_whistle
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.web.fields import OWNER_ID, Text
 from shared.web.problems import BODY, KEYED, Problem
 
+OwnerId = Annotated[str, Field(max_length=64, pattern=OWNER_ID)]
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | BODY)
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 
@@ -21,8 +23,8 @@ SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 class WhistleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000, description="为何需要多部门报到")
-    convene: list[str] = Field(min_length=1, max_length=12, description="召集报到的责任单位 ID")
+    reason: Text = Field(min_length=1, max_length=1000, description="为何需要多部门报到")
+    convene: list[OwnerId] = Field(min_length=1, max_length=12, description="召集报到的责任单位 ID")
 
 
 class WhistleAccepted(BaseModel):
