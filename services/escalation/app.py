@@ -31,5 +31,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",
         runtime=runtime,
         routers=[api.router, api_whistles.router, api_extensions.router],
-        background=[scanner.run],
+        background=[scanner.run, deps.watch(settings).run],
     )

@@ -31,5 +31,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports.router,
             console.router,
         ],
-        background=[FeedbackTimeout(runtime).run],
+        background=[FeedbackTimeout(runtime).run, deps.watch(settings).run],
     )

@@ -1,11 +1,20 @@
-"""What the router's handlers and routes need besides a connection: rules, owners, calendar."""
+"""What the router's handlers and routes need besides a connection: rules, owners, calendar.
+
+:class:`RouterDeps` is the one object handlers and routes hold; the configuration in it
+(:class:`RouterConfig`) is replaced whole when the files change and are valid
+(:meth:`RouterDeps.watch`, see :mod:`shared.config_watch`), so a new dispatch records the
+new rules version while a bad edit leaves the last good set routing. Read ``rules`` and
+``owners`` without an ``await`` between them (or take ``config`` once) to see one set.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from shared.calendar_watch import load_calendar
+from shared.config_watch import ConfigWatch, fingerprint
 from shared.domain.calendar import WorkingCalendar
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import DeadlineSpec, RuleSet
@@ -13,17 +22,65 @@ from shared.settings import Settings
 
 
 @dataclass(frozen=True)
-class RouterDeps:
+class RouterConfig:
+    """One valid set of the operator's files: the rules checked against the owners."""
+
     rules: RuleSet
     owners: OwnerDirectory
     calendar: WorkingCalendar
 
     @classmethod
-    def load(cls, settings: Settings) -> RouterDeps:
+    def load(cls, settings: Settings) -> RouterConfig:
+        """Raise ConfigError (file, line, reason) when any file is wrong."""
         rules = RuleSet.load(settings.rules_file)
         owners = OwnerDirectory.load(settings.owners_file)
         rules.check_owners(owners)
         return cls(rules=rules, owners=owners, calendar=load_calendar(settings.calendar_dir))
 
+    def describe(self) -> dict[str, str]:
+        return {"rules_version": self.rules.version, "owners_version": self.owners.version}
+
+
+def config_paths(settings: Settings) -> list[Path]:
+    return [settings.rules_file, settings.owners_file, settings.calendar_dir]
+
+
+class RouterDeps:
+    def __init__(self, config: RouterConfig, *, seen: str | None = None) -> None:
+        self.config = config
+        self._seen = seen
+
+    @classmethod
+    def load(cls, settings: Settings) -> RouterDeps:
+        seen = fingerprint(config_paths(settings))
+        return cls(RouterConfig.load(settings), seen=seen)
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.config.rules
+
+    @property
+    def owners(self) -> OwnerDirectory:
+        return self.config.owners
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.config.calendar
+
     def due(self, start: datetime, within: DeadlineSpec) -> datetime:
         return self.calendar.add(start, within)
+
+    def replace(self, config: RouterConfig) -> None:
+        self.config = config
+
+    def watch(self, settings: Settings, interval: float = 2.0) -> ConfigWatch[RouterConfig]:
+        """The background job that reloads this object's configuration from disk."""
+        return ConfigWatch(
+            "router",
+            paths=config_paths(settings),
+            load=lambda: RouterConfig.load(settings),
+            apply=self.replace,
+            describe=RouterConfig.describe,
+            interval=interval,
+            seen=self._seen,
+        )
