@@ -15,6 +15,7 @@ from services.intake import views
 from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.auth.scope import area_of
 from shared.web.app import NotFound
 from shared.web.fields import WORD, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
@@ -89,6 +90,9 @@ async def _visible_case(request: Request, key: ApiKey, case_id: UUID) -> CaseSta
         if found is not None and key.role is Role.CHANNEL:
             if key.channel not in await views.channels_of(conn, case_id):
                 found = None
+        area = area_of(key, request.app.state.runtime.deps.owners)
+        if found is not None and not area.covers_location(await views.location_of(conn, case_id)):
+            found = None  # a supervisor sees its own area only
     if found is None:
         raise NotFound("诉求不存在 (case not found)")
     return found

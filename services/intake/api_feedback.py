@@ -9,7 +9,7 @@ rating is kept on the case and ``feedback.received`` is staged in the same trans
 **Decision:** raw contact details never travel through RabbitMQ; events carry only
 ``petitioner_ref``, and the notifier asks intake (the only holder of raw PII) for the
 contact at send time with an ops/admin service key, over HTTP, and forgets it after
-sending.
+sending. Each read is written to the audit log (``petitioner.contact``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from services.intake.tables import cases, outbox, petitioners
+from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
@@ -136,12 +137,14 @@ async def get_contact(
     if key.role not in (Role.OPS, Role.ADMIN):
         raise HTTPException(403, "仅服务密钥可读取联系方式 (service key only)")
     runtime = request.app.state.runtime
-    async with runtime.engine.connect() as conn:
+    async with runtime.engine.begin() as conn:
         row = (
             await conn.execute(
                 select(petitioners).where(petitioners.c.petitioner_ref == petitioner_ref)
             )
         ).first()
+        if row is not None:  # every read of a raw contact is audited
+            await audit.record(conn, key, "petitioner.contact", petitioner_ref=petitioner_ref)
     if row is None:
         raise NotFound("诉求人不存在 (petitioner not found)")
     vault = runtime.deps.vault

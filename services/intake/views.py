@@ -81,6 +81,10 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
     )
 
 
+async def location_of(conn: AsyncConnection, case_id: UUID) -> dict[str, Any] | None:
+    return await conn.scalar(select(cases.c.location).where(cases.c.case_id == case_id))
+
+
 async def channels_of(conn: AsyncConnection, case_id: UUID) -> set[str]:
     """Every channel that may see the case: the first one and those whose number is linked."""
     first = await conn.scalar(select(cases.c.channel).where(cases.c.case_id == case_id))

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+
 from shared.auth.keys import ApiKey, Role
 from shared.domain.owners import OwnerDirectory
 from shared.domain.taxonomy import LEVELS, Location, within
@@ -76,3 +78,15 @@ def area_of(key: ApiKey, owners: OwnerDirectory) -> Area:
         return Area()
     owner = owners.get(key.owner_id) if key.owner_id else None
     return Area(owner.area) if owner is not None else Area(known=False)
+
+
+def area_for(request: Request, key: ApiKey) -> Area:
+    """:func:`area_of` with the service's owner directory: its deps' when it has one, else
+    ``settings.owners_file`` loaded once per app (the notifier keeps no directory)."""
+    if key.role is not Role.SUPERVISOR:
+        return Area()
+    runtime = request.app.state.runtime
+    owners = getattr(runtime.deps, "owners", None) or getattr(request.app.state, "owners", None)
+    if owners is None:
+        owners = request.app.state.owners = OwnerDirectory.load(runtime.settings.owners_file)
+    return area_of(key, owners)

@@ -31,7 +31,7 @@ async def test_elevator_complaints_in_one_compound_raise_exactly_one_alert_with_
 ) -> None:
     channel = await keys.make(Role.CHANNEL, channel="hotline_12345")
     ops = await keys.make(Role.OPS)
-    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s02-c01")
+    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s02-c01-sq")
     url = f"{services.url('intake')}/v1"
 
     async def residents(n: int) -> list[httpx.Response]:
@@ -106,7 +106,7 @@ async def test_a_fourth_petition_from_one_phone_within_the_year_flags_a_key_pers
     services: ServiceProcs, keys: Keys, stack: StackUnderTest
 ) -> None:
     channel = await keys.make(Role.CHANNEL, channel="wechat")
-    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s01-c01")
+    supervisor = await keys.make(Role.SUPERVISOR, owner="d01-s01-c01-sq")
     number = phone()
     who = {"name": "钱女士", "phone": number}
     matters = [

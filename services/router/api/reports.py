@@ -2,7 +2,9 @@
 
 Definitions and approximations are in ``shared/domain/kpis.py``. The window selects cases
 by when they were received; ``area`` is a location path prefix (``d01.s01``), and the
-per-area table has one row per child of it (per district when absent).
+per-area table has one row per child of it (per district when absent). A supervisor's
+report is of its own area (absent ``area``) or a part of it; another area is 403. The
+queues are ops data of no area: ops and admin only.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from services.router.console import sources
 from services.router.reporting import Window, load_report
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.auth.scope import OUT_OF_AREA, area_of
 from shared.domain.kpis import Kpis, Report
 from shared.domain.taxonomy import path_problem
 from shared.web.problems import KEYED, Problem
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=KEYED)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
+OpsKey = Annotated[ApiKey, require(Role.OPS)]
 DEFAULT_DAYS = 30
 # Bounds on from/to: far dates overflow datetime arithmetic (year 1 minus 30 days was a 500).
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -64,6 +68,14 @@ def window_of(now: datetime, start: datetime | None, end: datetime | None, area:
     return Window(start, end, area)
 
 
+def scoped(request: Request, key: ApiKey, window: Window) -> Window:
+    """A supervisor's report covers its own area (the default) or a part of it; 403 else."""
+    area = area_of(key, request.app.state.runtime.deps.owners).report_area(window.area)
+    if area is None:
+        raise HTTPException(403, f"区域 {window.area or '全市'} {OUT_OF_AREA}")
+    return Window(window.start, window.end, area)
+
+
 async def report_for(request: Request, window: Window) -> KpiReport:
     runtime = request.app.state.runtime
     now = runtime.clock.now()
@@ -88,7 +100,7 @@ async def kpis(
     area: Annotated[str, Query(max_length=128, description="区域路径前缀，如 d01.s01")] = "",
 ) -> KpiReport:
     now = request.app.state.runtime.clock.now()
-    return await report_for(request, window_of(now, start, end, area))
+    return await report_for(request, scoped(request, key, window_of(now, start, end, area)))
 
 
 class QueueRead(BaseModel):
@@ -109,7 +121,8 @@ class QueueRead(BaseModel):
         503: {"model": Problem, "description": "管理接口不可达 (management API unreachable)"}
     },
 )
-async def queues(key: ReaderKey, request: Request) -> list[QueueRead]:
+async def queues(key: OpsKey, request: Request) -> list[QueueRead]:
+    """The broker's queues: system data of no area, for ops and admin only."""
     src = sources.Sources.from_env(request.app.state.runtime.settings)
     async with httpx.AsyncClient() as http:
         rows = await sources.queues(http, src)

@@ -1,4 +1,6 @@
-"""A supervisor blows the whistle on a case by hand (吹哨): convenes the departments it needs."""
+"""A supervisor blows the whistle on a case by hand (吹哨): convenes the departments it needs.
+
+Only on a case in its own area: any other answers 404, as an unknown case does."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from services.router.actions.common import ActionContext
 from services.router.actions.whistle import blow_whistle
+from services.router.tables import cases
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.auth.scope import area_of
+from shared.web.app import NotFound
 from shared.web.fields import OWNER_ID, Text
 from shared.web.problems import BODY, KEYED, Problem
 
@@ -51,6 +57,9 @@ async def whistle(
 ) -> WhistleAccepted:
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
+        location = await conn.scalar(select(cases.c.location).where(cases.c.case_id == case_id))
+        if not area_of(key, runtime.deps.owners).covers_location(location):
+            raise NotFound("诉求不存在 (case not found)")
         ctx = ActionContext(conn=conn, key=key, now=runtime.clock.now(), deps=runtime.deps)
         case = await blow_whistle(ctx, case_id, reason=body.reason, convene=body.convene)
         await ctx.flush()

@@ -21,11 +21,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from services.router.api.reports import KpiReport, report_for, window_of
+from services.router.api.reports import KpiReport, report_for, scoped, window_of
 from services.router.console import sources, view
 from shared.auth.audit import admin_use
 from shared.auth.keys import ApiKey, Role, lookup_key
-from shared.auth.scope import OUT_OF_AREA, area_of
 from shared.domain.calendar import SHANGHAI
 
 HERE = Path(__file__).parent
@@ -85,10 +84,8 @@ async def console(
         return _login(request)
     runtime = request.app.state.runtime
     await admin_use(request, who)
-    scoped = area_of(who, runtime.deps.owners).report_area(area)
-    if scoped is None:
-        raise HTTPException(403, f"区域 {area} {OUT_OF_AREA}")
-    report = await report_for(request, window_of(runtime.clock.now(), start, end, scoped))
+    window = scoped(request, who, window_of(runtime.clock.now(), start, end, area))
+    report = await report_for(request, window)
     context = await _context(request, report, raw, system=who.role is not Role.SUPERVISOR)
     return templates.TemplateResponse(request, "console.html", context | {"who": who})
 

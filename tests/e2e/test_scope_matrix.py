@@ -1,0 +1,694 @@
+"""The scope matrix: what every role gets on every route of the four services.
+
+Roles (columns): no key; the channel the cases came from (12345); the department that
+holds the dispatch (新华街道综合行政执法队) and one that does not (和平派出所); the
+supervisor of the cases' area (新华街道) and one of another area (和平街道); ops; admin.
+Every case here is a broken streetlight at 幸福里小区 (d01.s01), so it is dispatched to
+the street's city-management team, which 新华街道 supervises.
+
+Outcomes: ``ok`` a 2xx/3xx answer; ``shown``/``hidden`` a 200 list that does or does not
+hold the row the request is about; a number, that status exactly. A refused write never
+changes anything (refusals run first on a shared target); an allowed write gets a target
+of its own where it would spoil the next row's (a fresh case, dispatch or whistle).
+
+``test_every_route_has_a_row`` enumerates the routes of the four apps (hidden ones too):
+a route added without a row here fails it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from shared.auth.keys import Role
+from tests.e2e.conftest import Keys
+from tests.e2e.intake_helpers import XINGFU, case, phone
+from tests.support.receiver import WebhookReceiver
+from tests.support.services import SERVICES, ServiceProcs
+from tests.support.stack import StackUnderTest
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+ROLES = ("anon", "channel", "dept_own", "dept_other", "sup_in", "sup_out", "ops", "admin")
+# Refusals first: a shared target is still untouched when the allowed roles come to it.
+RUN_ORDER = ("anon", "channel", "dept_other", "sup_out", "ops", "sup_in", "dept_own", "admin")
+CHANNEL = "hotline_12345"
+OWN, OTHER = "d01-s01-zfd", "d01-s02-pcs"  # 新华街道综合行政执法队 / 和平派出所
+SUP_IN, SUP_OUT = "d01-s01-jd", "d01-s02-jd"  # 新华街道 / 和平街道
+CONVENED = [OWN, "d01-s01-pcs"]
+Outcome = int | str
+
+
+# --- what is asked ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    marker: str | None = None  # for shown/hidden: the text of the row asked about
+    key_in: str = "header"  # header | query | form (the console signs in with the key)
+
+
+Target = Callable[["World", str], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Row:
+    expect: dict[str, Outcome]
+    target: Target
+
+
+def cells(default: Outcome, anon: Outcome = 401, **given: Outcome) -> dict[str, Outcome]:
+    return {r: given.get(r, anon if r == "anon" else default) for r in ROLES}
+
+
+PUBLIC = cells("ok", anon="ok")
+
+
+def fixed(path: str, **kw: Any) -> Target:
+    async def target(w: World, role: str) -> Call:
+        return Call(path, **kw)
+
+    return target
+
+
+# --- the world the requests are about -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    ref: str
+    dispatch_id: str
+
+
+@dataclass
+class World:
+    services: ServiceProcs
+    keys: Keys
+    stack: StackUnderTest
+    http: httpx.AsyncClient
+    receiver: WebhookReceiver
+    raw: dict[str, str] = field(default_factory=dict)
+    _once: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+
+    def url(self, service: str, path: str) -> str:
+        return self.services.url(service) + path
+
+    async def make_keys(self) -> None:
+        made = {
+            "channel": self.keys.make(Role.CHANNEL, channel=CHANNEL),
+            "dept_own": self.keys.make(Role.DEPARTMENT, owner=OWN),
+            "dept_other": self.keys.make(Role.DEPARTMENT, owner=OTHER),
+            "sup_in": self.keys.make(Role.SUPERVISOR, owner=SUP_IN),
+            "sup_out": self.keys.make(Role.SUPERVISOR, owner=SUP_OUT),
+            "ops": self.keys.make(Role.OPS),
+            "admin": self.keys.make(Role.ADMIN),
+            "superior": self.keys.make(Role.CHANNEL, channel="superior_transfer"),
+            "convened": self.keys.make(Role.DEPARTMENT, owner=CONVENED[1]),
+        }
+        for role, pending in made.items():
+            self.raw[role] = (await pending)["Authorization"].removeprefix("Bearer ")
+
+    def h(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.raw[role]}"} if role in self.raw else {}
+
+    def once(self, name: str, make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        if name not in self._once:
+            self._once[name] = asyncio.ensure_future(make())
+        return self._once[name]
+
+    async def get_ok(self, service: str, path: str, **params: Any) -> Any:
+        r = await self.http.get(self.url(service, path), params=params, headers=self.h("ops"))
+        return r.json() if r.status_code == 200 else None
+
+    # each of these makes its thing once per tag and answers the same on later calls
+
+    def case(self, tag: str, channel: str = "channel") -> Awaitable[Case]:
+        async def make() -> Case:
+            ref = f"matrix-{tag}-{secrets.token_hex(4)}"
+            body = case(
+                "public.streetlight", f"路灯不亮 {tag} {secrets.token_hex(3)}", XINGFU,
+                external_id=ref, petitioner={"name": "周先生", "phone": phone()},
+            )  # fmt: skip
+            r = await self.http.post(
+                self.url("intake", "/v1/cases"), json=body, headers=self.h(channel)
+            )
+            assert r.status_code == 201 and r.json()["created"], r.text
+            case_id = r.json()["case_id"]
+
+            async def dispatched() -> Any:
+                found = await self.get_ok("router", f"/v1/cases/{case_id}")
+                leads = [d for d in (found or {}).get("dispatches", []) if d["role"] == "lead"]
+                return leads[0]["dispatch_id"] if leads else None
+
+            dispatch_id = await eventually(dispatched, what=f"{tag} dispatched")
+            assert (await dispatched()) == dispatch_id
+
+            async def known_to_intake() -> bool:
+                found = await self.get_ok("intake", f"/v1/cases/{case_id}")
+                return OWN in ((found or {}).get("status_detail") or {}).get("owners", [])
+
+            await eventually(known_to_intake, what=f"{tag}'s owner known to intake")
+            return Case(case_id, ref, dispatch_id)
+
+        return self.once(f"case:{tag}", make)
+
+    def act(self, tag: str, action: str, body: Any = None) -> Awaitable[Case]:
+        async def make() -> Case:
+            c = await self.case(tag)
+            url = self.url("router", f"/v1/dispatches/{c.dispatch_id}/{action}")
+            r = await self.http.post(url, json=body, headers=self.h("dept_own"))
+            assert r.status_code == 200, r.text
+            return c
+
+        return self.once(f"{action}:{tag}", make)
+
+    def acked(self, tag: str) -> Awaitable[Case]:
+        return self.act(tag, "acknowledge")
+
+    def pending_extension(self, tag: str) -> Awaitable[Case]:
+        async def make() -> Case:
+            await self.acked(tag)
+            c = await self.act(tag, "extension", {"working_days": 2, "reason": "需更换灯杆"})
+            conn = await asyncpg.connect(self.stack.raw_database_url)
+            try:
+
+                async def pending() -> bool:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM escalation.extensions "
+                            "WHERE dispatch_id = $1 AND state = 'pending'",
+                            c.dispatch_id,
+                        )
+                    )
+
+                await eventually(pending, what=f"{tag}'s extension pending at escalation")
+            finally:
+                await conn.close()
+            return c
+
+        return self.once(f"extension-pending:{tag}", make)
+
+    def resolved(self, tag: str) -> Awaitable[Case]:
+        async def make() -> Case:
+            await self.acked(tag)
+            c = await self.act(tag, "resolve", {"outcome": "resolved", "summary": "已更换灯泡"})
+
+            async def at_intake() -> bool:
+                found = await self.get_ok("intake", f"/v1/cases/{c.case_id}")
+                return (found or {}).get("status") == "resolved"
+
+            await eventually(at_intake, what=f"{tag} resolved at intake")
+            return c
+
+        return self.once(f"resolved:{tag}", make)
+
+    def whistle(self, tag: str) -> Awaitable[str]:
+        async def make() -> str:
+            c = await self.case(tag)
+            body = {"reason": "路灯线路涉及派出所周边施工", "convene": CONVENED}
+            r = await self.http.post(
+                self.url("router", f"/v1/cases/{c.case_id}/whistle"),
+                json=body,
+                headers=self.h("sup_in"),
+            )
+            assert r.status_code == 202, r.text
+
+            async def blown() -> Any:
+                rows = await self.get_ok("escalation", "/v1/whistles", case_id=c.case_id)
+                return rows[0]["whistle_id"] if rows else None
+
+            return str(await eventually(blown, what=f"{tag}'s whistle blown"))
+
+        return self.once(f"whistle:{tag}", make)
+
+    def key_person(self) -> Awaitable[str]:
+        async def make() -> str:
+            c = await self.case("key-person", channel="superior")
+
+            async def filed() -> Any:
+                files = await self.get_ok("intake", "/v1/key-persons", limit=500)
+                return next(
+                    (
+                        f["petitioner_ref"]
+                        for f in files or []
+                        if c.case_id in {x["case_id"] for x in f["cases"]}
+                    ),
+                    None,
+                )
+
+            return str(await eventually(filed, what="key person filed"))
+
+        return self.once("key-person", make)
+
+    def alert(self) -> Awaitable[None]:
+        """Three e-bikes charged in one grid of 幸福社区: the grid alert (place d01.s01...)."""
+
+        async def make() -> None:
+            for i in range(3):
+                body = case(
+                    "fire.ebike_charging", f"{i}单元楼道充电 {secrets.token_hex(3)}", XINGFU,
+                    petitioner={"phone": phone()},
+                )  # fmt: skip
+                r = await self.http.post(
+                    self.url("intake", "/v1/cases"), json=body, headers=self.h("channel")
+                )
+                assert r.status_code == 201, r.text
+
+            async def raised() -> bool:
+                rows = await self.get_ok("intake", "/v1/alerts", limit=500)
+                return any(a["place"].startswith("d01.s01.") for a in rows or [])
+
+            await eventually(raised, what="an alert in 新华街道")
+
+        return self.once("alert", make)
+
+    def delivery(self, tag: str) -> Awaitable[str]:
+        async def make() -> str:
+            c = await self.case(tag)
+
+            async def made() -> Any:
+                rows = await self.get_ok("notifier", "/v1/deliveries", case_id=c.case_id)
+                undelivered = [d for d in rows or [] if d["status"] != "delivered"]
+                return undelivered[0]["delivery_id"] if undelivered else None
+
+            return str(await eventually(made, what=f"{tag}'s delivery row"))
+
+        return self.once(f"delivery:{tag}", make)
+
+    async def prepare(self) -> None:
+        """Make everything the rows need, concurrently."""
+        await asyncio.gather(
+            *(self.case(t) for t in ("shared", "ack-own", "ack-admin", "return-own")),
+            *(self.case(t) for t in ("return-admin", "blow-sup", "blow-admin")),
+            *(self.acked(t) for t in ("progress-admin", "extension-admin")),
+            *(self.acked(t) for t in ("resolve-own", "resolve-admin")),
+            *(self.pending_extension(t) for t in ("decide-sup", "decide-admin")),
+            *(self.resolved(t) for t in ("rate-channel", "rate-admin")),
+            *(self.whistle(t) for t in ("whistle-shared", "lead-sup", "lead-admin")),
+            self.key_person(),
+            self.alert(),
+            self.delivery("shared"),
+        )
+        shared = await self.case("shared")
+
+        async def clocks() -> Any:
+            return await self.get_ok("escalation", "/v1/deadlines", case_id=shared.case_id)
+
+        await eventually(clocks, what="the shared case's clocks armed")
+
+
+# --- targets --------------------------------------------------------------------------------
+
+
+def on_case(path: str, **kw: Any) -> Target:
+    async def target(w: World, role: str) -> Call:
+        c = await w.case("shared")
+        return Call(path.format(case_id=c.case_id, ref=c.ref), marker=c.case_id, **kw)
+
+    return target
+
+
+def dispatch_action(action: str, body: Any, own: Callable[[World], Awaitable[Case]]) -> Target:
+    """Refused roles try the shared case's dispatch; the owner acts on ``own``, admin on
+    a case of its own."""
+
+    async def target(w: World, role: str) -> Call:
+        if role == "dept_own":
+            c = await own(w)
+        elif role == "admin":
+            c = await {
+                "acknowledge": w.case("ack-admin"),
+                "progress": w.acked("progress-admin"),
+                "extension": w.acked("extension-admin"),
+                "resolve": w.acked("resolve-admin"),
+                "return": w.case("return-admin"),
+            }[action]
+        else:
+            c = await w.case("shared")
+        return Call(f"/v1/dispatches/{c.dispatch_id}/{action}", json=body)
+
+    return target
+
+
+async def feedback(w: World, role: str) -> Call:
+    c = await (w.resolved(f"rate-{role}") if role in ("channel", "admin") else w.case("shared"))
+    return Call(f"/v1/cases/{c.case_id}/feedback", json={"rating": "satisfied"})
+
+
+async def petitioner(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call(f"/v1/cases/{c.case_id}/petitioner", params={"reveal": "true"})
+
+
+async def contact(w: World, role: str) -> Call:
+    return Call(f"/v1/petitioners/{await w.key_person()}/contact")
+
+
+async def key_persons(w: World, role: str) -> Call:
+    return Call("/v1/key-persons", params={"limit": 500}, marker=await w.key_person())
+
+
+async def key_person(w: World, role: str) -> Call:
+    return Call(f"/v1/key-persons/{await w.key_person()}")
+
+
+async def alerts(w: World, role: str) -> Call:
+    await w.alert()
+    return Call("/v1/alerts", params={"limit": 500}, marker='"place":"d01.s01.')
+
+
+async def blow(w: World, role: str) -> Call:
+    c = await w.case({"sup_in": "blow-sup", "admin": "blow-admin"}.get(role, "shared"))
+    body = {"reason": "需多部门到场", "convene": CONVENED}
+    return Call(f"/v1/cases/{c.case_id}/whistle", json=body)
+
+
+async def own_dispatches(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call("/v1/dispatches", params={"limit": 500}, marker=c.dispatch_id)
+
+
+async def deadlines(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call("/v1/deadlines", params={"case_id": c.case_id}, marker=c.dispatch_id)
+
+
+async def escalations(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call("/v1/escalations", params={"case_id": c.case_id}, marker=c.case_id)
+
+
+async def whistles(w: World, role: str) -> Call:
+    wid = await w.whistle("whistle-shared")
+    c = await w.case("whistle-shared")
+    return Call("/v1/whistles", params={"case_id": c.case_id}, marker=wid)
+
+
+async def report_in(w: World, role: str) -> Call:
+    return Call(f"/v1/whistles/{await w.whistle('whistle-shared')}/report-in")
+
+
+async def lead(w: World, role: str) -> Call:
+    tag = {"sup_in": "lead-sup", "admin": "lead-admin"}.get(role, "whistle-shared")
+    body = {"lead_owner_id": OWN, "co_handler_ids": [CONVENED[1]]}
+    return Call(f"/v1/whistles/{await w.whistle(tag)}/lead", json=body)
+
+
+async def decide(w: World, role: str) -> Call:
+    c = await w.pending_extension("decide-admin" if role == "admin" else "decide-sup")
+    return Call(f"/v1/extensions/{c.dispatch_id}/decide", json={"approve": True})
+
+
+async def endpoint(w: World, role: str) -> Call:
+    body = {"url": w.receiver.url, "secret": w.receiver.secret}
+    return Call(f"/v1/endpoints/{OWN}", json=body)
+
+
+async def channel_callback(w: World, role: str) -> Call:
+    body = {"url": w.receiver.url, "secret": w.receiver.secret}
+    return Call(f"/v1/channel-callbacks/{CHANNEL}", json=body)
+
+
+async def deliveries(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call("/v1/deliveries", params={"case_id": c.case_id}, marker=c.case_id)
+
+
+async def replay(w: World, role: str) -> Call:
+    return Call(f"/v1/deliveries/{await w.delivery('shared')}/replay")
+
+
+def console(path: str, key_in: str) -> Target:
+    return fixed(path, key_in=key_in)
+
+
+def new_case_body() -> dict[str, Any]:
+    return case("public.streetlight", f"路灯闪烁 {secrets.token_hex(3)}", XINGFU)
+
+
+async def submit(w: World, role: str) -> Call:
+    return Call("/v1/cases", json=new_case_body())
+
+
+# --- the matrix -----------------------------------------------------------------------------
+
+DEPT_ACTION = cells(403, dept_own="ok", dept_other=404, admin="ok")
+CASE_READ = cells(403, channel="ok", sup_in="ok", sup_out=404, ops="ok", admin="ok")
+WATCH_LIST = cells(403, sup_in="shown", sup_out="hidden", ops="shown", admin="shown")
+WATCH_ONE = cells(403, sup_in="ok", sup_out=404, ops="ok", admin="ok")
+DIAGNOSTICS = {
+    (s, "GET", p): Row(PUBLIC, fixed(p))
+    for s in SERVICES
+    for p in (
+        "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+        "/redoc",
+    )
+}  # fmt: skip
+
+MATRIX: dict[tuple[str, str, str], Row] = {
+    # intake: channels submit and read; departments see the petitioner of their dispatches
+    ("intake", "POST", "/v1/cases"): Row(cells(403, channel="ok"), submit),
+    ("intake", "GET", "/v1/cases/{case_id}"): Row(CASE_READ, on_case("/v1/cases/{case_id}")),
+    ("intake", "GET", "/v1/refs/{channel}/{ref}"): Row(
+        CASE_READ, on_case(f"/v1/refs/{CHANNEL}/{{ref}}")
+    ),
+    ("intake", "GET", "/v1/cases/{case_id}/petitioner"): Row(
+        cells(403, dept_own="ok", dept_other=404, admin="ok"), petitioner
+    ),
+    ("intake", "GET", "/v1/petitioners/{petitioner_ref}/contact"): Row(
+        cells(403, ops="ok", admin="ok"), contact
+    ),
+    ("intake", "GET", "/v1/alerts"): Row(WATCH_LIST, alerts),
+    ("intake", "GET", "/v1/key-persons"): Row(WATCH_LIST, key_persons),
+    ("intake", "GET", "/v1/key-persons/{petitioner_ref}"): Row(WATCH_ONE, key_person),
+    # router: the department API, case timelines, whistles, reports, the console
+    ("router", "GET", "/v1/dispatches"): Row(
+        cells(403, dept_own="shown", dept_other="hidden", admin="shown"), own_dispatches
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/acknowledge"): Row(
+        DEPT_ACTION, dispatch_action("acknowledge", None, lambda w: w.case("ack-own"))
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/progress"): Row(
+        DEPT_ACTION,
+        dispatch_action("progress", {"note": "已联系供电"}, lambda w: w.acked("shared")),
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/extension"): Row(
+        DEPT_ACTION,
+        dispatch_action(
+            "extension", {"working_days": 1, "reason": "等配件"}, lambda w: w.acked("shared")
+        ),
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/resolve"): Row(
+        DEPT_ACTION,
+        dispatch_action(
+            "resolve",
+            {"outcome": "resolved", "summary": "已修复"},
+            lambda w: w.acked("resolve-own"),
+        ),
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/return"): Row(
+        DEPT_ACTION,
+        dispatch_action(
+            "return",
+            {"reason_code": "not_our_jurisdiction", "note": "路灯归供电公司"},
+            lambda w: w.case("return-own"),
+        ),
+    ),
+    ("router", "GET", "/v1/cases/{case_id}"): Row(WATCH_ONE, on_case("/v1/cases/{case_id}")),
+    ("router", "GET", "/v1/cases/{case_id}/routing"): Row(
+        WATCH_ONE, on_case("/v1/cases/{case_id}/routing")
+    ),
+    ("router", "POST", "/v1/cases/{case_id}/whistle"): Row(
+        cells(403, sup_in="ok", sup_out=404, admin="ok"), blow
+    ),
+    ("router", "GET", "/v1/owners"): Row(cells("ok"), fixed("/v1/owners")),
+    ("router", "GET", "/v1/reports/kpis"): Row(
+        cells(403, sup_in="ok", sup_out=403, ops="ok", admin="ok"),
+        fixed("/v1/reports/kpis", params={"area": "d01.s01"}),
+    ),
+    ("router", "GET", "/v1/reports/queues"): Row(
+        cells(403, ops="ok", admin="ok"), fixed("/v1/reports/queues")
+    ),
+    ("router", "GET", "/console"): Row(
+        cells(401, anon=200, sup_in=303, sup_out=303, ops=303, admin=303),
+        console("/console", "query"),
+    ),
+    ("router", "POST", "/console/login"): Row(
+        cells(401, anon=401, sup_in=303, sup_out=303, ops=303, admin=303),
+        console("/console/login", "form"),
+    ),
+    ("router", "POST", "/console/logout"): Row(
+        cells(303, anon=303), console("/console/logout", "none")
+    ),
+    ("router", "GET", "/console/static/{name}"): Row(PUBLIC, fixed("/console/static/console.css")),
+    # escalation: clocks, escalation steps, whistles, extensions
+    ("escalation", "GET", "/v1/deadlines"): Row(WATCH_LIST, deadlines),
+    ("escalation", "GET", "/v1/escalations"): Row(
+        cells(403, sup_in="ok", sup_out="hidden", ops="ok", admin="ok"), escalations
+    ),
+    ("escalation", "GET", "/v1/whistles"): Row(
+        cells(
+            403,
+            dept_own="shown",
+            dept_other="hidden",
+            sup_in="shown",
+            sup_out="hidden",
+            ops="shown",
+            admin="shown",
+        ),
+        whistles,
+    ),
+    ("escalation", "POST", "/v1/whistles/{whistle_id}/report-in"): Row(
+        cells(403, dept_own="ok"), report_in
+    ),
+    ("escalation", "POST", "/v1/whistles/{whistle_id}/lead"): Row(
+        cells(403, sup_in="ok", admin="ok"), lead
+    ),
+    ("escalation", "POST", "/v1/extensions/{dispatch_id}/decide"): Row(
+        cells(403, sup_in="ok", admin="ok"), decide
+    ),
+    # notifier: endpoints and callbacks, the delivery log, the public notice board
+    ("notifier", "PUT", "/v1/endpoints/{owner_id}"): Row(
+        cells(403, dept_own="ok", admin="ok"), endpoint
+    ),
+    ("notifier", "PUT", "/v1/channel-callbacks/{channel}"): Row(
+        cells(403, channel="ok", admin="ok"), channel_callback
+    ),
+    ("notifier", "GET", "/v1/deliveries"): Row(
+        cells(403, sup_in="shown", sup_out="hidden", ops="shown", admin="shown"), deliveries
+    ),
+    ("notifier", "POST", "/v1/deliveries/{delivery_id}/replay"): Row(
+        cells(403, admin="ok"), replay
+    ),
+    ("notifier", "GET", "/v1/notices"): Row(PUBLIC, fixed("/v1/notices")),
+    ("intake", "POST", "/v1/cases/{case_id}/feedback"): Row(
+        cells(403, channel="ok", admin="ok"), feedback
+    ),
+    ("intake", "POST", "/v1/feedback/{token}"): Row(
+        cells(404, anon=404), fixed("/v1/feedback/not-a-token", json={"rating": "satisfied"})
+    ),
+    **DIAGNOSTICS,
+}
+
+
+# --- running it -----------------------------------------------------------------------------
+
+
+def app_routes(stack: StackUnderTest) -> set[tuple[str, str, str]]:
+    """Every (service, method, path) the four apps answer, hidden routes included."""
+    found = set()
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.app")
+        app = module.create_app(stack.settings())
+        for route in iter_route_contexts(app.routes):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((service, method, str(route.path)))
+    return found
+
+
+def classify(r: httpx.Response, marker: str | None) -> Outcome:
+    if marker is not None and r.status_code == 200:
+        return "shown" if marker in r.text else "hidden"
+    if 200 <= r.status_code < 400:
+        return "ok"
+    return r.status_code
+
+
+def matches(expected: Outcome, got: Outcome, status: int) -> bool:
+    if isinstance(expected, int):
+        return status == expected
+    if expected == "ok":
+        return got in ("ok", "shown", "hidden")
+    return expected == got
+
+
+async def send(w: World, service: str, method: str, role: str, call: Call) -> httpx.Response:
+    raw = w.raw.get(role, "")
+    headers = w.h(role) if call.key_in == "header" else {}
+    params = dict(call.params or {})
+    data = None
+    if call.key_in == "query" and role != "anon":
+        params["key"] = raw
+    if call.key_in == "form":
+        data = {"key": raw}
+    return await w.http.request(
+        method, w.url(service, call.path), headers=headers, params=params or None,
+        json=call.json, data=data,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def world(services: ServiceProcs, keys: Keys, stack: StackUnderTest) -> AsyncIterator[World]:
+    async with (
+        WebhookReceiver(secrets.token_urlsafe(24)) as receiver,
+        httpx.AsyncClient(timeout=15, follow_redirects=False) as http,
+    ):
+        w = World(services, keys, stack, http, receiver)
+        await w.make_keys()
+        await w.prepare()
+        yield w
+
+
+def test_every_route_has_a_row(stack: StackUnderTest) -> None:
+    routes = app_routes(stack)
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes with no row in the scope matrix: {missing}"
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+
+def test_no_ops_write_is_allowed_and_every_keyed_route_refuses_no_key() -> None:
+    for (service, method, path), row in MATRIX.items():
+        if path.startswith("/console"):
+            continue  # signing in and out of the console is not a write
+        if method != "GET":
+            assert row.expect["ops"] not in ("ok", "shown", "hidden"), (service, method, path)
+        if row.expect is not PUBLIC and path != "/v1/feedback/{token}":
+            assert row.expect["anon"] == 401, (service, method, path)
+
+
+async def test_each_role_gets_what_the_matrix_says_on_every_route(world: World) -> None:
+    wrong = []
+    for (service, method, path), row in MATRIX.items():
+        for role in RUN_ORDER:
+            call = await row.target(world, role)
+            world.http.cookies.clear()
+            r = await send(world, service, method, role, call)
+            got = classify(r, call.marker)
+            if not matches(row.expect[role], got, r.status_code):
+                wrong.append(
+                    f"{service} {method} {path} as {role}: expected {row.expect[role]}, "
+                    f"got {got} ({r.status_code} {r.text[:160]})"
+                )
+    assert not wrong, "\n".join(wrong)
+    await _admin_use_and_every_reveal_were_audited(world)
+
+
+async def _admin_use_and_every_reveal_were_audited(world: World) -> None:
+    conn = await asyncpg.connect(world.stack.raw_database_url)
+    try:
+        rows = await conn.fetch("SELECT actor, action, detail FROM platform.audit_log")
+    finally:
+        await conn.close()
+    shared = await world.case("shared")
+    actions = {(r["actor"], r["action"]) for r in rows}
+    assert ("admin:-", "admin.request") in actions
+    assert (f"department:{OWN}", "petitioner.reveal") in actions
+    assert ("ops:-", "petitioner.contact") in actions
+    reveals = [r for r in rows if r["action"] == "petitioner.reveal"]
+    assert any(shared.case_id in str(r["detail"]) for r in reveals)
