@@ -1,22 +1,34 @@
-"""Benchmark (not a test): N cases over HTTP with C concurrent clients, end to end.
+"""Benchmark (not a test): cases over HTTP, end to end, with the machine's raw ceilings.
 
-Measures, per case, the time from intake's HTTP answer to the router's
-``case.dispatched`` event on the bus (a private queue bound to the exchange), plus the
-throughput of accepted cases. Run against a running system (``bash deploy/up.sh``):
+Per case it measures the time from intake's HTTP answer to the router's
+``case.dispatched`` event on the bus (a private queue bound to the exchange), and from
+the case's intended send time (open loop, so no coordinated omission). Run against a
+running system, best a fresh one (``bash bench/fresh.sh``):
 
-    uv run python -m bench.e2e --cases 2000 --concurrency 32
+    export $(bash bench/fresh.sh env)
+    uv run python -m bench.e2e --rate 500 --duration 60 --senders 2 --ceilings
+    uv run python -m bench.e2e --cases 2000 --concurrency 32          # closed loop
 
-Latency is measured from the intended send time when ``--rate`` is given (no
-coordinated omission); otherwise clients send as fast as they can (closed loop).
+``--senders N`` spreads the HTTP load over N processes (one Python process tops out
+near 1,000 requests/s with httpx on these cores). ``--ceilings`` first measures, in the
+same run, pgbench single-row insert transactions/s and a bare publish-with-confirm
+rate, and prints the pipeline's rate as a share of each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing as mp
+import os
 import platform
+import re
+import secrets
 import statistics
+import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
@@ -26,19 +38,23 @@ from shared.auth.keys import Role
 from shared.cli.keys_cmd import make_key
 from shared.settings import Settings
 
-LOCATION = {
-    "district": "d01",
-    "street": "s01",
-    "community": "c01",
-    "grid": "g01",
-    "compound": "k01",
-}
+# The sample district's four compounds (config/owners.yaml), in turn.
+LOCATIONS = [
+    {"district": "d01", "street": s, "community": c, "grid": g, "compound": "k01"}
+    for s, c, g in (
+        ("s01", "c01", "g01"),
+        ("s01", "c01", "g02"),
+        ("s01", "c02", "g01"),
+        ("s02", "c01", "g01"),
+    )
+]
 CATEGORIES = [
     "property.elevator",
     "environment.cooking_fume",
     "fire.ebike_charging",
     "animal.stray_dog",
 ]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -48,14 +64,150 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-async def run(cases: int, concurrency: int, rate: float | None, intake: str) -> None:
+def spread(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    return (
+        f"p50 {percentile(values, 50):.1f}  p95 {percentile(values, 95):.1f}  "
+        f"p99 {percentile(values, 99):.1f}  max {max(values):.1f}  "
+        f"mean {statistics.mean(values):.1f}"
+    )
+
+
+def case_body(run: str, i: int, petitioners: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": f"bench-{run}-{i}",
+        "category": CATEGORIES[i % len(CATEGORIES)],
+        "title": "压测工单",
+        "description": f"benchmark case {i}",
+        "location": LOCATIONS[i % len(LOCATIONS)],
+    }
+    if petitioners:  # a hotline case has a caller; a fresh number each, so nothing links
+        body["petitioner"] = {"name": "测试", "phone": f"13{secrets.randbelow(10**9):09d}"}
+    return body
+
+
+# -- senders (one process each) ----------------------------------------------------------
+def _sender(args: dict[str, Any], out: Any) -> None:
+    out.send(asyncio.run(_send(**args)))
+
+
+async def _send(
+    *,
+    index: int,
+    senders: int,
+    cases: int,
+    rate: float | None,
+    concurrency: int,
+    intake: str,
+    key: str,
+    run: str,
+    start_at: float,
+    petitioners: bool,
+) -> dict[str, Any]:
+    """Send cases index, index+senders, ...; returns {case_id: (intended, answered)}."""
+    mine = list(range(index, cases, senders))
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in mine:
+        queue.put_nowait(i)
+    timings: dict[str, tuple[float, float]] = {}
+    errors: dict[str, int] = {}
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            intended = start_at + i / rate if rate else time.time()
+            if rate:
+                await asyncio.sleep(max(0.0, intended - time.time()))
+            try:
+                resp = await http.post(f"{intake}/v1/cases", json=case_body(run, i, petitioners))
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                continue
+            if resp.status_code != 201:
+                errors[str(resp.status_code)] = errors.get(str(resp.status_code), 0) + 1
+                continue
+            timings[resp.json()["case_id"]] = (intended, time.time())
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return {"timings": timings, "errors": errors}
+
+
+# -- ceilings ------------------------------------------------------------------------------
+def pgbench_tps(settings: Settings, seconds: int = 10, clients: int = 8) -> float | None:
+    """Single-row INSERT transactions/s on a scratch table (pgbench, as the stack's user)."""
+    url = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    m = re.match(r"postgresql://([^:]+):([^@]+)@([^:/]+):(\d+)/(\w+)", url)
+    if not m or not (PG_BIN / "pgbench").exists():
+        return None
+    user, password, host, port, db = m.groups()
+    env = os.environ | {"PGPASSWORD": password}
+    base = ["-h", host, "-p", port, "-U", user, db]
+    psql = [str(PG_BIN / "psql"), *base, "-q", "-c"]
+    subprocess.run(
+        [*psql, "CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial, v text)"],
+        env=env,
+        check=True,
+    )
+    script = Path("/tmp/shaobao_bench_insert.sql")
+    script.write_text("INSERT INTO bench_ceiling (v) VALUES ('x');\n")
+    out = subprocess.run(
+        [str(PG_BIN / "pgbench"), *base[:-1], "-n", "-f", str(script), "-c", str(clients),
+         "-j", "2", "-T", str(seconds), db],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    subprocess.run([*psql, "DROP TABLE bench_ceiling"], env=env, check=True)
+    found = re.search(r"tps = ([\d.]+)", out)
+    return float(found.group(1)) if found else None
+
+
+async def publish_confirm_rate(settings: Settings, n: int = 20000, window: int = 100) -> float:
+    """Persistent publishes with confirms, ``window`` in flight, to a scratch queue."""
+    conn = await aio_pika.connect_robust(settings.amqp_url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        q = await ch.declare_queue(
+            f"bench.ceiling.{secrets.token_hex(3)}",
+            durable=True,
+            arguments={"x-queue-type": "quorum"},
+        )
+        body = b"x" * 600  # about one envelope
+        started = time.perf_counter()
+        for at in range(0, n, window):
+            await asyncio.gather(
+                *(
+                    ch.default_exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=q.name,
+                    )
+                    for _ in range(min(window, n - at))
+                )
+            )
+        rate = n / (time.perf_counter() - started)
+        await q.delete(if_unused=False, if_empty=False)
+        return rate
+    finally:
+        await conn.close()
+
+
+# -- the run ---------------------------------------------------------------------------------
+async def run(a: argparse.Namespace) -> None:
     settings = Settings()
+    ceilings: dict[str, float | None] = {}
+    if a.ceilings:
+        ceilings["pgbench single-row insert tps"] = pgbench_tps(settings)
+        ceilings[
+            "publish with confirms msg/s (100 in flight, quorum)"
+        ] = await publish_confirm_rate(settings)
+    cases = a.cases if a.rate is None or a.duration is None else int(a.rate * a.duration)
     key = await make_key(settings, Role.CHANNEL, channel="hotline_12345", label="bench")
-    answered: dict[str, float] = {}
     dispatched: dict[str, float] = {}
     connection = await aio_pika.connect_robust(settings.amqp_url)
     channel = await connection.channel()
-    await channel.set_qos(prefetch_count=1000)
+    await channel.set_qos(prefetch_count=2000)
     exchange = await channel.declare_exchange(
         settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
     )
@@ -63,71 +215,79 @@ async def run(cases: int, concurrency: int, rate: float | None, intake: str) -> 
     await probe.bind(exchange, routing_key="case.dispatched")
 
     async def on_dispatched(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
-        dispatched[orjson.loads(msg.body)["case_id"]] = time.perf_counter()
+        dispatched.setdefault(orjson.loads(msg.body)["case_id"], time.time())
         await msg.ack()
 
-    await probe.consume(on_dispatched)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(cases):
-        queue.put_nowait(i)
-    started = time.perf_counter()
-    errors = 0
-
-    async def client(http: httpx.AsyncClient) -> None:
-        nonlocal errors
-        while not queue.empty():
-            i = queue.get_nowait()
-            if rate:
-                intended = started + i / rate
-                await asyncio.sleep(max(0.0, intended - time.perf_counter()))
-            body = {
-                "external_id": f"bench-{started}-{i}",
-                "category": CATEGORIES[i % len(CATEGORIES)],
-                "title": "压测工单",
-                "description": "benchmark case",
-                "location": LOCATION,
-            }
-            resp = await http.post(f"{intake}/v1/cases", json=body)
-            if resp.status_code != 201:
-                errors += 1
-                continue
-            answered[resp.json()["case_id"]] = time.perf_counter()
-
-    limits = httpx.Limits(max_connections=concurrency)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(timeout=30, limits=limits, headers=headers) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
-    accepted_s = time.perf_counter() - started
+    await probe.consume(on_dispatched, no_ack=False)
+    run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
+    start_at = time.time() + 1.0
+    ctx = mp.get_context("spawn")
+    pipes, procs = [], []
+    for i in range(a.senders):
+        parent, child = ctx.Pipe(duplex=False)
+        args = {
+            "index": i, "senders": a.senders, "cases": cases, "rate": a.rate,
+            "concurrency": max(1, a.concurrency // a.senders), "intake": a.intake, "key": key,
+            "run": run_id, "start_at": start_at, "petitioners": not a.anonymous,
+        }  # fmt: skip
+        proc = ctx.Process(target=_sender, args=(args, child), daemon=True)
+        proc.start()
+        pipes.append(parent)
+        procs.append(proc)
+    results = [await asyncio.to_thread(p.recv) for p in pipes]
+    for proc in procs:
+        proc.join()
+    timings: dict[str, tuple[float, float]] = {}
+    errors: dict[str, int] = {}
+    for r in results:
+        timings.update(r["timings"])
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    sent_until = max((t[1] for t in timings.values()), default=start_at)
     deadline = time.monotonic() + 120
-    while len(set(answered) & set(dispatched)) < len(answered) and time.monotonic() < deadline:
+    while len(timings.keys() & dispatched.keys()) < len(timings) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    total_s = max(dispatched.values(), default=started) - started
-    lat = [(dispatched[c] - answered[c]) * 1000 for c in answered if c in dispatched]
     await connection.close()
-    print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}")
-    print(f"cases: {cases}  concurrency: {concurrency}  rate: {rate or 'open'}  errors: {errors}")
+    done = [c for c in timings if c in dispatched]
+    last = max((dispatched[c] for c in done), default=start_at)
+    from_answer = [(dispatched[c] - timings[c][1]) * 1000 for c in done]
+    from_intended = [(dispatched[c] - timings[c][0]) * 1000 for c in done]
+    answer = [(t[1] - t[0]) * 1000 for t in timings.values()]
+    e2e_rate = len(done) / max(last - start_at, 1e-9)
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, python "
+          f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     print(
-        f"accepted: {len(answered)} in {accepted_s:.2f}s  -> {len(answered) / accepted_s:.0f} cases/s (HTTP)"
+        f"cases: {cases}  rate: {a.rate or 'closed loop'}  senders: {a.senders}  "
+        f"concurrency: {a.concurrency}  errors: {errors or 0}"
     )
     print(
-        f"dispatched: {len(lat)} in {total_s:.2f}s  -> {len(lat) / max(total_s, 1e-9):.0f} cases/s (end to end)"
+        f"accepted: {len(timings)} in {sent_until - start_at:.1f}s -> "
+        f"{len(timings) / max(sent_until - start_at, 1e-9):.0f} cases/s (HTTP)"
     )
-    if lat:
-        print(
-            "answer->case.dispatched ms: "
-            f"p50 {percentile(lat, 50):.1f}  p95 {percentile(lat, 95):.1f}  "
-            f"p99 {percentile(lat, 99):.1f}  max {max(lat):.1f}  mean {statistics.mean(lat):.1f}"
-        )
+    print(
+        f"dispatched: {len(done)} in {last - start_at:.1f}s -> {e2e_rate:.0f} cases/s (end to end)"
+    )
+    print(f"intended send -> HTTP answer ms:       {spread(answer)}")
+    print(f"HTTP answer -> case.dispatched ms:     {spread(from_answer)}")
+    print(f"intended send -> case.dispatched ms:   {spread(from_intended)}")
+    for name, value in ceilings.items():
+        if value:
+            print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")
+        else:
+            print(f"ceiling: {name}: not measured")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=None, help="open-loop cases/s")
+    parser.add_argument("--duration", type=float, default=None, help="seconds at --rate")
+    parser.add_argument("--concurrency", type=int, default=64, help="connections in all")
+    parser.add_argument("--senders", type=int, default=1, help="sending processes")
     parser.add_argument("--intake", default="http://127.0.0.1:8001")
-    args = parser.parse_args()
-    asyncio.run(run(args.cases, args.concurrency, args.rate, args.intake))
+    parser.add_argument("--anonymous", action="store_true", help="post without a petitioner")
+    parser.add_argument("--ceilings", action="store_true", help="pgbench + publish-confirm")
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
