@@ -31,7 +31,7 @@ from fastapi.routing import iter_route_contexts
 
 from shared.auth.keys import Role
 from tests.e2e.conftest import Keys
-from tests.e2e.intake_helpers import XINGFU, case, phone
+from tests.e2e.intake_helpers import HEPINGLI, XINGFU, case, phone
 from tests.support.receiver import WebhookReceiver
 from tests.support.services import SERVICES, ServiceProcs
 from tests.support.stack import StackUnderTest
@@ -692,3 +692,61 @@ async def _admin_use_and_every_reveal_were_audited(world: World) -> None:
     assert ("ops:-", "petitioner.contact") in actions
     reveals = [r for r in rows if r["action"] == "petitioner.reveal"]
     assert any(shared.case_id in str(r["detail"]) for r in reveals)
+
+
+async def test_a_supervisor_sees_its_own_area_by_default_and_nothing_of_another(
+    world: World, keys: Keys
+) -> None:
+    http, url = world.http, world.url
+    for role, own in (("sup_in", "d01.s01"), ("sup_out", "d01.s02")):
+        r = await http.get(url("router", "/v1/reports/kpis"), headers=world.h(role))
+        assert r.status_code == 200 and r.json()["area"] == own, r.text
+    part = {"area": "d01.s01.c01"}
+    r = await http.get(url("router", "/v1/reports/kpis"), params=part, headers=world.h("sup_in"))
+    assert r.status_code == 200 and r.json()["area"] == "d01.s01.c01"
+
+    # a key person with a case in each street: each supervisor's file lists its own case only
+    number = phone()
+    first = case("public.streetlight", "路灯不亮（越级）", XINGFU, petitioner={"phone": number})
+    r = await http.post(url("intake", "/v1/cases"), json=first, headers=world.h("superior"))
+    assert r.status_code == 201 and r.json()["key_person"], r.text
+    here = r.json()["case_id"]
+    second = case("neighbour.dispute", "邻居噪音", HEPINGLI, petitioner={"phone": number})
+    r = await http.post(url("intake", "/v1/cases"), json=second, headers=world.h("channel"))
+    assert r.status_code == 201, r.text
+    there = r.json()["case_id"]
+    files = (await world.get_ok("intake", "/v1/key-persons", limit=500)) or []
+    ref = next(f["petitioner_ref"] for f in files if here in {c["case_id"] for c in f["cases"]})
+    seen = {}
+    for role in ("ops", "sup_in", "sup_out"):
+        r = await http.get(url("intake", f"/v1/key-persons/{ref}"), headers=world.h(role))
+        assert r.status_code == 200, r.text
+        seen[role] = {c["case_id"] for c in r.json()["cases"]}
+        assert r.json()["petitions"] == 2
+    assert seen == {"ops": {here, there}, "sup_in": {here}, "sup_out": {there}}
+
+    # the console: a supervisor's page has its area's numbers and no queue panel
+    async with httpx.AsyncClient(
+        base_url=url("router", ""), timeout=15, follow_redirects=True
+    ) as console:
+        pages = {}
+        for role in ("ops", "sup_in"):
+            console.cookies.clear()
+            r = await console.get("/console", params={"key": world.raw[role]})
+            assert r.status_code == 200 and r.url.path == "/console", r.text[:200]
+            pages[role] = r.text
+        assert 'data-source="queues"' in pages["ops"] or "消息队列" in pages["ops"]
+        assert "消息队列" not in pages["sup_in"]
+        assert (await console.get("/console", params={"area": "d01.s02"})).status_code == 403
+
+    # a supervisor key for an office the directory does not know sees nothing
+    ghost = await keys.make(Role.SUPERVISOR, owner="no-such-office")
+    shared = await world.case("shared")
+    assert (await http.get(url("intake", "/v1/alerts"), headers=ghost)).json() == []
+    assert (await http.get(url("intake", "/v1/key-persons"), headers=ghost)).json() == []
+    assert (
+        await http.get(url("router", f"/v1/cases/{shared.case_id}"), headers=ghost)
+    ).status_code == 404
+    assert (await http.get(url("router", "/v1/reports/kpis"), headers=ghost)).status_code == 403
+    r = await http.get(url("notifier", "/v1/deliveries"), headers=ghost)
+    assert r.status_code == 200 and r.json() == []
