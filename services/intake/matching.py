@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.schemas import CaseCreate
@@ -43,13 +43,25 @@ async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
     Sorted, so two transactions wanting overlapping sets take them in the same order.
     """
     if keys:
-        await conn.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
-                " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
-            ),
-            {"keys": sorted(set(keys))},
-        )
+        await conn.execute(_LOCKS, {"keys": sorted(set(keys))})
+
+
+_SAME_PETITIONER = (  # built once; parameters bound per call
+    select(cases.c.case_id, cases.c.status, cases.c.received_at)
+    .where(
+        cases.c.petitioner_ref == bindparam("ref"),
+        cases.c.category == bindparam("category"),
+        cases.c.compound == bindparam("compound"),
+        cases.c.status.in_(OPEN_STATUSES),
+        cases.c.received_at >= bindparam("since"),
+    )
+    .order_by(cases.c.received_at)
+    .limit(1)
+)
+_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+    " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
 
 
 async def find_target(
@@ -81,16 +93,13 @@ async def find_target(
         return None
     row = (
         await conn.execute(
-            select(cases.c.case_id, cases.c.status, cases.c.received_at)
-            .where(
-                cases.c.petitioner_ref == petitioner_ref,
-                cases.c.category == body.category,
-                cases.c.compound == compound,
-                cases.c.status.in_(OPEN_STATUSES),
-                cases.c.received_at >= window_start(now, policy.petitioner_window_days),
-            )
-            .order_by(cases.c.received_at)
-            .limit(1)
+            _SAME_PETITIONER,
+            {
+                "ref": petitioner_ref,
+                "category": body.category,
+                "compound": compound,
+                "since": window_start(now, policy.petitioner_window_days),
+            },
         )
     ).first()
     if row is None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,24 +38,37 @@ async def replay(conn: AsyncConnection, channel: str, refs: list[tuple[str, str]
     return again
 
 
+_EXISTING = (
+    select(
+        cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.key_person, case_refs.c.linked
+    )
+    .join(case_refs, case_refs.c.case_id == cases.c.case_id)
+    .where(
+        case_refs.c.channel == bindparam("channel"),
+        case_refs.c.kind == bindparam("kind"),
+        case_refs.c.ref == bindparam("ref"),
+    )
+)
+_CLAIM = (
+    pg_insert(case_refs)
+    .values(
+        channel=bindparam("channel"),
+        ref=bindparam("ref"),
+        kind=bindparam("kind"),
+        case_id=bindparam("case_id"),
+        linked=bindparam("linked"),
+    )
+    .on_conflict_do_nothing()
+    .returning(case_refs.c.case_id)
+)
+
+
 async def existing_case(
     conn: AsyncConnection, channel: str, refs: list[tuple[str, str]]
 ) -> Submitted | None:
     for kind, ref in refs:
         row = (
-            await conn.execute(
-                select(
-                    cases.c.case_id,
-                    cases.c.status,
-                    cases.c.received_at,
-                    cases.c.key_person,
-                    case_refs.c.linked,
-                )
-                .join(case_refs, case_refs.c.case_id == cases.c.case_id)
-                .where(
-                    case_refs.c.channel == channel, case_refs.c.kind == kind, case_refs.c.ref == ref
-                )
-            )
+            await conn.execute(_EXISTING, {"channel": channel, "kind": kind, "ref": ref})
         ).first()
         if row is not None:
             dup = row.case_id if row.linked else None
@@ -84,13 +98,8 @@ async def claim_refs(
     """
     taken: list[tuple[str, str]] = []
     for kind, ref in refs:
-        stmt = (
-            pg_insert(case_refs)
-            .values(channel=channel, ref=ref, kind=kind, case_id=case_id, linked=linked)
-            .on_conflict_do_nothing()
-            .returning(case_refs.c.case_id)
-        )
-        if (await conn.execute(stmt)).first() is None:
+        claim = {"channel": channel, "ref": ref, "kind": kind, "case_id": case_id, "linked": linked}
+        if (await conn.execute(_CLAIM, claim)).first() is None:
             for k, r in taken:
                 await conn.execute(
                     delete(case_refs).where(
@@ -115,12 +124,17 @@ async def store_petitioner(conn: AsyncConnection, deps: IntakeDeps, body: CaseCr
         "id_number_enc": deps.vault.seal(p.id_number),
         "email_enc": deps.vault.seal(p.email),
     }
-    stmt = pg_insert(petitioners).values(petitioner_ref=ref, **values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[petitioners.c.petitioner_ref],
-            set_={k: getattr(stmt.excluded, k) for k, v in values.items() if v is not None}
-            | {"updated_at": stmt.excluded.updated_at},
-        )
-    )
+    given = frozenset(k for k, v in values.items() if v is not None)
+    await conn.execute(_upsert_petitioner(given), {"petitioner_ref": ref, **values})
     return ref
+
+
+@functools.cache
+def _upsert_petitioner(given: frozenset[str]) -> Any:
+    """Built once per set of fields given: a field not given keeps its stored value."""
+    stmt = pg_insert(petitioners)
+    return stmt.on_conflict_do_update(
+        index_elements=[petitioners.c.petitioner_ref],
+        set_={k: getattr(stmt.excluded, k) for k in sorted(given)}
+        | {"updated_at": stmt.excluded.updated_at},
+    )

@@ -25,7 +25,7 @@ from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationD
 from shared.db.outbox import write_events
 from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
-from shared.security.pii import PiiVault
+from shared.security.pii import PiiVault, petitioner_ref
 
 STATUS_LABELS = {
     "received": "已受理",
@@ -37,6 +37,9 @@ STATUS_LABELS = {
     "disputed": "协调中（吹哨）",
 }
 STATUS_RANK = {s: i for i, s in enumerate(STATUS_LABELS)}
+# Hot-path statements are built once (parameters bound per call): building a statement
+# object costs more CPU than compiling (cached) and running it.
+_INSERT_CASE = insert(cases)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,19 @@ class IntakeDeps:
     pseudonym_key: str
     policy: IntakePolicy = field(default_factory=IntakePolicy)
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
+
+
+def lock_keys(deps: IntakeDeps, body: CaseCreate) -> list[str]:
+    """The advisory locks a submission's decisions need, held to the commit: the
+    petitioner's (linking, key person) and each alert rule's place (counts).
+
+    A transaction holding several submissions takes the union of theirs first, in one
+    sorted statement, so two such transactions never wait on each other in a cycle.
+    """
+    p = body.petitioner
+    ref = petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None
+    keys = signals.lock_keys(deps.policy, body.category, places(body.location.model_dump()))
+    return keys + ([f"petitioner:{ref}"] if ref else [])
 
 
 async def submit_case(
@@ -69,10 +85,7 @@ async def submit_case(
         return existing, False
     ref = await records.store_petitioner(conn, deps, body)
     where = places(body.location.model_dump())
-    # One round trip for every lock this submission's decisions need: the petitioner's
-    # (linking, key person) and each alert rule's place (counts). Held to the commit.
-    locks = signals.lock_keys(deps.policy, body.category, where)
-    await matching.advisory_locks(conn, locks + ([f"petitioner:{ref}"] if ref else []))
+    await matching.advisory_locks(conn, lock_keys(deps, body))
     target = await matching.find_target(
         conn,
         policy=deps.policy.duplicates,
@@ -166,26 +179,27 @@ async def _create(
         detail = (detail or {}) | {"rebound_of": str(rebound)}
     location = body.location.model_dump()
     await conn.execute(
-        insert(cases).values(
-            case_id=case_id,
-            channel=channel,
-            external_id=body.external_id,
-            petitioner_ref=ref,
-            category=body.category,
-            title=body.title,
-            description=body.description,
-            location=location,
-            urgency=body.urgency,
-            received_by=body.received_by,
-            status=status,
-            status_detail=detail,
-            status_at=now,
-            received_at=now,
-            community=where["community"],
-            grid=where["grid"],
-            compound=where["compound"],
-            key_person=flagged,
-        )
+        _INSERT_CASE,
+        {
+            "case_id": case_id,
+            "channel": channel,
+            "external_id": body.external_id,
+            "petitioner_ref": ref,
+            "category": body.category,
+            "title": body.title,
+            "description": body.description,
+            "location": location,
+            "urgency": body.urgency,
+            "received_by": body.received_by,
+            "status": status,
+            "status_detail": detail,
+            "status_at": now,
+            "received_at": now,
+            "community": where["community"],
+            "grid": where["grid"],
+            "compound": where["compound"],
+            "key_person": flagged,
+        },
     )
     suggested = await _suggest(conn, deps, body, case_id, ref, where, now)
     alerts = await signals.raise_alerts(

@@ -7,12 +7,13 @@ an alert is raised exactly once per (rule, place, window), backed by a unique co
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import BindParameter, Select, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,6 +44,45 @@ class History:
     rebound_of: UUID | None  # an explained closure of the same category within six months
 
 
+def _history_statement() -> Select[Any]:
+    """Built once: a statement object per call costs more CPU than running it."""
+    ref: BindParameter[str] = bindparam("ref")
+    own = (
+        select(func.count())
+        .select_from(cases)
+        .where(cases.c.petitioner_ref == ref, cases.c.received_at >= bindparam("since"))
+    )
+    linked = (
+        select(func.count())
+        .select_from(duplicate_links)
+        .where(
+            duplicate_links.c.petitioner_ref == ref,
+            duplicate_links.c.linked_at >= bindparam("since"),
+        )
+    )
+    rebound = (
+        select(cases.c.case_id)
+        .where(
+            cases.c.petitioner_ref == ref,
+            cases.c.category == bindparam("category"),
+            cases.c.status == "closed",
+            cases.c.status_detail["close_kind"].astext == "explained",
+            cases.c.status_at >= bindparam("rebound_since"),
+        )
+        .order_by(cases.c.status_at.desc())
+        .limit(1)
+    )
+    return select(
+        exists().where(key_persons.c.petitioner_ref == ref),
+        own.scalar_subquery(),
+        linked.scalar_subquery(),
+        rebound.scalar_subquery(),
+    )
+
+
+_HISTORY = _history_statement()
+
+
 async def history(
     conn: AsyncConnection,
     policy: KeyPersonPolicy,
@@ -53,40 +93,15 @@ async def history(
     """The caller holds the petitioner's advisory lock; this petition is not stored yet."""
     if petitioner_ref is None:
         return History(False, 0, None)
-    since = window_start(now, policy.window_days)
-    own = (
-        select(func.count())
-        .select_from(cases)
-        .where(cases.c.petitioner_ref == petitioner_ref, cases.c.received_at >= since)
-    )
-    linked = (
-        select(func.count())
-        .select_from(duplicate_links)
-        .where(
-            duplicate_links.c.petitioner_ref == petitioner_ref,
-            duplicate_links.c.linked_at >= since,
-        )
-    )
-    rebound = (
-        select(cases.c.case_id)
-        .where(
-            cases.c.petitioner_ref == petitioner_ref,
-            cases.c.category == category,
-            cases.c.status == "closed",
-            cases.c.status_detail["close_kind"].astext == "explained",
-            cases.c.status_at >= now - REBOUND_WINDOW,
-        )
-        .order_by(cases.c.status_at.desc())
-        .limit(1)
-    )
     row = (
         await conn.execute(
-            select(
-                exists().where(key_persons.c.petitioner_ref == petitioner_ref),
-                own.scalar_subquery(),
-                linked.scalar_subquery(),
-                rebound.scalar_subquery(),
-            )
+            _HISTORY,
+            {
+                "ref": petitioner_ref,
+                "since": window_start(now, policy.window_days),
+                "category": category,
+                "rebound_since": now - REBOUND_WINDOW,
+            },
         )
     ).one()
     return History(bool(row[0]), int(row[1] or 0) + int(row[2] or 0), row[3])
@@ -161,6 +176,28 @@ async def raise_alerts(
     return raised
 
 
+@functools.cache
+def _alert_counts(level: str) -> Select[Any]:
+    """One statement per place level, built once: the last window's end of a (rule, place)
+    and the count of matching cases and distinct petitioners since."""
+    last_q = (
+        select(func.max(alerts.c.window_end))
+        .where(alerts.c.rule_id == bindparam("rule_id"), alerts.c.place == bindparam("place"))
+        .scalar_subquery()
+    )
+    floor: BindParameter[datetime] = bindparam("floor", type_=cases.c.received_at.type)
+    return select(
+        last_q,
+        func.count(cases.c.case_id),
+        func.count(func.distinct(cases.c.petitioner_ref)),
+    ).where(
+        cases.c[level] == bindparam("place"),
+        cases.c.received_at >= func.greatest(floor, func.coalesce(last_q, floor)),
+        cases.c.channel != "early_warning",
+        cases.c.category.like(bindparam("like"), escape="\\"),
+    )
+
+
 async def _evaluate(
     conn: AsyncConnection,
     rule: AlertRule,
@@ -169,30 +206,21 @@ async def _evaluate(
     owners: Any,
     now: datetime,
 ) -> AlertRaised | None:
-    last_q = (
-        select(func.max(alerts.c.window_end))
-        .where(alerts.c.rule_id == rule.id, alerts.c.place == place)
-        .scalar_subquery()
-    )
     like = rule.like_pattern()
     if like is None:
+        last_q = (
+            select(func.max(alerts.c.window_end))
+            .where(alerts.c.rule_id == rule.id, alerts.c.place == place)
+            .scalar_subquery()
+        )
         last_end = await conn.scalar(select(last_q))
     else:
         # One statement for the common answer ("window already alerted" or "not yet"):
         # the last window's end and the counts since, without a row per case.
-        floor = now - rule.window
         last_end, n, people_n = (
             await conn.execute(
-                select(
-                    last_q,
-                    func.count(cases.c.case_id),
-                    func.count(func.distinct(cases.c.petitioner_ref)),
-                ).where(
-                    cases.c[rule.level] == place,
-                    cases.c.received_at >= func.greatest(floor, func.coalesce(last_q, floor)),
-                    cases.c.channel != "early_warning",
-                    cases.c.category.like(like, escape="\\"),
-                )
+                _alert_counts(rule.level),
+                {"rule_id": rule.id, "place": place, "floor": now - rule.window, "like": like},
             )
         ).one()
         if (last_end is None or last_end <= now) and not rule.reached(

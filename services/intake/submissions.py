@@ -22,9 +22,10 @@ from typing import Any
 
 import structlog
 
+from services.intake.matching import advisory_locks
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.service import submit_case
+from services.intake.service import lock_keys, submit_case
 from services.intake.tables import outbox
 from shared.contracts.envelope import Envelope
 from shared.db.outbox import write_events
@@ -95,6 +96,8 @@ class SubmissionBatcher:
         events: list[Envelope] = []
         try:
             async with runtime.engine.begin() as conn:
+                keys = [k for p in batch for k in lock_keys(runtime.deps, p.body)]
+                await advisory_locks(conn, keys)
                 for p in batch:
                     results.append(await self._run(conn, p, events))
                 await write_events(conn, outbox, events)

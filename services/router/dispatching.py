@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
@@ -28,6 +28,19 @@ from shared.domain.routing import RoutingDecision
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
+# Built once, parameters bound per call (building statement objects is the hot path's
+# largest CPU cost after running them).
+_INSERT_CASE = (
+    pg_insert(cases)
+    .on_conflict_do_nothing(index_elements=[cases.c.case_id])
+    .returning(cases.c.case_id)
+)
+_SET_STATE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("b_case_id"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"), version=cases.c.version + 1)
+)
+
 
 async def create_case(ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision) -> bool:
     """Store the case as triaged, with its routing decision and the first timeline rows.
@@ -36,23 +49,21 @@ async def create_case(ctx: HandlerContext, event: CaseReceived, decision: Routin
     """
     triaged = fire_case(CaseState.RECEIVED, "triage")
     stored = await ctx.conn.scalar(
-        pg_insert(cases)
-        .values(
-            case_id=event.case_id,
-            state=triaged.value,
-            channel=event.channel,
-            category=event.category,
-            title=event.title,
-            location=event.location.model_dump(),
-            tier=decision.tier.value,
-            urgency=decision.urgency.value,
-            rule_id=decision.matched_rule_id,
-            ruleset_version=decision.ruleset_version,
-            petitioner_ref=event.petitioner_ref,
-            received_at=ctx.cause.occurred_at,
-        )
-        .on_conflict_do_nothing(index_elements=[cases.c.case_id])
-        .returning(cases.c.case_id)
+        _INSERT_CASE,
+        {
+            "case_id": event.case_id,
+            "state": triaged.value,
+            "channel": event.channel,
+            "category": event.category,
+            "title": event.title,
+            "location": event.location.model_dump(),
+            "tier": decision.tier.value,
+            "urgency": decision.urgency.value,
+            "rule_id": decision.matched_rule_id,
+            "ruleset_version": decision.ruleset_version,
+            "petitioner_ref": event.petitioner_ref,
+            "received_at": ctx.cause.occurred_at,
+        },
     )
     if stored is None:
         return False
@@ -227,9 +238,7 @@ def _create_dispatch(
 
 async def _set_case_state(ctx: Any, case_id: UUID, state: CaseState) -> None:
     await ctx.conn.execute(
-        update(cases)
-        .where(cases.c.case_id == case_id)
-        .values(state=state.value, updated_at=ctx.now, version=cases.c.version + 1)
+        _SET_STATE, {"b_case_id": case_id, "b_state": state.value, "b_at": ctx.now}
     )
 
 
