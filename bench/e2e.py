@@ -193,6 +193,34 @@ async def publish_confirm_rate(settings: Settings, n: int = 20000, window: int =
         await conn.close()
 
 
+# -- CPU per case, per process ---------------------------------------------------------------
+CPU_GROUPS = {
+    "intake": "services.intake.app",
+    "router": "services.router.app",
+    "escalation": "services.escalation.app",
+    "notifier": "services.notifier.app",
+    "postgresql": "postgres",
+    "rabbitmq": "beam.smp",
+}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each part, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for group, needle in CPU_GROUPS.items():
+            if needle in cmd and "uv run" not in cmd:
+                used[group] += (int(fields[11]) + int(fields[12])) / tick
+                break
+    return used
+
+
 # -- the run ---------------------------------------------------------------------------------
 async def run(a: argparse.Namespace) -> None:
     settings = Settings()
@@ -220,6 +248,7 @@ async def run(a: argparse.Namespace) -> None:
 
     await probe.consume(on_dispatched, no_ack=False)
     run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
+    cpu_before = cpu_seconds()
     start_at = time.time() + 1.0
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
@@ -247,6 +276,8 @@ async def run(a: argparse.Namespace) -> None:
     deadline = time.monotonic() + 120
     while len(timings.keys() & dispatched.keys()) < len(timings) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    await asyncio.sleep(2)  # let the downstream consumers (escalation, notifier) finish too
+    cpu_used = {k: v - cpu_before[k] for k, v in cpu_seconds().items()}
     await connection.close()
     done = [c for c in timings if c in dispatched]
     last = max((dispatched[c] for c in done), default=start_at)
@@ -270,6 +301,10 @@ async def run(a: argparse.Namespace) -> None:
     print(f"intended send -> HTTP answer ms:       {spread(answer)}")
     print(f"HTTP answer -> case.dispatched ms:     {spread(from_answer)}")
     print(f"intended send -> case.dispatched ms:   {spread(from_intended)}")
+    if done:
+        per_case = "  ".join(f"{k} {1000 * v / len(done):.2f}" for k, v in cpu_used.items())
+        total = 1000 * sum(cpu_used.values()) / len(done)
+        print(f"CPU ms per case: {per_case}  (all {total:.2f}; the senders not counted)")
     for name, value in ceilings.items():
         if value:
             print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")

@@ -18,8 +18,5 @@ fi
 uv run --frozen ruff check .
 uv run --frozen lint-imports
 uv run --frozen mypy shared services
-# Dependency audit of uv.lock against PyPI's advisories: a known vulnerability fails the run
-# unless scripts/pip-audit-ignore.txt lists it with its reason; --strict also fails when a
-# package cannot be looked up. SHAOBAO_SKIP_PIP_AUDIT=1 skips it on a machine without PyPI.
-if [ "${SHAOBAO_SKIP_PIP_AUDIT:-}" = 1 ]; then echo "pip-audit skipped (SHAOBAO_SKIP_PIP_AUDIT=1)"; else uv export --frozen --no-emit-project --all-groups | uv run --frozen pip-audit --strict --progress-spinner off --disable-pip --require-hashes -r /dev/stdin $(grep -oE '^[A-Z][A-Za-z0-9-]+' scripts/pip-audit-ignore.txt | sed 's/^/--ignore-vuln /'); fi
+bash scripts/audit.sh
 uv run --frozen pytest "${@:--q}"
