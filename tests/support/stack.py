@@ -2,7 +2,9 @@
 
 The servers are the ones ``deploy/stack.sh up`` runs (``scripts/test.sh`` starts them).
 Each session gets its own database and vhost, so tests never see the development data
-and can run beside a running system.
+and can run beside a running system. The server addresses default to the environment
+(``SHAOBAO_TEST_PG_ADMIN_URL``, ``SHAOBAO_TEST_AMQP_BASE``, ``SHAOBAO_MQ_MANAGEMENT_URL``)
+read at import; a suite with servers of its own (tests/faults) passes a :class:`Servers`.
 """
 
 from __future__ import annotations
@@ -26,31 +28,41 @@ MGMT_AUTH = ("shaobao", "shaobao")
 
 
 @dataclass(frozen=True)
+class Servers:
+    """Where the PostgreSQL and RabbitMQ servers of a test session are."""
+
+    pg_admin: str = PG_ADMIN  # postgresql://user:password@host:port/database
+    amqp_base: str = AMQP_BASE  # amqp://user:password@host:port (no vhost)
+    mgmt: str = MGMT  # the management API's base URL
+
+
+DEFAULT_SERVERS = Servers()
+
+
+@dataclass(frozen=True)
 class StackUnderTest:
     database: str
     vhost: str
+    servers: Servers = DEFAULT_SERVERS
 
     @property
     def database_url(self) -> str:
-        return (
-            PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
-            + f"/{self.database}"
-        )
+        return self.raw_database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
     @property
     def raw_database_url(self) -> str:
-        return PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}"
+        return self.servers.pg_admin.rsplit("/", 1)[0] + f"/{self.database}"
 
     @property
     def amqp_url(self) -> str:
-        return f"{AMQP_BASE}/{quote(self.vhost, safe='')}"
+        return f"{self.servers.amqp_base}/{quote(self.vhost, safe='')}"
 
     def settings(self, **overrides: object) -> Settings:
         base = {
             "environment": "test",
             "database_url": self.database_url,
             "amqp_url": self.amqp_url,
-            "mq_management_url": MGMT,
+            "mq_management_url": self.servers.mgmt,
             "log_json": True,
         }
         return Settings(**(base | overrides))  # type: ignore[arg-type]
@@ -61,30 +73,31 @@ class StackUnderTest:
             SHAOBAO_ENVIRONMENT="test",
             SHAOBAO_DATABASE_URL=self.database_url,
             SHAOBAO_AMQP_URL=self.amqp_url,
-            SHAOBAO_MQ_MANAGEMENT_URL=MGMT,
+            SHAOBAO_MQ_MANAGEMENT_URL=self.servers.mgmt,
         )
         env.update(extra)
         return env
 
 
-async def create_stack(prefix: str = "t") -> StackUnderTest:
+async def create_stack(prefix: str = "t", servers: Servers = DEFAULT_SERVERS) -> StackUnderTest:
     name = f"shaobao_{prefix}_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(servers.pg_admin)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    async with httpx.AsyncClient(base_url=MGMT, auth=MGMT_AUTH, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=servers.mgmt, auth=MGMT_AUTH, timeout=10) as http:
         (await http.put(f"/api/vhosts/{name}")).raise_for_status()
         perms = {"configure": ".*", "write": ".*", "read": ".*"}
         (await http.put(f"/api/permissions/{name}/shaobao", json=perms)).raise_for_status()
-    return StackUnderTest(database=name, vhost=name)
+    return StackUnderTest(database=name, vhost=name, servers=servers)
 
 
 async def drop_stack(stack: StackUnderTest) -> None:
-    async with httpx.AsyncClient(base_url=MGMT, auth=MGMT_AUTH, timeout=10) as http:
+    mgmt = stack.servers.mgmt
+    async with httpx.AsyncClient(base_url=mgmt, auth=MGMT_AUTH, timeout=10) as http:
         await http.delete(f"/api/vhosts/{stack.vhost}")
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(stack.servers.pg_admin)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{stack.database}" WITH (FORCE)')
     finally:
