@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import aio_pika
+import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from sqlalchemy import Table, text
+from sqlalchemy import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock, OffsetClock, SystemClock
@@ -96,7 +98,10 @@ class ServiceRuntime:
         while True:
             try:
                 self._connection = await aio_pika.connect_robust(
-                    self.settings.amqp_url, client_properties={"connection_name": self.name}
+                    self.settings.amqp_url,
+                    client_properties={"connection_name": self.name},
+                    # After a broker restart, reconnect within a second (default 5 s).
+                    reconnect_interval=BROKER_RECONNECT_SECONDS,
                 )
                 break
             except Exception as exc:
@@ -147,21 +152,79 @@ class ServiceRuntime:
 
     # -- readiness -------------------------------------------------------------------
     async def check_ready(self) -> dict[str, str]:
-        """Problems by part; empty when ready."""
+        """Problems by part; empty when ready.
+
+        The database is asked ``SELECT 1`` on a connection of the probe's own, outside the
+        pool: readiness says whether PostgreSQL answers, not whether this process is busy
+        (under a backlog every pooled connection is in use, and a busy replica must not be
+        taken out of service for it). The broker is ready once topology and consumer are
+        set up and while the robust connection is connected; it stays open, reconnecting,
+        while RabbitMQ is away, so ``is_closed`` alone would say ready.
+        """
         problems: dict[str, str] = {}
         try:
-            async with asyncio.timeout(2):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
+            await self._probe_database()
         except Exception as exc:
             problems["database"] = repr(exc)[:200]
         conn_ = self._connection
-        if conn_ is None or conn_.is_closed or not self._broker_ready.is_set():
+        if (
+            conn_ is None
+            or conn_.is_closed
+            or not conn_.connected.is_set()
+            or not self._broker_ready.is_set()
+        ):
             problems["broker"] = "not connected"
         return problems
+
+    async def _probe_database(self) -> None:
+        """``SELECT 1`` within ``PROBE_SECONDS`` on the probe's connection (made on demand,
+        dropped on any failure, closed when the runtime stops)."""
+        state = self.__dict__.setdefault("_probe", _DatabaseProbe())
+        async with asyncio.timeout(PROBE_SECONDS), state.lock:
+            if state.conn is None or state.conn.is_closed():
+                url = make_url(self.settings.database_url).set(drivername="postgresql")
+                state.conn = await asyncpg.connect(
+                    url.render_as_string(hide_password=False),
+                    timeout=PROBE_SECONDS,
+                    server_settings={"application_name": f"{self.name}-probe"},
+                )
+                if state.closer is None:
+                    state.closer = asyncio.create_task(state.close_on_cancel(), name="db-probe")
+                    self._tasks.append(state.closer)
+            try:
+                await state.conn.fetchval("SELECT 1", timeout=PROBE_SECONDS)
+            except BaseException:
+                state.drop()
+                raise
 
     async def _lag_loop(self) -> None:
         while True:
             await asyncio.sleep(2.0)
             with contextlib.suppress(Exception):
                 await self.relay.measure_lag()
+
+
+BROKER_RECONNECT_SECONDS = 1.0
+PROBE_SECONDS = 2.0
+
+
+class _DatabaseProbe:
+    """The readiness probe's own PostgreSQL connection (one at a time: a lock)."""
+
+    def __init__(self) -> None:
+        self.conn: asyncpg.Connection | None = None
+        self.lock = asyncio.Lock()
+        self.closer: asyncio.Task[None] | None = None
+
+    def drop(self) -> None:
+        if self.conn is not None:
+            self.conn.terminate()
+            self.conn = None
+
+    async def close_on_cancel(self) -> None:
+        """Runs with the runtime's tasks; when :meth:`ServiceRuntime.stop` cancels it, the
+        probe's connection goes with it."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.drop()
