@@ -6,6 +6,7 @@ network and SMTP connection errors) and what counts against the endpoint's break
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -96,11 +97,19 @@ def failed(error: str, *, retry: bool = False) -> Outcome:
 
 
 async def _post(client: httpx.AsyncClient, url: str, **kwargs: object) -> Outcome:
+    """One POST, over within the client's read timeout in all (httpx's timeouts are per
+    phase: a receiver that trickles a byte at a time would otherwise hold it for ever)."""
     started = time.perf_counter()
+    budget = client.timeout.read
     try:
-        resp = await client.post(url, **kwargs)  # type: ignore[arg-type]
+        async with asyncio.timeout(budget):
+            resp = await client.post(url, **kwargs)  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         return Outcome(False, True, None, repr(exc)[:300], _ms(started))
+    except TimeoutError:
+        secs = f"{budget or 0:g}"
+        error = f"接收方 {secs} 秒内未答完 (no complete answer within {secs}s)"
+        return Outcome(False, True, None, error, _ms(started))
     code = resp.status_code
     if 200 <= code < 300:
         return Outcome(True, False, code, None, _ms(started))

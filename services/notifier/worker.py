@@ -9,6 +9,14 @@ whose breaker is open are not claimed (see :mod:`services.notifier.breaker`); th
 deliveries of one endpoint in a batch go out one after another in ``created_at`` order.
 Success of a dispatch delivery emits ``dispatch.delivered``; a final failure emits
 ``delivery.failed``.
+
+Endpoints do not wait for each other: each endpoint's claimed deliveries go out on a task
+of their own (at most ``max_endpoints`` at once), and the loop keeps claiming for the other
+endpoints meanwhile; an endpoint with a task in flight is not claimed again until it
+finishes, so its order holds. A receiver that accepts and never answers costs its own
+deliveries one timeout per attempt (then its breaker opens) and nobody else anything.
+A delivery whose lease would lapse before its turn is released unsent rather than sent
+late, so no other replica can be sending it at the same time.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any
 import httpx
 import orjson
 import structlog
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import breaker
@@ -47,11 +55,13 @@ class DeliveryWorker:
         config: NotifierSettings,
         *,
         batch: int = 50,
+        max_endpoints: int = 50,
     ) -> None:
         self.rt = runtime
         self.vault = vault
         self.config = config
         self.batch = batch
+        self.max_endpoints = max_endpoints
         s = runtime.settings
         self.max_attempts = s.webhook_max_attempts
         self.backoff = s.webhook_backoff_base_seconds
@@ -59,29 +69,58 @@ class DeliveryWorker:
         self.quiet = quiet_hours(config)
 
     async def run(self) -> None:
+        """Claim and send until cancelled; cancelling also cancels the sends in flight."""
         gauge_at = 0.0
+        inflight: dict[str, asyncio.Task[None]] = {}
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-            while True:
-                try:
-                    claimed = await self._claim()
-                    if claimed:
-                        groups: dict[str, list[Any]] = defaultdict(list)
-                        for row in sorted(claimed, key=lambda r: r.created_at):
-                            groups[row.owner_id].append(row)
-                        await asyncio.gather(*(self._in_order(client, g) for g in groups.values()))
-                        continue
-                    if time.monotonic() - gauge_at > 1.0:  # replicas all report the DB count
-                        gauge_at = time.monotonic()
-                        async with self.rt.engine.connect() as conn:
-                            await breaker.refresh_gauge(conn)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("delivery_loop_error", error=repr(exc))
-                    await asyncio.sleep(1.0)
-                await asyncio.sleep(0.1)
+            try:
+                while True:
+                    try:
+                        claimed = (
+                            await self._claim(busy=set(inflight))
+                            if len(inflight) < self.max_endpoints
+                            else []
+                        )
+                        if claimed:
+                            self._start(client, claimed, inflight)
+                            continue
+                        if time.monotonic() - gauge_at > 1.0:  # replicas all report the DB count
+                            gauge_at = time.monotonic()
+                            async with self.rt.engine.connect() as conn:
+                                await breaker.refresh_gauge(conn)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        log.warning("delivery_loop_error", error=repr(exc))
+                        await asyncio.sleep(1.0)
+                    await asyncio.sleep(0.1)
+            finally:
+                for task in inflight.values():
+                    task.cancel()
+                await asyncio.gather(*inflight.values(), return_exceptions=True)
 
-    async def _claim(self) -> list[Any]:
+    def _start(
+        self, client: httpx.AsyncClient, claimed: list[Any], inflight: dict[str, asyncio.Task[None]]
+    ) -> None:
+        """One task per endpoint, sending its rows in ``created_at`` order."""
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for row in sorted(claimed, key=lambda r: r.created_at):
+            groups[row.owner_id].append(row)
+        for owner, rows in groups.items():
+            task = asyncio.create_task(self._in_order(client, rows), name=f"deliver:{owner}")
+            inflight[owner] = task
+
+            def finished(t: asyncio.Task[None], owner: str = owner) -> None:
+                inflight.pop(owner, None)
+                if not t.cancelled() and t.exception() is not None:
+                    # e.g. the database went away mid-record: the rows' leases expire and
+                    # they are claimed again
+                    log.warning("delivery_task_error", owner_id=owner, error=repr(t.exception()))
+
+            task.add_done_callback(finished)
+
+    async def _claim(self, busy: set[str] | frozenset[str] = frozenset()) -> list[Any]:
+        """Lease up to ``batch`` due deliveries, none of an endpoint in ``busy``."""
         now = self.rt.clock.now()
         d, e = deliveries, endpoints
         later = deliveries.alias("later")
@@ -101,6 +140,7 @@ class DeliveryWorker:
                 d.c.next_attempt_at <= now,
                 or_(d.c.locked_until.is_(None), d.c.locked_until < now),
                 or_(e.c.open_until.is_(None), half_open_probe),
+                d.c.owner_id.not_in(sorted(busy)) if busy else true(),
             )
             .order_by(d.c.next_attempt_at, d.c.created_at)
             .limit(self.batch)
@@ -126,6 +166,12 @@ class DeliveryWorker:
 
     async def _in_order(self, client: httpx.AsyncClient, rows: list[Any]) -> None:
         for i, row in enumerate(rows):
+            # Not enough of the lease left for one more attempt: another replica may claim
+            # it once it lapses, so release it (and those behind it) for the next claim.
+            left = (row.locked_until - self.rt.clock.now()).total_seconds()
+            if left < self.timeout * 1.5:
+                await self._release(rows[i:])
+                return
             if not await self._deliver(client, row):
                 await self._release(rows[i + 1 :])  # they wait behind it, in order
                 return
