@@ -23,9 +23,12 @@ import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from shared.auth.keys import Role
 from shared.db.migrate import migrate_all_async
+from shared.security.signing import DELIVERY_HEADER
 from tests.e2e.conftest import Keys
 from tests.e2e.test_first_case import register_all_endpoints
 from tests.support.receiver import WebhookReceiver
@@ -63,10 +66,12 @@ async def replicas(
             # Small scan batches, so two scanners interleave on a few hundred due rows
             # instead of one claiming them all in its first pass.
             "SHAOBAO_ESCALATION_SCAN_BATCH": "10",
+            # A delivery's lease is 3 x this timeout: 6 s, so a slow receiver outlasts it.
+            "SHAOBAO_WEBHOOK_TIMEOUT_SECONDS": "2",
         },
     )
     try:
-        await procs.start_all(replicas=REPLICAS)
+        await procs.start_all(replicas=REPLICAS, timeout=180)  # eight processes start at once
         yield procs
     finally:
         procs.stop_all()
@@ -103,8 +108,10 @@ async def _per_replica(
     ]
 
 
-async def _post_cases(http: httpx.AsyncClient, procs: ServiceProcs, keys: Keys) -> list[str]:
-    """CASES neighbour disputes, urgent (30-minute acknowledge clock), over both intakes."""
+async def _post_cases(
+    http: httpx.AsyncClient, procs: ServiceProcs, keys: Keys, count: int = CASES
+) -> list[str]:
+    """``count`` neighbour disputes, urgent (30-minute acknowledge clock), over both intakes."""
     channel = await keys.make(Role.CHANNEL, channel="grid_app")
     phone_base = 13900000000 + secrets.randbelow(10**7) * 10
     run = secrets.token_hex(4)
@@ -126,7 +133,7 @@ async def _post_cases(http: httpx.AsyncClient, procs: ServiceProcs, keys: Keys) 
         assert r.status_code == 201, r.text
         return str(r.json()["case_id"])
 
-    return list(await asyncio.gather(*(post(i) for i in range(CASES))))
+    return list(await asyncio.gather(*(post(i) for i in range(count))))
 
 
 def _recipient(message: dict[str, Any]) -> str:
@@ -160,6 +167,7 @@ async def _all_delivered(stack: StackUnderTest, receiver: WebhookReceiver, what:
     await eventually(settled, timeout=240, interval=0.5, what=what)
 
 
+@pytest.mark.timeout(900)  # a few hundred cases through eight processes on two cores
 async def test_two_replicas_of_every_service_share_the_work_and_do_each_piece_once(
     replicas: ServiceProcs, rep_stack: StackUnderTest
 ) -> None:
@@ -355,6 +363,85 @@ async def test_two_replicas_of_every_service_share_the_work_and_do_each_piece_on
         assert sum(counts) == expected[work], (work, counts)
         assert all(c > 0 for c in counts), f"a replica did none of: {work} {counts}"
     print({work: counts for work, counts in shares.items()})  # the split, in the -s output
+
+
+class SlowReceiver(WebhookReceiver):
+    """Counts each webhook by delivery id as it arrives, then answers after ``delay``
+    seconds (the one marked ``blocker`` after ``blocker_delay``, announcing it)."""
+
+    def __init__(self, secret: str, delay: float, blocker_delay: float) -> None:
+        super().__init__(secret)
+        self.delay, self.blocker_delay = delay, blocker_delay
+        self.blocker_arrived = asyncio.Event()
+        self.by_delivery: Counter[str] = Counter()
+
+    async def _handle(self, request: Request) -> JSONResponse:
+        self.by_delivery[request.headers.get(DELIVERY_HEADER, "")] += 1
+        if (await request.json()).get("blocker"):
+            self.blocker_arrived.set()
+            await asyncio.sleep(self.blocker_delay)
+        else:
+            await asyncio.sleep(self.delay)
+        return await super()._handle(request)
+
+
+async def _stage_deliveries(stack: StackUnderTest, owner: str, bodies: list[bytes]) -> list[str]:
+    """Pending deliveries to ``owner``, all due, committed together (as a consumer would)."""
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        rows = await conn.fetch(
+            "INSERT INTO notifier.deliveries (delivery_id, event_id, event_type, owner_id,"
+            " body, status, attempts, next_attempt_at, created_at)"
+            " SELECT gen_random_uuid(), gen_random_uuid(), 'test.backlog', $1, b, 'pending', 0,"
+            " timestamptz '2000-01-01', now() + make_interval(secs => i / 1000.0)"
+            " FROM unnest($2::bytea[]) WITH ORDINALITY AS t(b, i) RETURNING delivery_id",
+            owner,
+            bodies,
+        )
+    finally:
+        await conn.close()
+    return [str(r["delivery_id"]) for r in rows]
+
+
+@pytest.mark.timeout(300)
+async def test_a_backlog_for_a_slow_receiver_is_sent_once_by_two_notifiers(
+    replicas: ServiceProcs, rep_stack: StackUnderTest
+) -> None:
+    """One notifier is busy with a slow delivery while 30 more for one owner become due;
+    the other claims all 30 and sends them in order (0.5 s each, 15 s in all, longer than
+    the 6 s lease). Each must still reach the receiver once: a worker that sent rows past
+    their lease let the other replica claim and send them too (19 of 30 twice with the
+    worker of 53d6870; de985ee releases a row whose lease would lapse before its turn)."""
+    admin = await Keys(rep_stack).make(Role.ADMIN)
+    owner = "d01-s01-c01-sq"
+    async with (
+        SlowReceiver(secrets.token_urlsafe(24), delay=0.5, blocker_delay=1.5) as receiver,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        for o in (owner, "d01-s01-jd"):  # the blocker goes to another owner: not in order
+            r = await http.put(
+                f"{replicas.url('notifier', 2)}/v1/endpoints/{o}",
+                headers=admin,
+                json={"url": receiver.url, "secret": receiver.secret},
+            )
+            assert r.status_code == 200, r.text
+        await _stage_deliveries(rep_stack, "d01-s01-jd", [b'{"blocker": true}'])
+        await asyncio.wait_for(receiver.blocker_arrived.wait(), timeout=60)
+        backlog = await _stage_deliveries(
+            rep_stack, owner, [f'{{"n": {i}}}'.encode() for i in range(30)]
+        )
+
+        async def sent() -> bool:
+            in_list = ",".join(f"'{d}'" for d in backlog)
+            return await _count(
+                rep_stack,
+                "SELECT count(*) FROM notifier.deliveries"
+                f" WHERE delivery_id IN ({in_list}) AND status = 'delivered'",
+            ) == len(backlog)
+
+        await eventually(sent, timeout=120, interval=0.5, what="the backlog sent")
+    resent = {d: receiver.by_delivery[d] for d in backlog if receiver.by_delivery[d] != 1}
+    assert resent == {}, f"{len(resent)} of {len(backlog)} deliveries sent more than once"
 
 
 def test_replicas_are_named_after_their_service_and_numbered_from_two() -> None:

@@ -106,14 +106,14 @@ class ServiceProcs:
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"{name} not ready:\n{self.log_path(name).read_text()[-3000:]}")
 
-    async def start_all(self, replicas: int = 1) -> None:
+    async def start_all(self, replicas: int = 1, timeout: float = 60) -> None:
         """Start ``replicas`` processes of every service and wait until each is ready."""
         for replica in range(1, replicas + 1):
             for s in SERVICES:
                 self.start(s, replica)
         for replica in range(1, replicas + 1):
             for s in SERVICES:
-                await self.wait_ready(s, replica=replica)
+                await self.wait_ready(s, timeout, replica=replica)
 
     def stop_all(self) -> None:
         for s in list(self.procs):
