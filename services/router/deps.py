@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shared.calendar_watch import load_calendar
 from shared.config_watch import ConfigWatch, fingerprint
 from shared.domain.calendar import WorkingCalendar
 from shared.domain.owners import OwnerDirectory
-from shared.domain.routing import DeadlineSpec, RuleSet
+from shared.domain.routing import DeadlineSpec, Location, RoutingDecision, RuleSet, Urgency, route
 from shared.settings import Settings
 
 
@@ -45,10 +46,14 @@ def config_paths(settings: Settings) -> list[Path]:
     return [settings.rules_file, settings.owners_file, settings.calendar_dir]
 
 
+_DECISIONS_MAX = 10_000
+
+
 class RouterDeps:
     def __init__(self, config: RouterConfig, *, seen: str | None = None) -> None:
         self.config = config
         self._seen = seen
+        self._decisions: dict[tuple[Any, ...], RoutingDecision] = {}
 
     @classmethod
     def load(cls, settings: Settings) -> RouterDeps:
@@ -72,6 +77,28 @@ class RouterDeps:
 
     def replace(self, config: RouterConfig) -> None:
         self.config = config
+        self._decisions = {}
+
+    def decide(self, *, category: str, location: Location, urgency: Urgency) -> RoutingDecision:
+        """``route`` for a new case, remembered per (category, place, urgency).
+
+        A decision depends only on those and the configuration (the decision is frozen, and
+        the cache is dropped with the configuration on a reload), and a district has few
+        distinct places and categories, so most cases are routed by a dictionary look-up.
+        Bounded: past ``_DECISIONS_MAX`` entries the cache starts over.
+        """
+        key = (category, tuple(location.model_dump().items()), urgency)
+        found = self._decisions.get(key)
+        if found is None:
+            config = self.config
+            found = route(
+                config.rules, config.owners, category=category, location=location, urgency=urgency
+            )
+            if len(self._decisions) >= _DECISIONS_MAX:
+                self._decisions = {}
+            if config is self.config:
+                self._decisions[key] = found
+        return found
 
     def watch(self, settings: Settings, interval: float = 2.0) -> ConfigWatch[RouterConfig]:
         """The background job that reloads this object's configuration from disk."""

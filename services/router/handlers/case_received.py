@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
 from shared.contracts.events import CaseReceived
-from shared.domain.routing import Location, Urgency, route
+from shared.domain.routing import Location, Urgency
 from shared.messaging.consumer import HandlerContext
 
 
 async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
     deps = ctx.deps
-    decision = route(
-        deps.rules,
-        deps.owners,
+    decision = deps.decide(
         category=event.category,
         location=Location(**event.location.model_dump()),
         urgency=Urgency(event.urgency),
