@@ -243,9 +243,9 @@ class DeliveryWorker:
             "locked_until": None,
             "last_error": outcome.error,
         }
+        final_failure = False
         if outcome.ok:
             values |= {"status": "delivered", "delivered_at": now}
-            await emit_delivered(conn, row, attempts, now)
             await breaker.record_success(conn, row.owner_id, now)
         else:
             if outcome.retry:
@@ -261,14 +261,29 @@ class DeliveryWorker:
                 values["next_attempt_at"] = now + self._delay(attempts)
             else:
                 values["status"] = "failed"
-                await emit_failed(conn, row, attempts, outcome.error or "", now)
-        await conn.execute(
+                final_failure = True
+        # Fenced by our own lease: if it lapsed and another replica claimed the delivery,
+        # that replica owns its outcome; this attempt is logged above, but it emits nothing,
+        # so a delivery is never reported delivered (or failed) twice.
+        owned = await conn.scalar(
             update(deliveries)
             .where(
-                and_(deliveries.c.delivery_id == row.delivery_id, deliveries.c.status == "pending")
+                and_(
+                    deliveries.c.delivery_id == row.delivery_id,
+                    deliveries.c.status == "pending",
+                    deliveries.c.locked_until == row.locked_until,
+                )
             )
             .values(**values)
+            .returning(deliveries.c.delivery_id)
         )
+        if owned is None:
+            log.warning("delivery_lease_lost", delivery_id=str(row.delivery_id))
+            return
+        if outcome.ok:
+            await emit_delivered(conn, row, attempts, now)
+        elif final_failure:
+            await emit_failed(conn, row, attempts, outcome.error or "", now)
 
     def _delay(self, attempts: int) -> timedelta:
         base = self.backoff * 2 ** (attempts - 1)
