@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.clock import SystemClock
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
-from shared.domain.errors import DomainError
 from shared.db.outbox import inbox_table, outbox_table, write_events
+from shared.domain.errors import DomainError
 from shared.messaging.consumer import EventConsumer, HandlerContext, RetryLater
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
