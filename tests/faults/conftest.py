@@ -98,7 +98,7 @@ async def fault_stack(own_servers: OwnServers) -> AsyncIterator[StackUnderTest]:
     s = await create_stack("faults", own_servers.servers)
     await migrate_all_async(s.database_url)
     yield s
-    await own_servers.run("up")  # a failed fault may have left a server stopped
+    await own_servers.restore(s)  # a failed fault may have left a server stopped
     if not KEEP:
         await drop_stack(s)
 

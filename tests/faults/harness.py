@@ -104,6 +104,18 @@ class OwnServers:
             raise RuntimeError(f"stack.sh {' '.join(args)} failed ({proc.returncode}):\n{text}")
         return text
 
+    async def restore(self, stack: StackUnderTest) -> None:
+        """Start whichever server a failed fault left stopped (``stack.sh mq-start`` costs
+        a dozen rabbitmqctl calls, so only when the broker does not answer)."""
+        try:
+            conn = await asyncpg.connect(self.servers.pg_admin, timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            await self.run("pg-start")
+        else:
+            await conn.close()
+        if not await broker_answers(stack):
+            await self.run("mq-start")
+
 
 # ---------------------------------------------------------------------------- the load
 
