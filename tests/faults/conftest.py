@@ -7,10 +7,12 @@ the session and written to ``$SHAOBAO_FAULTS_REPORT`` when set (``scripts/faults
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 from shared.auth.keys import Role, create_key
 from shared.db.engine import make_engine
 from shared.db.migrate import migrate_all_async
-from tests.faults.harness import OwnServers, Receiver, Routes
+from tests.faults.harness import STATE_DIR, OwnServers, Receiver, Routes
 from tests.support.services import SERVICES, ServiceProcs
 from tests.support.stack import StackUnderTest, create_stack, drop_stack
 
@@ -32,6 +34,7 @@ HUNG_OWNER = "d01-sthj"
 
 # SHAOBAO_FAULTS_KEEP=1 keeps the servers, the database and the vhost after the run, to look.
 KEEP = os.environ.get("SHAOBAO_FAULTS_KEEP") == "1"
+LOCK_WAIT_SECONDS = 150.0  # within the first test's timeout, which its setup counts against
 
 WEBHOOK_TIMEOUT = 3.0
 SERVICE_ENV = {
@@ -83,9 +86,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-async def own_servers() -> AsyncIterator[OwnServers]:
+def one_run_at_a_time() -> Iterator[None]:
+    """Two runs on one machine would stop each other's servers: a second run waits for the
+    first (then skips, saying why)."""
     if os.geteuid() != 0:
         pytest.skip("the fault suite runs its own PostgreSQL and RabbitMQ: run it as root")
+    with open(f"{STATE_DIR.rstrip('/')}.lock", "w") as lock:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.skip(f"another fault-suite run holds {lock.name}")
+                time.sleep(1.0)
+        yield
+
+
+@pytest.fixture(scope="session")
+async def own_servers(one_run_at_a_time: None) -> AsyncIterator[OwnServers]:
     own = OwnServers()
     await own.run("up")
     yield own
