@@ -83,9 +83,11 @@ async def submit_case(
     existing = await records.existing_case(conn, channel, refs)
     if existing is not None:
         return existing, False
+    # Locks before any row is written: every writer takes advisory locks first and rows
+    # second, so no two transactions wait on each other in a cycle.
+    await matching.advisory_locks(conn, lock_keys(deps, body))
     ref = await records.store_petitioner(conn, deps, body)
     where = places(body.location.model_dump())
-    await matching.advisory_locks(conn, lock_keys(deps, body))
     target = await matching.find_target(
         conn,
         policy=deps.policy.duplicates,

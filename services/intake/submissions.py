@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 
 from services.intake.matching import advisory_locks
 from services.intake.records import Submitted
@@ -31,6 +32,12 @@ from shared.contracts.envelope import Envelope
 from shared.db.outbox import write_events
 
 log = structlog.get_logger(__name__)
+_ATTEMPTS = 3
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the transaction may simply run again."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 @dataclass
@@ -114,15 +121,24 @@ class SubmissionBatcher:
 
     async def _alone(self, p: _Pending) -> None:
         runtime = self._runtime
-        events: list[Envelope] = []
-        try:
-            async with runtime.engine.begin() as conn:
-                result = await self._run(conn, p, events)
-                await write_events(conn, outbox, events)
-        except Exception as exc:
-            if not p.done.done():
-                p.done.set_exception(exc)
-            return
+        for attempt in range(1, _ATTEMPTS + 1):
+            events: list[Envelope] = []
+            try:
+                async with runtime.engine.begin() as conn:
+                    result = await self._run(conn, p, events)
+                    await write_events(conn, outbox, events)
+                break
+            except DBAPIError as exc:
+                if attempt < _ATTEMPTS and _transient(exc):
+                    log.info("submission_retried", attempt=attempt, error=repr(exc)[:200])
+                    continue
+                if not p.done.done():
+                    p.done.set_exception(exc)
+                return
+            except Exception as exc:
+                if not p.done.done():
+                    p.done.set_exception(exc)
+                return
         if events:
             runtime.poke_relay()
         if not p.done.done():

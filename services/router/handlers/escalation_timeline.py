@@ -19,9 +19,7 @@ from shared.messaging.consumer import HandlerContext, RetryLater
 async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
     if await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == case_id)) is None:
         raise RetryLater(f"case {case_id} not stored yet")
-    await timeline.record(
-        ctx, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row
-    )
+    await timeline.record(ctx, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row)
 
 
 async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
