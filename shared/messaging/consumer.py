@@ -43,6 +43,7 @@ from shared.db.batch import Deferred, flush_deferred
 from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
 from shared.domain.errors import DomainError
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
+from shared.outages import dependency_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +92,7 @@ class HandlerContext:
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]
 _BATCH_FAILED = "batch_failed"
+_EARLY_TRIES = 3  # in-process tries of an early event before it spends a delivery
 
 
 @dataclass
@@ -142,10 +144,7 @@ class EventConsumer:
         try:
             envelope, payload = self._parse(message)
             etype = envelope.type
-            if self._batch_size > 1:
-                outcome = await self._through_batch(envelope, payload)
-            else:
-                outcome = await self._apply(envelope, payload)
+            outcome = await self._until_applied(envelope, payload)
             await message.ack()
         except (Poison, DomainError, ValidationError) as exc:
             # ValidationError here comes from a handler building a domain value from the
@@ -157,6 +156,43 @@ class EventConsumer:
             await self._retry(message, exc)
         EVENTS_CONSUMED.labels(etype, outcome).inc()
         HANDLER_SECONDS.labels(etype).observe(time.perf_counter() - started)
+
+    async def _until_applied(self, envelope: Envelope, payload: BaseModel) -> str:
+        """Apply the event; ride out an outage and give ``RetryLater`` a few quick tries.
+
+        While the database (or broker) is away the message is held, unacked, and tried
+        again here with a capped back-off: a requeue would spend one of the queue's
+        deliveries on every try, and an outage of a few seconds would dead-letter the
+        events in flight. An event that arrived before what it depends on (``RetryLater``)
+        is tried again here a few times too before it is requeued; the delivery limit
+        bounds only those that stay early.
+        """
+        outage_wait = 0.25
+        early = 0
+        while True:
+            try:
+                if self._batch_size > 1:
+                    return await self._through_batch(envelope, payload)
+                return await self._apply(envelope, payload)
+            except RetryLater:
+                early += 1
+                if early > _EARLY_TRIES:
+                    raise
+                await asyncio.sleep(0.1 * 2**early * (0.5 + random.random()))
+            except Exception as exc:
+                part = dependency_unavailable(exc)
+                if part is None:
+                    raise
+                log.warning(
+                    "event_held_dependency_away",
+                    consumer=self.name,
+                    event_id=str(envelope.id),
+                    part=part,
+                    retry_in=round(outage_wait, 2),
+                    error=repr(exc)[:200],
+                )
+                await asyncio.sleep(outage_wait)
+                outage_wait = min(outage_wait * 2, 5.0)
 
     async def stop(self) -> None:
         """Stop the batch workers (messages waiting in a batch are redelivered unacked)."""

@@ -14,20 +14,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiormq.exceptions
-import asyncpg
 import structlog
-from aio_pika.exceptions import ChannelInvalidStateError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.domain.errors import DomainError, InvalidTransition
 from shared.logging import configure_logging
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.outages import UNAVAILABLE_TYPES, dependency_unavailable
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -129,43 +126,6 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     for kind in UNAVAILABLE_TYPES:
         app.add_exception_handler(kind, unavailable)
-
-
-# What a request can raise while a dependency is away. ConnectionError and TimeoutError
-# (the builtins) are what asyncpg raises connecting to a stopped server or one that does
-# not answer; SQLAlchemy raises TimeoutError when no pooled connection frees up in time.
-UNAVAILABLE_TYPES: tuple[type[Exception], ...] = (
-    sa_exc.DBAPIError,
-    sa_exc.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    ConnectionError,
-    TimeoutError,
-    aiormq.exceptions.AMQPConnectionError,
-    ChannelInvalidStateError,
-)
-# SQLSTATE classes of a server that is going away or not there yet: 08 connection
-# exception, 57P01-57P03 admin/crash shutdown and "cannot connect now" (starting up).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
-
-
-def dependency_unavailable(exc: BaseException) -> str | None:
-    """``"database"`` or ``"broker"`` when ``exc`` means that dependency is away, else None."""
-    if isinstance(exc, sa_exc.TimeoutError):
-        return "database"  # the pool: every connection busy or unobtainable
-    if isinstance(exc, aiormq.exceptions.AMQPConnectionError | ChannelInvalidStateError):
-        return "broker"
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
-            return "database"
-        return dependency_unavailable(exc.orig) if exc.orig is not None else None
-    if isinstance(exc, ConnectionError | TimeoutError | asyncpg.PostgresConnectionError):
-        return "database"
-    state = getattr(exc, "sqlstate", None)
-    if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
-        return "database"
-    cause = exc.__cause__
-    return dependency_unavailable(cause) if cause is not None else None
 
 
 def _unavailable(request: Request, part: str, exc: Exception) -> JSONResponse:

@@ -22,7 +22,7 @@ from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
 from shared.db.outbox import inbox_table, outbox_table, write_events
 from shared.domain.errors import DomainError
-from shared.messaging.consumer import EventConsumer, HandlerContext, RetryLater
+from shared.messaging.consumer import _EARLY_TRIES, EventConsumer, HandlerContext, RetryLater
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
 from tests.support.stack import StackUnderTest
@@ -205,7 +205,9 @@ async def test_a_transient_failure_is_retried_then_bounded_by_the_delivery_limit
         lambda: _dead_letters(amqp, spec), timeout=60, what="dead letter after limit"
     )
     assert dead[0].message_id == str(env.id)
-    assert len(attempts) == 4  # first delivery + 3 redeliveries (x-delivery-limit = 3)
+    # first delivery + 3 redeliveries (x-delivery-limit = 3), each tried in-process
+    # _EARLY_TRIES more times before it is requeued
+    assert len(attempts) == 4 * (1 + _EARLY_TRIES)
     async with engine.connect() as conn:
         n = await conn.scalar(
             select(func.count()).select_from(inbox).where(inbox.c.consumer == spec.service)
@@ -317,3 +319,32 @@ async def test_one_bad_event_in_a_batch_is_dead_lettered_and_the_others_are_appl
     rows = await _applied_rows(engine, ids | {str(bad.case_id)})
     # the failed batch was rolled back whole: no row of the bad event, one of each good one
     assert sorted(c for c, _ in rows) == sorted(ids)
+
+
+async def test_an_event_is_held_while_the_database_is_away_and_spends_no_delivery(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    """Six refused connections (more than the delivery limit of 3): still applied once."""
+    calls: list[int] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        calls.append(1)
+        if len(calls) <= 6:
+            raise ConnectionRefusedError("database away")
+        await _record(ctx, event)
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler)
+    event = _event()
+    env = make_envelope(event, producer="test", occurred_at=datetime.now(UTC), case_id=None)
+    await events_x.publish(
+        aio_pika.Message(env.to_bytes(), message_id=str(env.id)), "case.received"
+    )
+
+    async def applied_once() -> list[tuple[str, int]] | None:
+        rows = await _applied_rows(engine, {str(event.case_id)})
+        return rows or None
+
+    await eventually(applied_once, timeout=60, what="applied after the outage")
+    assert len(await _applied_rows(engine, {str(event.case_id)})) == 1
+    assert len(calls) == 7
+    assert await _dead_letters(amqp, spec) == []
