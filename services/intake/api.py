@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, s
 
 from services.intake import views
 from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
+from services.intake.submissions import Overloaded
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
@@ -31,7 +32,10 @@ ReaderKey = Annotated[ApiKey, require(Role.CHANNEL, Role.OPS, Role.SUPERVISOR)]
     response_model=CaseAccepted,
     status_code=201,
     summary="提交诉求 (submit a case)",
-    responses={200: {"description": "重复提交：返回第一次的答复 (replay)"}},
+    responses={
+        200: {"description": "重复提交：返回第一次的答复 (replay)"},
+        503: {"description": "受理繁忙或依赖不可达，按 Retry-After 重试 (retry after)"},
+    },
 )
 async def create_case(
     body: CaseCreate,
@@ -45,9 +49,16 @@ async def create_case(
         raise HTTPException(
             422, "只有网格巡查 (grid_patrol) 可提交当场调解完毕的事项 (mediated_on_site)"
         )
-    submitted, staged = await request.app.state.submissions.submit(
-        channel=channel, body=body, idempotency_key=idempotency_key
-    )
+    try:
+        submitted, staged = await request.app.state.submissions.submit(
+            channel=channel, body=body, idempotency_key=idempotency_key
+        )
+    except Overloaded as exc:
+        raise HTTPException(
+            503,
+            "受理繁忙，请稍后重试 (intake overloaded: too many submissions waiting)",
+            headers={"Retry-After": "1"},
+        ) from exc
     if not (submitted.created or staged):  # a replay: nothing new was recorded
         response.status_code = status.HTTP_200_OK
     return CaseAccepted(

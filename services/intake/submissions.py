@@ -48,9 +48,21 @@ class _Pending:
     done: asyncio.Future[tuple[Submitted, bool]]
 
 
+class Overloaded(Exception):
+    """More submissions are waiting than intake will queue: answer 503, the channel retries."""
+
+
 class SubmissionBatcher:
-    def __init__(self, runtime: Any, *, max_batch: int = 64, workers: int = 2) -> None:
+    """Overload sheds load instead of building a queue: past ``max_waiting`` waiting
+    submissions a new one is refused at once (503 with Retry-After), and one whose caller
+    has gone (the HTTP request was cancelled) is dropped before it runs — it was never
+    answered, so its channel retries it with the same numbers."""
+
+    def __init__(
+        self, runtime: Any, *, max_batch: int = 64, workers: int = 2, max_waiting: int = 2000
+    ) -> None:
         self._runtime = runtime
+        self._max_waiting = max_waiting
         self._max_batch = max_batch
         self._workers = workers
         self._pending: list[_Pending] = []
@@ -61,6 +73,8 @@ class SubmissionBatcher:
         self, *, channel: str, body: CaseCreate, idempotency_key: str | None
     ) -> tuple[Submitted, bool]:
         """The answer and whether an event was staged; returns after the commit."""
+        if len(self._pending) >= self._max_waiting:
+            raise Overloaded(f"{len(self._pending)} submissions waiting")
         done: asyncio.Future[tuple[Submitted, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(channel, body, idempotency_key, done))
         self._wake.set()
@@ -84,8 +98,10 @@ class SubmissionBatcher:
             while not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = self._pending[: self._max_batch]
+            batch = [p for p in self._pending[: self._max_batch] if not p.done.done()]
             del self._pending[: self._max_batch]
+            if not batch:
+                continue
             try:
                 if len(batch) == 1:
                     await self._alone(batch[0])
