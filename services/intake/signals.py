@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BindParameter, Select, bindparam, exists, func, select
+from sqlalchemy import BindParameter, Select, bindparam, case, exists, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -179,23 +180,35 @@ async def raise_alerts(
 @functools.cache
 def _alert_counts(level: str) -> Select[Any]:
     """One statement per place level, built once: the last window's end of a (rule, place)
-    and the count of matching cases and distinct petitioners since."""
+    and, only when that window is over, the count of matching cases and distinct
+    petitioners since (``[cases, petitioners]``; NULL while the window's alert stands, so
+    the common case reads no case at all)."""
     last_q = (
         select(func.max(alerts.c.window_end))
         .where(alerts.c.rule_id == bindparam("rule_id"), alerts.c.place == bindparam("place"))
         .scalar_subquery()
     )
     floor: BindParameter[datetime] = bindparam("floor", type_=cases.c.received_at.type)
-    return select(
-        last_q,
-        func.count(cases.c.case_id),
-        func.count(func.distinct(cases.c.petitioner_ref)),
-    ).where(
+    now: BindParameter[datetime] = bindparam("now", type_=cases.c.received_at.type)
+    count_q = (
+        select(
+            postgresql.array(
+                [func.count(cases.c.case_id), func.count(func.distinct(cases.c.petitioner_ref))]
+            )
+        )
+        .where(*_window(level, floor, last_q))
+        .scalar_subquery()
+    )
+    return select(last_q, case((last_q > now, None), else_=count_q))
+
+
+def _window(level: str, floor: Any, last_q: Any) -> list[Any]:
+    return [
         cases.c[level] == bindparam("place"),
         cases.c.received_at >= func.greatest(floor, func.coalesce(last_q, floor)),
         cases.c.channel != "early_warning",
         cases.c.category.like(bindparam("like"), escape="\\"),
-    )
+    ]
 
 
 async def _evaluate(
@@ -217,15 +230,12 @@ async def _evaluate(
     else:
         # One statement for the common answer ("window already alerted" or "not yet"):
         # the last window's end and the counts since, without a row per case.
-        last_end, n, people_n = (
-            await conn.execute(
-                _alert_counts(rule.level),
-                {"rule_id": rule.id, "place": place, "floor": now - rule.window, "like": like},
-            )
-        ).one()
-        if (last_end is None or last_end <= now) and not rule.reached(
-            cases=int(n), petitioners=int(people_n)
-        ):
+        params = {
+            "rule_id": rule.id, "place": place, "floor": now - rule.window, "like": like,
+            "now": now,
+        }  # fmt: skip
+        last_end, counts = (await conn.execute(_alert_counts(rule.level), params)).one()
+        if counts is not None and not rule.reached(cases=counts[0], petitioners=counts[1]):
             return None
     if last_end is not None and last_end > now:
         return None  # this window already has its alert

@@ -59,6 +59,10 @@ cases = Table(
     Index("ix_intake_cases_compound", "compound", "category", "received_at"),
     Index("ix_intake_cases_grid", "grid", "category", "received_at"),
     Index("ix_intake_cases_community", "community", "category", "received_at"),
+    # Alert counts: the cases of one place within a window (intake_0004).
+    Index("ix_intake_cases_compound_time", "compound", "received_at"),
+    Index("ix_intake_cases_grid_time", "grid", "received_at"),
+    Index("ix_intake_cases_community_time", "community", "received_at"),
 )
 
 case_refs = Table(
