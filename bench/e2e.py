@@ -21,10 +21,8 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import platform
 import re
 import secrets
-import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ import aio_pika
 import httpx
 import orjson
 
+from bench.common import machine, spread
 from shared.auth.keys import Role
 from shared.cli.keys_cmd import make_key
 from shared.settings import Settings
@@ -55,23 +54,6 @@ CATEGORIES = [
     "animal.stray_dog",
 ]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
-def spread(values: list[float]) -> str:
-    if not values:
-        return "no samples"
-    return (
-        f"p50 {percentile(values, 50):.1f}  p95 {percentile(values, 95):.1f}  "
-        f"p99 {percentile(values, 99):.1f}  max {max(values):.1f}  "
-        f"mean {statistics.mean(values):.1f}"
-    )
 
 
 def case_body(run: str, i: int, petitioners: bool) -> dict[str, Any]:
@@ -295,8 +277,7 @@ async def run(a: argparse.Namespace) -> None:
     from_intended = [(dispatched[c] - timings[c][0]) * 1000 for c in done]
     answer = [(t[1] - t[0]) * 1000 for t in timings.values()]
     e2e_rate = len(done) / max(last - start_at, 1e-9)
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, python "
-          f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
+    print(f"machine: {machine()}")
     print(
         f"cases: {cases}  rate: {a.rate or 'closed loop'}  senders: {a.senders}  "
         f"concurrency: {a.concurrency}  errors: {errors or 0}"

@@ -72,11 +72,13 @@ async def submit_case(
     idempotency_key: str | None,
     now: datetime,
     stage: list[Envelope] | None = None,
+    locks_held: bool = False,
 ) -> tuple[Submitted, bool]:
     """Returns the answer and whether an event was staged (a replay stages none).
 
     Events go to the outbox in this transaction, or onto ``stage`` for the caller to
-    write with those of other submissions sharing the transaction.
+    write with those of other submissions sharing the transaction. ``locks_held``: the
+    caller already took this submission's :func:`lock_keys` in this transaction.
     """
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
     refs = [(kind, ref) for kind, ref in given if ref]
@@ -85,7 +87,8 @@ async def submit_case(
         return existing, False
     # Locks before any row is written: every writer takes advisory locks first and rows
     # second, so no two transactions wait on each other in a cycle.
-    await matching.advisory_locks(conn, lock_keys(deps, body))
+    if not locks_held:
+        await matching.advisory_locks(conn, lock_keys(deps, body))
     ref = await records.store_petitioner(conn, deps, body)
     where = places(body.location.model_dump())
     target = await matching.find_target(

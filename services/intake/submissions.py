@@ -122,7 +122,7 @@ class SubmissionBatcher:
                 keys = [k for p in batch for k in lock_keys(runtime.deps, p.body)]
                 await advisory_locks(conn, keys)
                 for p in batch:
-                    results.append(await self._run(conn, p, events))
+                    results.append(await self._run(conn, p, events, locks_held=True))
                 await write_events(conn, outbox, events)
         except Exception as exc:
             log.info("submission_batch_failed", size=len(batch), error=repr(exc)[:300])
@@ -160,7 +160,9 @@ class SubmissionBatcher:
         if not p.done.done():
             p.done.set_result(result)
 
-    async def _run(self, conn: Any, p: _Pending, events: list[Envelope]) -> tuple[Submitted, bool]:
+    async def _run(
+        self, conn: Any, p: _Pending, events: list[Envelope], *, locks_held: bool = False
+    ) -> tuple[Submitted, bool]:
         runtime = self._runtime
         return await submit_case(
             conn,
@@ -170,4 +172,5 @@ class SubmissionBatcher:
             idempotency_key=p.idempotency_key,
             now=runtime.clock.now(),
             stage=events,
+            locks_held=locks_held,
         )
