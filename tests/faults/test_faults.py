@@ -300,10 +300,12 @@ async def test_a_hanging_webhook_receiver_leaks_nothing_and_other_owners_keep_fl
     )
     assert system.hung.hung_requests > 0 and hung
     assert slowest < (WEBHOOK_TIMEOUT + 1) * 1000, "an attempt outlived the webhook timeout"
-    # Each hung interval's middle (its length less a second) saw at least a quarter of the
-    # other owners' usual flow (a worker waiting for the hung request sends next to none).
+    # Each hung interval's middle (its length less a second) saw at least a tenth of the
+    # other owners' flow over the whole phase (a worker waiting for the hung request sends
+    # none in some interval: the old worker's were 3, 0 and 21). A share of the phase's own
+    # rate, not a fixed speed, so a busy machine does not fail it.
     rate = lags["n"] / max(phase.fault_ended - phase.fault_started, 1e-9)
-    floor = 0.25 * rate * (WEBHOOK_TIMEOUT - 1.0)
+    floor = 0.1 * rate * (WEBHOOK_TIMEOUT - 1.0)
     starved = [r["others"] for r in hung if r["others"] < floor]
     assert not starved, f"other owners waited behind the hung one: {starved} < {floor:.0f}"
 
