@@ -11,14 +11,13 @@ import platform
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aio_pika
-import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from shared.auth.keys import Role
 from shared.cli.keys_cmd import make_key
+from shared.messaging import wire
 from shared.settings import Settings
 
 DECISIONS = ("case.dispatched", "case.disputed")
@@ -103,11 +102,11 @@ class DecisionProbe:
 
     async def _on_message(self, msg: AbstractIncomingMessage) -> None:
         now = time.perf_counter()
-        envelope: dict[str, Any] = orjson.loads(msg.body)
-        case_id = str(envelope.get("case_id"))
-        if case_id in self.decisions:
-            self.again += 1
-        else:
+        for envelope in wire.envelopes(msg.body, msg.content_type):
+            case_id = str(envelope.get("case_id"))
+            if case_id in self.decisions:
+                self.again += 1
+                continue
             kind = str(envelope.get("type", msg.routing_key))
             data = envelope.get("data") or {}
             dispatches = data.get("dispatches") or []

@@ -30,11 +30,11 @@ from typing import Any
 
 import aio_pika
 import httpx
-import orjson
 
 from bench.common import machine, spread
 from shared.auth.keys import Role
 from shared.cli.keys_cmd import make_key
+from shared.messaging import wire
 from shared.settings import Settings
 
 # The sample district's four compounds (config/owners.yaml), in turn.
@@ -86,9 +86,14 @@ async def _send(
     run: str,
     start_at: float,
     petitioners: bool,
+    batch_ms: float = 0,
 ) -> dict[str, Any]:
     """Send cases index, index+senders, ...; returns {case_id: (intended, answered)}."""
     mine = list(range(index, cases, senders))
+    if batch_ms and rate:
+        return await _send_batches(
+            mine, rate, concurrency, intake, key, run, start_at, petitioners, batch_ms
+        )
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in mine:
         queue.put_nowait(i)
@@ -111,10 +116,66 @@ async def _send(
                 continue
             timings[resp.json()["case_id"]] = (intended, time.time())
 
+    async with _client(concurrency, key) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return {"timings": timings, "errors": errors}
+
+
+def _client(concurrency: int, key: str) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return httpx.AsyncClient(timeout=60, limits=limits, headers=headers)
+
+
+async def _send_batches(
+    mine: list[int],
+    rate: float,
+    concurrency: int,
+    intake: str,
+    key: str,
+    run: str,
+    start_at: float,
+    petitioners: bool,
+    batch_ms: float,
+) -> dict[str, Any]:
+    """A forwarding platform: every ``batch_ms`` it sends the cases that arrived since its
+    last send as one ``POST /v1/cases/batch`` (at most 500). Each case's latency still
+    starts at its own intended arrival, so the wait for the next send is counted."""
+    timings: dict[str, tuple[float, float]] = {}
+    errors: dict[str, int] = {}
+    in_flight = asyncio.Semaphore(concurrency)
+
+    async def post(http: httpx.AsyncClient, due: list[int]) -> None:
+        body = {"cases": [case_body(run, i, petitioners) for i in due]}
+        async with in_flight:
+            try:
+                resp = await http.post(f"{intake}/v1/cases/batch", json=body)
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + len(due)
+                return
+        answered = time.time()
+        if resp.status_code != 200:
+            errors[str(resp.status_code)] = errors.get(str(resp.status_code), 0) + len(due)
+            return
+        for i, item in zip(due, resp.json()["results"], strict=True):
+            if item["status_code"] == 201:
+                timings[item["case"]["case_id"]] = (start_at + i / rate, answered)
+            else:
+                errors[str(item["status_code"])] = errors.get(str(item["status_code"]), 0) + 1
+
+    async with _client(concurrency, key) as http:
+        tasks: list[asyncio.Task[None]] = []
+        pos = 0
+        while pos < len(mine):
+            await asyncio.sleep(max(0.0, start_at + mine[pos] / rate - time.time()))
+            await asyncio.sleep(batch_ms / 1000)
+            now = time.time()
+            due: list[int] = []
+            while pos < len(mine) and start_at + mine[pos] / rate <= now and len(due) < 500:
+                due.append(mine[pos])
+                pos += 1
+            tasks.append(asyncio.create_task(post(http, due)))
+        await asyncio.gather(*tasks)
     return {"timings": timings, "errors": errors}
 
 
@@ -235,7 +296,9 @@ async def run(a: argparse.Namespace) -> None:
     await probe.bind(exchange, routing_key="case.dispatched")
 
     async def on_dispatched(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
-        dispatched.setdefault(orjson.loads(msg.body)["case_id"], time.time())
+        now = time.time()
+        for envelope in wire.envelopes(msg.body, msg.content_type):
+            dispatched.setdefault(envelope["case_id"], now)
         await msg.ack()
 
     await probe.consume(on_dispatched, no_ack=False)
@@ -250,6 +313,7 @@ async def run(a: argparse.Namespace) -> None:
             "index": i, "senders": a.senders, "cases": cases, "rate": a.rate,
             "concurrency": max(1, a.concurrency // a.senders), "intake": a.intake, "key": key,
             "run": run_id, "start_at": start_at, "petitioners": not a.anonymous,
+            "batch_ms": a.batch_ms,
         }  # fmt: skip
         proc = ctx.Process(target=_sender, args=(args, child), daemon=True)
         proc.start()
@@ -280,7 +344,8 @@ async def run(a: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     print(
         f"cases: {cases}  rate: {a.rate or 'closed loop'}  senders: {a.senders}  "
-        f"concurrency: {a.concurrency}  errors: {errors or 0}"
+        f"concurrency: {a.concurrency}  "
+        f"batches: {f'every {a.batch_ms:g} ms' if a.batch_ms else 'no'}  errors: {errors or 0}"
     )
     print(
         f"accepted: {len(timings)} in {sent_until - start_at:.1f}s -> "
@@ -315,6 +380,12 @@ def main() -> None:
     parser.add_argument("--intake", default="http://127.0.0.1:8001")
     parser.add_argument("--anonymous", action="store_true", help="post without a petitioner")
     parser.add_argument("--ceilings", action="store_true", help="pgbench + publish-confirm")
+    parser.add_argument(
+        "--batch-ms",
+        type=float,
+        default=0,
+        help="open loop: send what arrived every this many ms as POST /v1/cases/batch",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

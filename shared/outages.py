@@ -46,5 +46,3 @@ def dependency_unavailable(exc: BaseException) -> str | None:
         return "database"
     cause = exc.__cause__
     return dependency_unavailable(cause) if cause is not None else None
-
-

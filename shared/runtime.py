@@ -53,6 +53,7 @@ class ServiceRuntime:
             outbox,
             self.events_exchange,
             batch=settings.outbox_batch,
+            pack=settings.publish_batch,
             poll_seconds=settings.outbox_poll_seconds,
         )
         self._connection: AbstractRobustConnection | None = None
@@ -131,6 +132,7 @@ class ServiceRuntime:
             clock=self.clock,
             deps=self.deps,
             dead_letters=self.dead_letter_exchange,
+            resend=self.default_exchange,
             on_committed=self.poke_relay,
             batch_size=self.settings.consumer_batch,
             workers=self.settings.consumer_workers,
@@ -143,6 +145,12 @@ class ServiceRuntime:
 
     async def dead_letter_exchange(self) -> AbstractExchange:
         return (await self._exchange_pair())[1]
+
+    async def default_exchange(self) -> AbstractExchange:
+        """The broker's default exchange on the confirming channel (routes by queue name)."""
+        await self._exchange_pair()
+        assert self._publish_channel is not None
+        return self._publish_channel.default_exchange
 
     async def _exchange_pair(self) -> tuple[AbstractExchange, AbstractExchange]:
         if self._exchanges is None:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     intake_batch: int = Field(default=64, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_batch: int = Field(default=200, ge=1, le=5000)
+    # Events of one routing key packed into one AMQP message (1 = one event a message).
+    # See shared/messaging/wire.py.
+    publish_batch: int = Field(default=100, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=300, ge=1, le=1_000_000)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # POST /v1/cases/batch: at most this many cases in one request, and its body limit.
+    intake_batch_max_cases: int = Field(default=500, ge=1, le=5000)
+    max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -12,9 +12,17 @@ from uuid import UUID
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
-from services.intake.schemas import CaseAccepted, CaseCreate, CaseStatus
+from services.intake.records import Submitted
+from services.intake.schemas import (
+    BatchAccepted,
+    BatchItem,
+    CaseAccepted,
+    CaseBatch,
+    CaseCreate,
+    CaseStatus,
+)
 from services.intake.submissions import Overloaded
-from shared.auth.dependency import require
+from shared.auth.dependency import charge, require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
 from shared.web.app import NotFound
@@ -44,23 +52,82 @@ async def create_case(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseAccepted:
-    channel = _channel_of(key, body)
-    if body.mediated_on_site and channel != "grid_patrol":
-        raise HTTPException(
-            422, "只有网格巡查 (grid_patrol) 可提交当场调解完毕的事项 (mediated_on_site)"
-        )
+    channel = _checked(key, body)
     try:
         submitted, staged = await request.app.state.submissions.submit(
             channel=channel, body=body, idempotency_key=idempotency_key
         )
     except Overloaded as exc:
-        raise HTTPException(
-            503,
-            "受理繁忙，请稍后重试 (intake overloaded: too many submissions waiting)",
-            headers={"Retry-After": "1"},
-        ) from exc
+        raise _busy() from exc
     if not (submitted.created or staged):  # a replay: nothing new was recorded
         response.status_code = status.HTTP_200_OK
+    return _accepted(submitted)
+
+
+@router.post(
+    "/batch",
+    response_model=BatchAccepted,
+    status_code=200,
+    summary="批量提交诉求 (submit a batch of cases)",
+    responses={
+        503: {"description": "受理繁忙或依赖不可达，整批按 Retry-After 重试 (retry after)"},
+    },
+)
+async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> BatchAccepted:
+    """A batch of up to ``intake_batch_max_cases`` cases from one channel, for platforms that
+    forward in bulk (a 12345 platform, a province aggregating its cities, a backlog after
+    an outage).
+
+    Every case needs its ``external_id``: that number makes a retried batch safe — a case
+    already recorded answers as a replay (200), the rest are recorded (201). The batch is
+    checked whole first; one bad case refuses the whole batch (422, its index in the
+    reason) and nothing is recorded. Each case is then submitted as if alone, in order,
+    sharing intake's group commit; the answer comes after every case is committed. If a
+    dependency fails midway the answer is 503 and the channel retries the same batch.
+    """
+    limit = request.app.state.runtime.settings.intake_batch_max_cases
+    if len(body.cases) > limit:
+        raise HTTPException(422, f"一批最多 {limit} 件 (at most {limit} cases per batch)")
+    channel = ""
+    for i, case in enumerate(body.cases):
+        if case.external_id is None:
+            raise HTTPException(
+                422, f"第 {i} 件缺少 external_id，批量提交每件都需要渠道编号 (cases[{i}])"
+            )
+        try:
+            channel = _checked(key, case)
+        except HTTPException as exc:
+            raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
+    charge(request, key, len(body.cases) - 1)  # one token per case; the key took one
+    try:
+        answers = await request.app.state.submissions.submit_many(
+            channel=channel, bodies=body.cases
+        )
+    except Overloaded as exc:
+        raise _busy() from exc
+    results: list[BatchItem] = []
+    for i, answer in enumerate(answers):
+        if isinstance(answer, BaseException):
+            raise answer  # mapped like a single submission's error; the retry is safe
+        submitted, staged = answer
+        code = 201 if (submitted.created or staged) else 200
+        results.append(BatchItem(index=i, status_code=code, case=_accepted(submitted)))
+    return BatchAccepted(
+        accepted=sum(r.status_code == 201 for r in results),
+        replayed=sum(r.status_code == 200 for r in results),
+        results=results,
+    )
+
+
+def _busy() -> HTTPException:
+    return HTTPException(
+        503,
+        "受理繁忙，请稍后重试 (intake overloaded: too many submissions waiting)",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _accepted(submitted: Submitted) -> CaseAccepted:
     return CaseAccepted(
         case_id=submitted.case_id,
         status=submitted.status,
@@ -107,6 +174,16 @@ async def _visible_case(request: Request, key: ApiKey, case_id: UUID) -> CaseSta
     if found is None:
         raise NotFound("诉求不存在 (case not found)")
     return found
+
+
+def _checked(key: ApiKey, body: CaseCreate) -> str:
+    """The submitting channel, after the checks every submission gets."""
+    channel = _channel_of(key, body)
+    if body.mediated_on_site and channel != "grid_patrol":
+        raise HTTPException(
+            422, "只有网格巡查 (grid_patrol) 可提交当场调解完毕的事项 (mediated_on_site)"
+        )
+    return channel
 
 
 def _channel_of(key: ApiKey, body: CaseCreate) -> str:

@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_feedback.router,
             api_watch.router,
         ],
+        large_body_paths=frozenset({"/v1/cases/batch"}),
     )
     app.state.submissions = SubmissionBatcher(
         runtime, max_batch=settings.intake_batch, workers=settings.consumer_workers

@@ -105,6 +105,26 @@ class CaseAccepted(BaseModel):
     received_at: datetime
 
 
+class CaseBatch(BaseModel):
+    """POST /v1/cases/batch: cases from one channel, each with its own external_id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cases: list[CaseCreate] = Field(min_length=1, max_length=5000)
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="在请求中的序号（从 0 起）")
+    status_code: int = Field(description="201 新受理或已关联；200 重复提交（返回第一次的答复）")
+    case: CaseAccepted
+
+
+class BatchAccepted(BaseModel):
+    accepted: int = Field(description="新记录的件数 (201)")
+    replayed: int = Field(description="此前已记录、本次原样答复的件数 (200)")
+    results: list[BatchItem]
+
+
 class CaseRef(BaseModel):
     channel: str
     ref: str

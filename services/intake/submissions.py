@@ -78,12 +78,30 @@ class SubmissionBatcher:
         done: asyncio.Future[tuple[Submitted, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(channel, body, idempotency_key, done))
         self._wake.set()
+        self._ensure_workers()
+        return await done
+
+    async def submit_many(
+        self, *, channel: str, bodies: list[CaseCreate]
+    ) -> list[tuple[Submitted, bool] | BaseException]:
+        """A batch of submissions of one request, in order; each answer or its error.
+
+        All or none are queued: past ``max_waiting`` the whole batch is refused."""
+        if len(self._pending) + len(bodies) > self._max_waiting:
+            raise Overloaded(f"{len(self._pending)} submissions waiting, {len(bodies)} more")
+        loop = asyncio.get_running_loop()
+        items = [_Pending(channel, body, None, loop.create_future()) for body in bodies]
+        self._pending.extend(items)
+        self._wake.set()
+        self._ensure_workers()
+        return list(await asyncio.gather(*(p.done for p in items), return_exceptions=True))
+
+    def _ensure_workers(self) -> None:
         if not self._tasks:
             self._tasks = [
                 asyncio.create_task(self._work(), name=f"intake-submissions-{i}")
                 for i in range(self._workers)
             ]
-        return await done
 
     async def stop(self) -> None:
         for task in self._tasks:

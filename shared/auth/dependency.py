@@ -58,16 +58,20 @@ class RateLimiter:
         self.burst = float(burst)
         self._buckets: dict[object, tuple[float, float]] = {}
 
-    def retry_after(self, key_id: object) -> float:
-        """0 when the request may go ahead (and takes a token), else seconds to wait."""
+    def retry_after(self, key_id: object, cost: float = 1.0) -> float:
+        """0 when the request may go ahead (and takes ``cost`` tokens), else seconds to wait.
+
+        A cost above the burst is taken as the burst (a whole bucket), so a large batch
+        can always go through once the bucket is full."""
+        cost = min(cost, self.burst)
         now = time.monotonic()
         tokens, last = self._buckets.get(key_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[key_id] = (tokens - 1, now)
+        if tokens >= cost:
+            self._buckets[key_id] = (tokens - cost, now)
             return 0.0
         self._buckets[key_id] = (tokens, now)
-        return (1 - tokens) / self.rate
+        return (cost - tokens) / self.rate
 
 
 async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
@@ -76,15 +80,22 @@ async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_k
         settings = request.app.state.runtime.settings
         limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         request.app.state.rate_limiter = limiter
-    wait = limiter.retry_after(key.id)
+    charge(request, key, 1)
+    await admin_use(request, key)  # every use of an admin key is audited
+    return key
+
+
+def charge(request: Request, key: ApiKey, cost: float) -> None:
+    """Take ``cost`` tokens from the key's bucket or answer 429 with Retry-After (a batch
+    of cases costs one token per case: the dependency took one, the route takes the rest)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.retry_after(key.id, cost)
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "请求过于频繁，请稍后再试 (rate limit for this key)",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
-    await admin_use(request, key)  # every use of an admin key is audited
-    return key
 
 
 CurrentKey = Annotated[ApiKey, Depends(limited_key)]

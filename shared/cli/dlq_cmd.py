@@ -13,6 +13,7 @@ import aio_pika
 import orjson
 import typer
 
+from shared.messaging import wire
 from shared.messaging.topology import QueueSpec
 from shared.settings import Settings
 
@@ -43,7 +44,12 @@ def list_(
                 raw = (msg.headers or {}).get("x-shaobao-reason", "delivery limit or rejected")
                 reason = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
                 etype = msg.type or _type_of(msg.body)
-                typer.echo(f"{msg.message_id}  {etype}  {reason}")
+                try:
+                    count: int | str = len(wire.envelopes(msg.body, msg.content_type))
+                except orjson.JSONDecodeError:
+                    count = "?"
+                events = f" ×{count} 个事件" if wire.is_batch(msg.content_type) else ""
+                typer.echo(f"{msg.message_id}  {etype}{events}  {reason}")
             for msg in seen:
                 await msg.nack(requeue=True)
             return len(seen)

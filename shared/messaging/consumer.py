@@ -15,6 +15,14 @@ acked. While a batch is in its transaction the next one gathers, so batches grow
 the load and a lone message waits for nobody. If anything in a batch fails, the batch is
 rolled back and each of its messages is applied on its own, with the semantics above:
 one bad message costs its batch a second pass, never another message's effect.
+
+Packed messages (:mod:`shared.messaging.wire`): a message may carry a batch of events.
+Each event in it is applied as if it had come alone (same batching, same inbox), and
+the message is acked once every event is settled. An event of the batch that cannot
+parse, or whose handler raises a domain error, is dead-lettered alone with its reason;
+one that still fails after the in-process tries is sent on alone to this service's own
+queue (confirmed, before the batch is acked), where the single-message rules above
+apply to it and the delivery limit bounds it. The rest of the batch is never redone.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from typing import Any
 from uuid import UUID
 
 import aio_pika
+import orjson
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
@@ -42,6 +51,7 @@ from shared.contracts.events import payload_model
 from shared.db.batch import Deferred, flush_deferred
 from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
 from shared.domain.errors import DomainError
+from shared.messaging import wire
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
 from shared.outages import dependency_unavailable
 
@@ -118,6 +128,7 @@ class EventConsumer:
         clock: Clock,
         deps: Any,
         dead_letters: DeadLetterPublisher,
+        resend: DeadLetterPublisher | None = None,
         on_committed: Callable[[], None] = lambda: None,
         batch_size: int = 1,
         workers: int = 1,
@@ -131,6 +142,7 @@ class EventConsumer:
         self._clock = clock
         self._deps = deps
         self._dead_letters = dead_letters
+        self._resend = resend
         self._on_committed = on_committed
         self._batch_size = batch_size
         self._workers = workers
@@ -139,6 +151,9 @@ class EventConsumer:
         self._worker_tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        if wire.is_batch(message.content_type):
+            await self._on_packed(message)
+            return
         etype = message.routing_key or "unknown"
         started = time.perf_counter()
         try:
@@ -156,6 +171,82 @@ class EventConsumer:
             await self._retry(message, exc)
         EVENTS_CONSUMED.labels(etype, outcome).inc()
         HANDLER_SECONDS.labels(etype).observe(time.perf_counter() - started)
+
+    async def _on_packed(self, message: AbstractIncomingMessage) -> None:
+        """A message carrying a batch of events: settle each, then ack the message once."""
+        try:
+            raw = orjson.loads(message.body)
+            if not isinstance(raw, list):
+                raise TypeError("not a JSON array")
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            EVENTS_CONSUMED.labels(message.type or "unknown", "dead_lettered").inc()
+            await self._dead_letter(
+                message, f"批量消息无法解析 (malformed batch): {exc}", kind="Poison"
+            )
+            return
+        try:
+            await asyncio.gather(*(self._settle_one(item, message) for item in raw))
+        except Exception as exc:  # could not send an event on alone: the broker is away
+            log.warning("event_batch_requeued", consumer=self.name, error=repr(exc)[:300])
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            return
+        await message.ack()
+
+    async def _settle_one(self, raw: Any, message: AbstractIncomingMessage) -> None:
+        started = time.perf_counter()
+        etype = raw.get("type", "unknown") if isinstance(raw, dict) else "unknown"
+        try:
+            envelope, payload = self._parse_envelope(lambda: Envelope.model_validate(raw))
+            outcome = await self._until_applied(envelope, payload)
+        except (Poison, DomainError, ValidationError) as exc:
+            outcome = "dead_lettered"
+            await self._send_alone(raw, message, reason=str(exc), kind=type(exc).__name__)
+        except Exception as exc:
+            outcome = "sent_alone"
+            log.info(
+                "event_sent_alone",
+                consumer=self.name,
+                event_id=str(raw.get("id")) if isinstance(raw, dict) else None,
+                error=repr(exc)[:300],
+            )
+            await self._send_alone(raw, message)
+        EVENTS_CONSUMED.labels(str(etype), outcome).inc()
+        HANDLER_SECONDS.labels(str(etype)).observe(time.perf_counter() - started)
+
+    async def _send_alone(
+        self,
+        raw: Any,
+        message: AbstractIncomingMessage,
+        *,
+        reason: str | None = None,
+        kind: str = "",
+    ) -> None:
+        """Publish one event of a batch as its own message: dead-lettered with ``reason``,
+        or (no reason) back to this service's queue to be retried on its own."""
+        event_id = str(raw.get("id")) if isinstance(raw, dict) else message.message_id
+        headers: dict[str, Any] = {"x-shaobao-from-batch": message.message_id or ""}
+        if reason is not None:
+            log.error("event_dead_lettered", consumer=self.name, message_id=event_id, reason=reason)
+            DEAD_LETTERS.labels(self.queue_name, kind).inc()
+            headers["x-shaobao-reason"] = reason[:1000]
+            headers["x-shaobao-consumer"] = self.name
+            exchange = await self._dead_letters()
+        else:
+            if self._resend is None:
+                raise RuntimeError("no exchange to send an event on alone")
+            exchange = await self._resend()
+        await exchange.publish(
+            aio_pika.Message(
+                body=orjson.dumps(raw),
+                headers=headers,
+                message_id=event_id,
+                content_type=wire.SINGLE_CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=message.type,
+            ),
+            routing_key=self.queue_name,
+        )
 
     async def _until_applied(self, envelope: Envelope, payload: BaseModel) -> str:
         """Apply the event; ride out an outage and give ``RetryLater`` a few quick tries.
@@ -233,6 +324,10 @@ class EventConsumer:
                         item.done.cancel()
                 raise
             except Exception as exc:
+                if len(batch) == 1:  # alone already: its own outcome, not a second pass
+                    if not batch[0].done.done():
+                        batch[0].done.set_exception(exc)
+                    continue
                 log.info(
                     "event_batch_failed",
                     consumer=self.name,
@@ -277,8 +372,11 @@ class EventConsumer:
         return outcomes
 
     def _parse(self, message: AbstractIncomingMessage) -> tuple[Envelope, BaseModel]:
+        return self._parse_envelope(lambda: Envelope.from_bytes(message.body))
+
+    def _parse_envelope(self, read: Callable[[], Envelope]) -> tuple[Envelope, BaseModel]:
         try:
-            envelope = Envelope.from_bytes(message.body)
+            envelope = read()
         except ValidationError as exc:
             raise Poison(f"信封无法解析 (malformed envelope): {_short(exc)}") from exc
         model = payload_model(envelope.type, envelope.version)

@@ -1,16 +1,18 @@
 """Outbox relay: publishes staged events with publisher confirms, a window at a time.
 
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so any number of replicas share the
-outbox; a window is published concurrently (confirms awaited together) and marked sent
-in the same transaction. A crash between publish and commit republishes the window:
+outbox; a window's events are packed per routing key, up to ``pack`` events per AMQP
+message (:mod:`shared.messaging.wire`), published concurrently (confirms awaited
+together) and marked sent in the same transaction. A crash between publish and commit republishes the window:
 delivery is at least once and consumers are idempotent (inbox).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import structlog
@@ -18,6 +20,7 @@ from aio_pika.abc import AbstractExchange
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.messaging import wire
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 
 log = structlog.get_logger(__name__)
@@ -34,12 +37,14 @@ class OutboxRelay:
         *,
         batch: int,
         poll_seconds: float,
+        pack: int = 1,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._exchange = exchange_getter
         self._batch = batch
         self._poll = poll_seconds
+        self._pack = pack
         self.wakeup = asyncio.Event()
 
     async def publish_once(self) -> int:
@@ -58,7 +63,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await asyncio.gather(*(self._publish(exchange, r) for r in rows))
+            await asyncio.gather(*(self._publish(exchange, m) for m in self._messages(rows)))
             await conn.execute(
                 update(o)
                 .where(o.c.seq.in_([r.seq for r in rows]))
@@ -68,18 +73,37 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(r.routing_key).inc()
         return len(rows)
 
+    def _messages(self, rows: Sequence[Any]) -> list[tuple[str, aio_pika.Message]]:
+        """The window as messages: its events grouped by routing key, ``pack`` a message."""
+        by_key: dict[str, list[Any]] = {}
+        for r in rows:
+            by_key.setdefault(r.routing_key, []).append(r)
+        out: list[tuple[str, aio_pika.Message]] = []
+        for key, group in by_key.items():
+            for i in range(0, len(group), self._pack):
+                chunk = group[i : i + self._pack]
+                first = str(chunk[0].event_id)
+                headers: dict[str, Any]
+                if len(chunk) == 1:
+                    body, ctype, mid, headers = chunk[0].body, wire.SINGLE_CONTENT_TYPE, first, {}
+                else:
+                    body = wire.pack([r.body for r in chunk])
+                    ctype, mid = wire.BATCH_CONTENT_TYPE, f"{first}+{len(chunk) - 1}"
+                    headers = {wire.COUNT_HEADER: len(chunk)}
+                message = aio_pika.Message(
+                    body=body,
+                    message_id=mid,
+                    content_type=ctype,
+                    headers=headers,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    type=key,
+                )
+                out.append((key, message))
+        return out
+
     @staticmethod
-    async def _publish(exchange: AbstractExchange, row: object) -> None:
-        await exchange.publish(
-            aio_pika.Message(
-                body=row.body,  # type: ignore[attr-defined]
-                message_id=str(row.event_id),  # type: ignore[attr-defined]
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=row.routing_key,  # type: ignore[attr-defined]
-            ),
-            routing_key=row.routing_key,  # type: ignore[attr-defined]
-        )
+    async def _publish(exchange: AbstractExchange, keyed: tuple[str, aio_pika.Message]) -> None:
+        await exchange.publish(keyed[1], routing_key=keyed[0])
 
     async def measure_lag(self) -> None:
         o = self._outbox

@@ -46,6 +46,7 @@ def build_app(
     routers: list[Any],
     background: list[Callable[[], Awaitable[None]]] | None = None,
     description: str = "",
+    large_body_paths: frozenset[str] = frozenset(),
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -66,7 +67,12 @@ def build_app(
     _add_probes(app, runtime)
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        large_paths=large_body_paths,
+        large_bytes=settings.max_batch_body_bytes,
+    )
     return app
 
 
@@ -176,19 +182,32 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over the limit with 413 before anything reads them."""
+    """Refuses bodies over the limit with 413 before anything reads them (batch routes,
+    ``large_paths``, have the larger ``large_bytes``)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        large_paths: frozenset[str] = frozenset(),
+        large_bytes: int = 0,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.large_paths = large_paths
+        self.large_bytes = max(large_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.large_bytes if scope.get("path") in self.large_paths else self.default_bytes
+        await self._limited(limit, scope, receive, send)
+
+    async def _limited(self, max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await _too_large(max_bytes)(scope, receive, send)
             return
         received = 0
 
@@ -197,14 +216,14 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(max_bytes)(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

@@ -444,6 +444,11 @@ async def submit(w: World, role: str) -> Call:
     return Call("/v1/cases", json=new_case_body())
 
 
+async def submit_batch(w: World, role: str) -> Call:
+    cases = [new_case_body() | {"external_id": f"SM-{secrets.token_hex(4)}"} for _ in range(2)]
+    return Call("/v1/cases/batch", json={"cases": cases})
+
+
 # --- the matrix -----------------------------------------------------------------------------
 
 DEPT_ACTION = cells(403, dept_own="ok", dept_other=404, admin="ok")
@@ -462,6 +467,7 @@ DIAGNOSTICS = {
 MATRIX: dict[tuple[str, str, str], Row] = {
     # intake: channels submit and read; departments see the petitioner of their dispatches
     ("intake", "POST", "/v1/cases"): Row(cells(403, channel="ok"), submit),
+    ("intake", "POST", "/v1/cases/batch"): Row(cells(403, channel="ok"), submit_batch),
     ("intake", "GET", "/v1/cases/{case_id}"): Row(CASE_READ, on_case("/v1/cases/{case_id}")),
     ("intake", "GET", "/v1/refs/{channel}/{ref}"): Row(
         CASE_READ, on_case(f"/v1/refs/{CHANNEL}/{{ref}}")

@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import Location, RuleSet, route
+from shared.messaging import wire
 from shared.security.signing import DELIVERY_HEADER, verify
 from shared.settings import Settings
 from tests.support.services import ROOT, SERVICES, free_port
@@ -546,19 +547,24 @@ async def dead_letters(
             while (msg := await queue.get(no_ack=False, fail=False)) is not None:
                 headers = msg.headers or {}
                 reason = headers.get("x-shaobao-reason") or headers.get("x-first-death-reason")
-                try:
-                    case_id = orjson.loads(msg.body).get("case_id")
-                except (orjson.JSONDecodeError, AttributeError):
-                    case_id = None
-                letter = DeadLetter(
-                    queue.name,
-                    msg.message_id or "",
-                    msg.type or "",
-                    case_id,
-                    reason.decode() if isinstance(reason, bytes) else str(reason),
-                )
-                found.append(letter)
-                if take(letter):
+                try:  # a packed message is one letter per event it carries
+                    case_ids = [
+                        e.get("case_id") for e in wire.envelopes(msg.body, msg.content_type)
+                    ] or [None]
+                except orjson.JSONDecodeError:
+                    case_ids = [None]
+                letters = [
+                    DeadLetter(
+                        queue.name,
+                        msg.message_id or "",
+                        msg.type or "",
+                        case_id,
+                        reason.decode() if isinstance(reason, bytes) else str(reason),
+                    )
+                    for case_id in case_ids
+                ]
+                found.extend(letters)
+                if all([take(letter) for letter in letters]):
                     await msg.ack()
     return found
 

@@ -18,10 +18,11 @@ from sqlalchemy import BigInteger, Column, Identity, MetaData, Table, Text, func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import SystemClock
-from shared.contracts.envelope import make_envelope
+from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseReceived, LocationData
 from shared.db.outbox import inbox_table, outbox_table, write_events
 from shared.domain.errors import DomainError
+from shared.messaging import wire
 from shared.messaging.consumer import _EARLY_TRIES, EventConsumer, HandlerContext, RetryLater
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
@@ -60,9 +61,14 @@ def _event() -> CaseReceived:
     )
 
 
-async def test_relay_publishes_each_staged_event_once_with_its_id(
-    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
-) -> None:
+async def _staged(
+    engine: AsyncEngine,
+    amqp: AbstractRobustConnection,
+    stack: StackUnderTest,
+    n: int,
+    **relay: int | float,
+) -> tuple[OutboxRelay, aio_pika.abc.AbstractQueue, list[Envelope]]:
+    """``n`` events staged in the private outbox, a relay for it, a probe bound to them."""
     settings = stack.settings()
     channel = await amqp.channel(publisher_confirms=True)
     events_x, _ = await declare_exchanges(channel, settings)
@@ -70,7 +76,7 @@ async def test_relay_publishes_each_staged_event_once_with_its_id(
     await probe.bind(events_x, routing_key="case.received")
     envs = [
         make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
-        for e in (_event() for _ in range(5))
+        for e in (_event() for _ in range(n))
     ]
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM relay_test.outbox"))
@@ -79,7 +85,13 @@ async def test_relay_publishes_each_staged_event_once_with_its_id(
     async def exchange() -> aio_pika.abc.AbstractExchange:
         return events_x
 
-    relay = OutboxRelay(engine, outbox, exchange, batch=3, poll_seconds=0.05)
+    return OutboxRelay(engine, outbox, exchange, **relay), probe, envs  # type: ignore[arg-type]
+
+
+async def test_relay_publishes_each_staged_event_once_with_its_id(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    relay, probe, envs = await _staged(engine, amqp, stack, 5, batch=3, poll_seconds=0.05)
     assert await relay.publish_once() == 3
     assert await relay.publish_once() == 2
     assert await relay.publish_once() == 0
@@ -117,6 +129,9 @@ async def _consumer_setup(
     async def dead() -> aio_pika.abc.AbstractExchange:
         return dead_x
 
+    async def resend() -> aio_pika.abc.AbstractExchange:
+        return pub.default_exchange
+
     consumer = EventConsumer(
         name=spec.service,
         queue_name=spec.name,
@@ -127,6 +142,7 @@ async def _consumer_setup(
         clock=SystemClock(),
         deps=None,
         dead_letters=dead,
+        resend=resend,
         batch_size=batch_size,
         workers=2,
     )
@@ -348,3 +364,123 @@ async def test_an_event_is_held_while_the_database_is_away_and_spends_no_deliver
     assert len(await _applied_rows(engine, {str(event.case_id)})) == 1
     assert len(calls) == 7
     assert await _dead_letters(amqp, spec) == []
+
+
+async def test_relay_packs_a_windows_events_of_one_type_into_few_messages_each_event_once(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    relay, probe, envs = await _staged(
+        engine, amqp, stack, 120, batch=200, poll_seconds=0.05, pack=50
+    )
+    assert await relay.publish_once() == 120
+    messages = []
+    async with probe.iterator() as it:
+        async for msg in it:
+            messages.append(msg)
+            await msg.ack()
+            if len(messages) == 3:
+                break
+    assert [wire.is_batch(m.content_type) for m in messages] == [True, True, True]
+    assert [m.headers[wire.COUNT_HEADER] for m in messages] == [50, 50, 20]
+    carried = [e["id"] for m in messages for e in wire.envelopes(m.body, m.content_type)]
+    assert carried == [str(e.id) for e in envs]  # every event once, in outbox order
+    assert await probe.get(fail=False) is None
+
+
+def _packed(envs: list[object]) -> aio_pika.Message:
+    bodies = [e.to_bytes() for e in envs]  # type: ignore[attr-defined]
+    return aio_pika.Message(
+        wire.pack(bodies),
+        message_id="pack-1",
+        content_type=wire.BATCH_CONTENT_TYPE,
+        headers={wire.COUNT_HEADER: len(bodies)},
+        type="case.received",
+    )
+
+
+async def test_a_packed_message_settles_each_event_alone_bad_ones_leave_alone(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    """In one packed message: 30 good events, one the domain refuses, one that stays
+    early. The good are applied once each; the refused one is dead-lettered alone with its
+    reason; the early one is sent on alone and ends in the dead-letter queue only after
+    the delivery limit; nothing else is redone and the packed message is gone."""
+    refused, early = _event(), _event()
+    early_tries: list[int] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        if event.case_id == refused.case_id:
+            raise DomainError("无法办理 (refused by the domain)")
+        if event.case_id == early.case_id:
+            early_tries.append(1)
+            raise RetryLater("not yet")
+        await _record(ctx, event)
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler, batch_size=50)
+    good = [_event() for _ in range(30)]
+    envs = [
+        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
+        for e in [*good[:10], refused, *good[10:20], early, *good[20:]]
+    ]
+    await events_x.publish(_packed(envs), "case.received")
+
+    async def both_dead() -> list[aio_pika.abc.AbstractIncomingMessage] | None:
+        found.extend(await _dead_letters(amqp, spec))
+        return found if len(found) >= 2 else None
+
+    found: list[aio_pika.abc.AbstractIncomingMessage] = []
+    dead = await eventually(both_dead, timeout=60, what="the refused and the early event")
+    by_id = {m.message_id: m for m in dead}
+    assert set(by_id) == {str(envs[10].id), str(envs[21].id)}
+    assert "refused by the domain" in str(by_id[str(envs[10].id)].headers["x-shaobao-reason"])
+    for m in dead:  # each left as a single event, its own envelope
+        assert not wire.is_batch(m.content_type)
+        assert [e["id"] for e in wire.envelopes(m.body, m.content_type)] == [m.message_id]
+    # the early one: its tries in the packed message, then 1 + 3 deliveries alone
+    assert len(early_tries) == (1 + _EARLY_TRIES) * (1 + 4)
+    rows = await _applied_rows(engine, {str(e.case_id) for e in [*good, refused, early]})
+    assert sorted(c for c, _ in rows) == sorted(str(e.case_id) for e in good)
+    ch = await amqp.channel()
+    queue = await ch.declare_queue(spec.name, passive=True)
+    assert queue.declaration_result.message_count == 0  # the packed message was acked
+
+
+async def test_a_packed_message_delivered_again_changes_nothing(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    events_x, spec = await _consumer_setup(amqp, stack, engine, _record, batch_size=50)
+    envs = [
+        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
+        for e in (_event() for _ in range(25))
+    ]
+    for _ in range(2):
+        await events_x.publish(_packed(envs), "case.received")
+    ids = {str(e.case_id) for e in envs}
+
+    async def all_applied() -> list[tuple[str, int]] | None:
+        rows = await _applied_rows(engine, ids)
+        return rows if len(rows) >= len(ids) else None
+
+    await eventually(all_applied, what="25 events applied")
+    await asyncio.sleep(0.5)
+    rows = await _applied_rows(engine, ids)
+    assert sorted(c for c, _ in rows) == sorted(ids)
+    assert await _dead_letters(amqp, spec) == []
+
+
+async def test_a_malformed_packed_message_is_dead_lettered_whole_with_a_reason(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        raise AssertionError("never called")
+
+    events_x, spec = await _consumer_setup(amqp, stack, engine, handler)
+    await events_x.publish(
+        aio_pika.Message(
+            b'{"not": "a list"}', message_id="pack-bad", content_type=wire.BATCH_CONTENT_TYPE
+        ),
+        "case.received",
+    )
+    dead = await eventually(lambda: _dead_letters(amqp, spec), what="dead letter")
+    assert dead[0].message_id == "pack-bad"
+    assert "malformed batch" in str(dead[0].headers["x-shaobao-reason"])

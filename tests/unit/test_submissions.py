@@ -15,7 +15,13 @@ BODY = CaseCreate.model_validate(
         "category": "property.elevator",
         "title": "电梯停运",
         "description": "3 号楼电梯停运",
-        "location": {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"},
+        "location": {
+            "district": "d01",
+            "street": "s01",
+            "community": "c01",
+            "grid": "g01",
+            "compound": "k01",
+        },
     }
 )
 

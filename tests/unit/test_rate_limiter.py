@@ -1,0 +1,50 @@
+"""The per-key token bucket: one token a request, one per case of a batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.auth import dependency
+from shared.auth.dependency import RateLimiter
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    c = _Clock()
+    monkeypatch.setattr(dependency.time, "monotonic", c.monotonic)
+    return c
+
+
+def test_a_burst_goes_through_then_the_key_waits_for_its_rate(clock: _Clock) -> None:
+    limiter = RateLimiter(per_second=10, burst=3)
+    assert [limiter.retry_after("k") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.retry_after("k") == pytest.approx(0.1)
+    clock.t += 0.1
+    assert limiter.retry_after("k") == 0.0
+    assert limiter.retry_after("other") == 0.0  # buckets are per key
+
+
+def test_a_batch_costs_one_token_per_case(clock: _Clock) -> None:
+    limiter = RateLimiter(per_second=100, burst=300)
+    assert limiter.retry_after("k", cost=250) == 0.0
+    assert limiter.retry_after("k", cost=100) == pytest.approx(0.5)  # 50 left, 50 short
+    clock.t += 0.5
+    assert limiter.retry_after("k", cost=100) == 0.0
+
+
+def test_a_batch_larger_than_the_burst_takes_a_full_bucket_and_can_still_go(
+    clock: _Clock,
+) -> None:
+    limiter = RateLimiter(per_second=100, burst=300)
+    assert limiter.retry_after("k", cost=500) == 0.0
+    assert limiter.retry_after("k", cost=1) == pytest.approx(0.01)  # the bucket is empty
+    clock.t += 3.0
+    assert limiter.retry_after("k", cost=500) == 0.0
