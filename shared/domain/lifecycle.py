@@ -242,7 +242,7 @@ def _refusal(kind: str, state: Enum, trigger: str, table: list[dict[str, Any]]) 
 
 
 class _Carrier:
-    """Throwaway model for one trigger: the stored state and, if refused, why.
+    """The model a trigger runs on: the stored state and, if refused, why.
 
     A plain object (identity equality, unlike a dataclass or pydantic model, so the
     machine's ``models`` list finds it). No ``__slots__``: the machine binds its
@@ -312,16 +312,27 @@ def _fire(
     if row is None:
         raise InvalidTransition(state.value, trigger, _refusal(kind, state, trigger, table))
     _require_ctx(trigger, row, ctx)
-    carrier = _Carrier()
-    machine.add_model(carrier, initial=state)
+    carrier = _carrier_of(machine)
+    machine.set_state(state, model=carrier)
+    carrier.refusal = None
     try:
         if not machine.events[trigger].trigger(carrier, **ctx):
             raise InvalidTransition(state.value, trigger, carrier.refusal or "条件不满足 (refused)")
         return type(state)(carrier.state.value)
     except MachineError as exc:  # the table and the machine disagree: still a refusal
         raise InvalidTransition(state.value, trigger, str(exc.value)) from exc
-    finally:
-        machine.remove_model(carrier)
+
+
+@cache
+def _carrier_of(machine: Machine) -> _Carrier:
+    """The one carrier of a machine, bound once. Binding a model per call (``add_model``,
+    ``remove_model``) was most of a transition's cost; a fire is synchronous (no await
+    between setting the carrier's state and reading the result), so one carrier per
+    machine serves every caller of an event loop."""
+    carrier = _Carrier()
+    first = next(iter(machine.states.values())).value
+    machine.add_model(carrier, initial=first)
+    return carrier
 
 
 def _require_ctx(trigger: str, row: Mapping[str, Any], ctx: Mapping[str, Any]) -> None:

@@ -256,12 +256,28 @@ def test_allowed_triggers_follow_the_table() -> None:
     ]  # fmt: skip
 
 
-def test_one_machine_per_aggregate_and_no_model_left_behind() -> None:
+def test_one_machine_per_aggregate_and_one_model_whatever_the_number_of_fires() -> None:
     assert _case_machine() is _case_machine() and _dispatch_machine() is _dispatch_machine()
-    fire_case(C.RECEIVED, "triage")
-    with pytest.raises(InvalidTransition):
+    for _ in range(50):
+        fire_case(C.RECEIVED, "triage")
+        fire_dispatch(D.PENDING, "acknowledge")
+        with pytest.raises(InvalidTransition):
+            fire_case(C.IN_PROGRESS, "resolve", lead_resolved=False, co_handlers_reported=False)
+    assert len(_case_machine().models) == 1 and len(_dispatch_machine().models) == 1
+
+
+def test_a_refusal_is_not_carried_into_the_next_fire() -> None:
+    with pytest.raises(InvalidTransition) as refused:
         fire_case(C.IN_PROGRESS, "resolve", lead_resolved=False, co_handlers_reported=False)
-    assert _case_machine().models == [] and _dispatch_machine().models == []
+    assert "主办单位尚未办结" in str(refused.value)
+    # the same carrier, next call: a fire that passes, then one refused for another reason
+    assert fire_case(C.IN_PROGRESS, "resolve", lead_resolved=True, co_handlers_reported=True) is (
+        C.RESOLVED
+    )
+    with pytest.raises(InvalidTransition) as other:
+        fire_case(C.IN_PROGRESS, "resolve", lead_resolved=True, co_handlers_reported=False)
+    assert "协办单位尚未全部报告" in str(other.value)
+    assert "主办单位尚未办结" not in str(other.value)
 
 
 def test_firing_leaves_no_library_chatter_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,8 +8,6 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from services.notifier.handlers.common import (
     add_delivery,
     channel_owner,
@@ -17,7 +15,6 @@ from services.notifier.handlers.common import (
     registered,
     to_channel,
 )
-from services.notifier.tables import case_facts
 from shared.contracts.events import CaseDispatched
 from shared.messaging.consumer import HandlerContext
 
@@ -25,10 +22,7 @@ TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难�
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    row = await facts(ctx, event.case_id)
-    await ctx.conn.execute(
-        update(case_facts).where(case_facts.c.case_id == event.case_id).values(tier=event.tier)
-    )
+    row = await facts(ctx, event.case_id, tier=event.tier)
     found = await registered(
         ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
     )

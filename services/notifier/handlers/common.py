@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.notifier.tables import case_facts, deliveries, endpoints
 from shared.ids import new_id
@@ -67,11 +67,19 @@ async def to_owners(
         await add_delivery(ctx, owner, body | {"owner_id": owner}, case_id=case_id, status=status)
 
 
-async def facts(ctx: HandlerContext, case_id: UUID) -> Any:
-    """What the notifier learnt of a case from ``case.received``; retried until it has."""
-    row = (
-        await ctx.conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))
-    ).first()
+async def facts(ctx: HandlerContext, case_id: UUID, **learnt: Any) -> Any:
+    """What the notifier learnt of a case from ``case.received``; retried until it has.
+
+    ``learnt``: columns to set on the way (one ``UPDATE ... RETURNING``, one round trip)."""
+    stmt = (
+        update(case_facts)
+        .where(case_facts.c.case_id == case_id)
+        .values(**learnt)
+        .returning(*case_facts.c)
+        if learnt
+        else select(case_facts).where(case_facts.c.case_id == case_id)
+    )
+    row = (await ctx.conn.execute(stmt)).first()
     if row is None:
         raise RetryLater(f"case {case_id} not yet known to the notifier")
     return row
