@@ -42,17 +42,24 @@ _SET_STATE = (
 )
 
 
-async def create_case(ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision) -> bool:
-    """Store the case as triaged, with its routing decision and the first timeline rows.
+async def create_case(
+    ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision, *, then: str
+) -> bool:
+    """Store the case with its routing decision and the first timeline rows (received,
+    triaged), in the state the triaged case takes next (``then``: dispatch or dispute).
 
-    False (and nothing written) when the case is already stored.
+    The row is written once, in that state: the caller's ``dispatch_case`` or
+    ``mark_disputed`` (with ``stored=True``) records the step on the timeline and emits
+    its event without a second write to the row. The state machine still checks both
+    steps here. False (and nothing written) when the case is already stored.
     """
     triaged = fire_case(CaseState.RECEIVED, "triage")
+    state = fire_case(triaged, then)
     stored = await ctx.conn.scalar(
         _INSERT_CASE,
         {
             "case_id": event.case_id,
-            "state": triaged.value,
+            "state": state.value,
             "channel": event.channel,
             "category": event.category,
             "title": event.title,
@@ -108,6 +115,7 @@ async def dispatch_case(
     from_state: CaseState = CaseState.TRIAGED,
     co_handlers: bool = True,
     title: str | None = None,
+    stored: bool = False,
 ) -> None:
     """One dispatch for the lead and one per co-handler, each with its own frozen clocks.
 
@@ -124,7 +132,8 @@ async def dispatch_case(
     if from_state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
         trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
         state = fire_case(from_state, trigger)
-        await _set_case_state(ctx, case_id, state)
+        if not stored:  # stored: create_case wrote the row in this state already
+            await _set_case_state(ctx, case_id, state)
     await timeline.record(
         ctx,
         case_id=case_id,
@@ -160,10 +169,12 @@ async def mark_disputed(
     from_state: CaseState = CaseState.TRIAGED,
     reason: str | None = None,
     owners_involved: list[str] | None = None,
+    stored: bool = False,
 ) -> None:
     """Nobody owns the matter: hand it to the escalation service to blow the whistle."""
     state = fire_case(from_state, "dispute")
-    await _set_case_state(ctx, case_id, state)
+    if not stored:  # stored: create_case wrote the row in this state already
+        await _set_case_state(ctx, case_id, state)
     reason = reason or decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
     await timeline.record(
         ctx,

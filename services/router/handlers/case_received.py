@@ -21,9 +21,10 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         location=Location(**event.location.model_dump()),
         urgency=Urgency(event.urgency),
     )
-    if not await create_case(ctx, event, decision):
+    disputed = decision.lead_owner_id is None or decision.disputed
+    if not await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch"):
         return
-    if decision.lead_owner_id is None or decision.disputed:
-        await mark_disputed(ctx, event.case_id, decision)
+    if disputed:
+        await mark_disputed(ctx, event.case_id, decision, stored=True)
         return
-    await dispatch_case(ctx, event.case_id, decision, title=event.title)
+    await dispatch_case(ctx, event.case_id, decision, title=event.title, stored=True)
