@@ -12,9 +12,13 @@ to ``batch_size`` per transaction — one inbox insert for the batch, every hand
 turn on the same connection, the handlers' deferred inserts (timeline rows and the like)
 as one multi-row insert per table, one outbox insert, one commit, then each message is
 acked. While a batch is in its transaction the next one gathers, so batches grow with
-the load and a lone message waits for nobody. If anything in a batch fails, the batch is
-rolled back and each of its messages is applied on its own, with the semantics above:
-one bad message costs its batch a second pass, never another message's effect.
+the load and a lone message waits for nobody. Each worker has its own lane, and a case's
+events always take the same lane (chosen by case id): two transactions never apply
+events of one case at once, so an event cannot find its predecessor stuck in the other
+worker's uncommitted batch (that cost a whole batch a second pass, event by event). If
+anything in a batch fails, the batch is rolled back and each of its messages is applied
+on its own, with the semantics above: one bad message costs its batch a second pass,
+never another message's effect.
 
 Packed messages (:mod:`shared.messaging.wire`): a message may carry a batch of events.
 Each event in it is applied as if it had come alone (same batching, same inbox), and
@@ -146,8 +150,10 @@ class EventConsumer:
         self._on_committed = on_committed
         self._batch_size = batch_size
         self._workers = workers
-        self._pending: list[_Item] = []
-        self._wake = asyncio.Event()
+        # One lane per worker; a case's events always take the same lane (by case id), so
+        # they are applied in arrival order and never by two transactions at once.
+        self._lanes: list[list[_Item]] = [[] for _ in range(workers)]
+        self._wakes = [asyncio.Event() for _ in range(workers)]
         self._worker_tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
@@ -297,11 +303,12 @@ class EventConsumer:
     async def _through_batch(self, envelope: Envelope, payload: BaseModel) -> str:
         """Join the next batch; if the batch fails, apply this message on its own."""
         item = _Item(envelope, payload, asyncio.get_running_loop().create_future())
-        self._pending.append(item)
-        self._wake.set()
+        lane = envelope.case_id.int % self._workers if envelope.case_id is not None else 0
+        self._lanes[lane].append(item)
+        self._wakes[lane].set()
         if not self._worker_tasks:
             self._worker_tasks = [
-                asyncio.create_task(self._batch_worker(), name=f"{self.name}-batch-{i}")
+                asyncio.create_task(self._batch_worker(i), name=f"{self.name}-batch-{i}")
                 for i in range(self._workers)
             ]
         outcome = await item.done
@@ -309,13 +316,14 @@ class EventConsumer:
             outcome = await self._apply(envelope, payload)
         return outcome
 
-    async def _batch_worker(self) -> None:
+    async def _batch_worker(self, lane: int) -> None:
+        pending, wake = self._lanes[lane], self._wakes[lane]
         while True:
-            while not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
-            batch = self._pending[: self._batch_size]
-            del self._pending[: self._batch_size]
+            while not pending:
+                wake.clear()
+                await wake.wait()
+            batch = pending[: self._batch_size]
+            del pending[: self._batch_size]
             try:
                 outcomes = await self._apply_batch(batch)
             except asyncio.CancelledError:
