@@ -335,6 +335,9 @@ def _plan_extension(case: Case, w: World, win: Window, rng: random.Random) -> bo
     new_due = w.calendar.add_working_days(lead.resolve_due, days)
     if new_due <= win.now + timedelta(hours=12):
         return False
+    moved = _remind(case, new_due, w, start=decided)
+    if win.now <= moved <= win.now + timedelta(hours=12):
+        return False  # its reminder would fire soon after seeding: nothing seeded is due
     parent = w.owners.get(lead.owner_id)
     boss = parent.parent if parent and parent.parent else "d01-xfb"
     case.extension = Extension(
@@ -343,7 +346,6 @@ def _plan_extension(case: Case, w: World, win: Window, rng: random.Random) -> bo
         {k: uuid7_at(decided, rng) for k in ("requested", "decided")},
     )  # fmt: skip
     lead.acknowledged = ack
-    moved = _remind(case, new_due, w, start=decided)
     if moved < win.now:
         _reminder(case, "resolve", new_due, moved, rng)
     if case.t.keep:  # a recent progress report keeps the keep-in-touch clock ahead
