@@ -19,8 +19,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    TextClause,
     func,
-    insert,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -57,20 +57,17 @@ def inbox_table(metadata: MetaData) -> Table:
 
 
 async def write_events(conn: AsyncConnection, outbox: Table, events: Sequence[Envelope]) -> None:
-    """Stage events for publication in the caller's transaction."""
+    """Stage events for publication in the caller's transaction (one statement)."""
     if not events:
         return
     await conn.execute(
-        insert(outbox),
-        [
-            {
-                "event_id": e.id,
-                "routing_key": e.type,
-                "case_id": e.case_id,
-                "body": e.to_bytes(),
-            }
-            for e in events
-        ],
+        _statement(outbox, _WRITE),
+        {
+            "ids": [e.id for e in events],
+            "keys": [e.type for e in events],
+            "cases": [e.case_id for e in events],
+            "bodies": [e.to_bytes() for e in events],
+        },
     )
 
 
@@ -93,6 +90,39 @@ async def claim_inbox_many(
     """Record a batch of events as processed; returns the ids not processed before."""
     if not events:
         return set()
-    rows = [{"consumer": consumer, "event_id": i, "event_type": t} for i, t in dict(events).items()]
-    stmt = pg_insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
-    return {r.event_id for r in (await conn.execute(stmt)).all()}
+    unique = dict(events)
+    rows = await conn.execute(
+        _statement(inbox, _CLAIM),
+        {"consumer": consumer, "ids": list(unique), "types": list(unique.values())},
+    )
+    return {r.event_id for r in rows}
+
+
+# Batch statements over arrays (unnest): one statement text whatever the batch size, so
+# each is prepared once per connection. A multi-row VALUES list is a new statement for
+# every row count, and SQLAlchemy builds and hashes it per call.
+_WRITE = (
+    "INSERT INTO {table} (event_id, routing_key, case_id, body)"
+    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[]),"
+    " CAST(:cases AS uuid[]), CAST(:bodies AS bytea[]))"
+)
+_CLAIM = (
+    "INSERT INTO {table} (consumer, event_id, event_type)"
+    " SELECT :consumer, e.id, e.type"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(id, type)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_MARK_SENT = "UPDATE {table} SET published_at = :at WHERE seq = ANY(CAST(:seqs AS bigint[]))"
+_BUILT: dict[tuple[str, str], TextClause] = {}
+
+
+def _statement(table: Table, template: str) -> TextClause:
+    key = (table.fullname, template)
+    if key not in _BUILT:
+        _BUILT[key] = text(template.format(table=table.fullname))
+    return _BUILT[key]
+
+
+def mark_sent_statement(outbox: Table) -> TextClause:
+    """``UPDATE outbox SET published_at = :at WHERE seq = ANY(:seqs)``, built once."""
+    return _statement(outbox, _MARK_SENT)

@@ -17,9 +17,10 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractExchange
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db.outbox import mark_sent_statement
 from shared.messaging import wire
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 
@@ -65,9 +66,7 @@ class OutboxRelay:
                 return 0
             await asyncio.gather(*(self._publish(exchange, m) for m in self._messages(rows)))
             await conn.execute(
-                update(o)
-                .where(o.c.seq.in_([r.seq for r in rows]))
-                .values(published_at=datetime.now(UTC))
+                mark_sent_statement(o), {"seqs": [r.seq for r in rows], "at": datetime.now(UTC)}
             )
         for r in rows:
             EVENTS_PUBLISHED.labels(r.routing_key).inc()
