@@ -6,8 +6,13 @@ the case's intended send time (open loop, so no coordinated omission). Run again
 running system, best a fresh one (``bash bench/fresh.sh``):
 
     export $(bash bench/fresh.sh env)
-    uv run python -m bench.e2e --rate 500 --duration 60 --senders 2 --ceilings
+    uv run python -m bench.e2e --rate 300 --duration 60 --senders 2 --batch-ms 20 --ceilings
+    uv run python -m bench.e2e --rate 100 --duration 60 --senders 2   # one case per request
     uv run python -m bench.e2e --cases 2000 --concurrency 32          # closed loop
+
+``--batch-ms N`` makes each sender a forwarding platform: every N ms it posts the cases
+that arrived since its last post as one ``POST /v1/cases/batch``; each case's latency
+still counts from its own intended arrival, so the wait for the next post is included.
 
 ``--senders N`` spreads the HTTP load over N processes (one Python process tops out
 near 1,000 requests/s with httpx on these cores). ``--ceilings`` first measures, in the
