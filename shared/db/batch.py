@@ -3,19 +3,23 @@
 A batch of events (or one department action) can write dozens of append-only rows —
 timeline rows, routing decisions. Sent one by one they cost a round trip and a statement
 compilation each; deferred, they are grouped by table and inserted together just before
-the commit. Within a table the order they were added is kept (timeline order is
-insertion order): consecutive rows naming the same columns share a statement, so server
-defaults of columns not named still apply.
+the commit, one array statement per table (:func:`insert_rows`). Within a table the
+order they were added is kept (timeline order is insertion order): consecutive rows
+naming the same columns share a statement, so server defaults of columns not named
+still apply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
+from sqlalchemy import Table, TextClause, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import sqltypes
 
 
 @dataclass
@@ -51,5 +55,49 @@ async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
 async def _insert(
     conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], ignore: bool
 ) -> None:
-    stmt = pg_insert(table).on_conflict_do_nothing() if ignore else insert(table)
-    await conn.execute(stmt, rows)
+    await insert_rows(conn, table, rows, ignore_conflicts=ignore)
+
+
+async def insert_rows(
+    conn: AsyncConnection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """Insert rows that all name the same columns, as one statement over arrays.
+
+    ``INSERT ... SELECT * FROM unnest(:col1::type1[], ...)``: one prepared statement per
+    (table, columns) whatever the number of rows, one execution. ``executemany`` sends and
+    binds each row on its own, and a multi-row ``VALUES`` list is a new statement for every
+    row count that SQLAlchemy builds and hashes per call. JSON values are encoded here
+    (orjson), as the engine would encode them for a typed insert.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    stmt, json_columns = _array_insert(table, tuple(columns), ignore_conflicts)
+    params: dict[str, Any] = {}
+    for i, name in enumerate(columns):
+        values = [r[name] for r in rows]
+        if name in json_columns:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        params[f"c{i}"] = values
+    await conn.execute(stmt, params)
+
+
+@cache
+def _array_insert(
+    table: Table, columns: tuple[str, ...], ignore_conflicts: bool
+) -> tuple[TextClause, frozenset[str]]:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    casts = ", ".join(
+        f"CAST(:c{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for i, name in enumerate(columns)
+    )
+    names = ", ".join(f'"{name}"' for name in columns)
+    sql = f"INSERT INTO {table.fullname} ({names}) SELECT * FROM unnest({casts})"
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    json_columns = frozenset(n for n in columns if isinstance(table.c[n].type, sqltypes.JSON))
+    return text(sql), json_columns

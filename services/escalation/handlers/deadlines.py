@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
+from shared.db.batch import insert_rows
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
@@ -53,7 +53,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
                     "updated_at": ctx.now,
                 }
             )
-    await ctx.conn.execute(pg_insert(deadlines).on_conflict_do_nothing(), rows)
+    await insert_rows(ctx.conn, deadlines, rows, ignore_conflicts=True)  # one array statement
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
