@@ -132,9 +132,22 @@ def similarity(a: str, b: str) -> float:
 def suggested_duplicates(
     text: str, candidates: list[tuple[Any, str]], policy: DuplicatePolicy
 ) -> list[tuple[Any, float]]:
-    """Candidates whose text is similar enough to be suggested (never linked), best first."""
-    scored = [(cid, round(similarity(text, other), 3)) for cid, other in candidates]
-    hits = [(cid, s) for cid, s in scored if s >= policy.similarity_threshold]
+    """Candidates whose text is similar enough to be suggested (never linked), best first.
+
+    The full ratio is quadratic in the texts' length; a candidate whose cheap upper bounds
+    (``real_quick_ratio``, ``quick_ratio``: never below the ratio) are under the threshold
+    cannot be a hit, so only the others pay for it. Same hits, same scores.
+    """
+    threshold = policy.similarity_threshold
+    floor = threshold - 0.0005  # a ratio that rounds (3 places) up to the threshold counts
+    hits = []
+    for cid, other in candidates:
+        matcher = difflib.SequenceMatcher(None, text, other, autojunk=False)
+        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+            continue
+        score = round(matcher.ratio(), 3)
+        if score >= threshold:
+            hits.append((cid, score))
     return sorted(hits, key=lambda h: -h[1])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from shared.domain.intake_rules import (
     convene_owners,
     is_key_person,
     places,
+    similarity,
     suggested_duplicates,
     window_start,
 )
@@ -86,6 +88,26 @@ def test_similar_anonymous_texts_are_suggested_best_first_and_others_not() -> No
     hits = suggested_duplicates(mine, candidates, policy)
     assert [h[0] for h in hits] == ["same"]
     assert hits[0][1] >= 0.8
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
+def test_the_quick_bounds_skip_no_hit_and_change_no_score(threshold: float) -> None:
+    """Against the full ratio for every candidate: the same hits, the same scores."""
+    rng = random.Random(11)
+    words = ["电梯", "停运", "楼道", "充电", "油烟", "噪音", "垃圾", "3号楼", "，", "。", "老人"]
+    mine = "".join(rng.choice(words) for _ in range(30))
+    candidates = []
+    for i in range(400):
+        text = list(mine)
+        for _ in range(rng.randint(0, 40)):  # edits: from a near copy to another text
+            text[rng.randrange(len(text))] = rng.choice("楼梯电车充油烟垃圾噪")
+        candidates.append((i, "".join(text)))
+    policy = DuplicatePolicy(similarity_threshold=threshold)
+    full = [(i, round(similarity(mine, t), 3)) for i, t in candidates]
+    expected = sorted([(i, s) for i, s in full if s >= threshold], key=lambda h: -h[1])
+    assert expected  # the sample has hits and misses at every threshold
+    assert len(expected) < len(candidates)
+    assert suggested_duplicates(mine, candidates, policy) == expected
 
 
 def test_three_petitions_in_the_window_make_a_key_person() -> None:
