@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
@@ -25,10 +26,12 @@ from services.intake.submissions import Overloaded
 from shared.auth.dependency import charge, require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
+from shared.outages import dependency_unavailable
 from shared.web.app import NotFound
 from shared.web.fields import WORD, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND | BODY)
 refs_router = APIRouter(prefix="/v1/refs", tags=["cases"], responses=KEYED | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
@@ -81,9 +84,12 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
     Every case needs its ``external_id``: that number makes a retried batch safe — a case
     already recorded answers as a replay (200), the rest are recorded (201). The batch is
     checked whole first; one bad case refuses the whole batch (422, its index in the
-    reason) and nothing is recorded. Each case is then submitted as if alone, in order,
-    sharing intake's group commit; the answer comes after every case is committed. If a
-    dependency fails midway the answer is 503 and the channel retries the same batch.
+    reason) and nothing is recorded. Each case is then submitted as if it had come alone
+    (through intake's group commit: the cases of one batch may share commits with other
+    requests' and be committed by different ones); the answer comes after every case is
+    settled. If the database is away midway the answer is 503 and the channel resends the
+    same batch. A case that fails on its own is answered in its row (status 500 with the
+    reason; the others stand) so the channel can resend just that one.
     """
     limit = request.app.state.runtime.settings.intake_batch_max_cases
     if len(body.cases) > limit:
@@ -105,18 +111,36 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
         )
     except Overloaded as exc:
         raise _busy() from exc
-    results: list[BatchItem] = []
-    for i, answer in enumerate(answers):
-        if isinstance(answer, BaseException):
-            raise answer  # mapped like a single submission's error; the retry is safe
-        submitted, staged = answer
-        code = 201 if (submitted.created or staged) else 200
-        results.append(BatchItem(index=i, status_code=code, case=_accepted(submitted)))
+    outage = next((a for a in answers if isinstance(a, BaseException) and _away(a)), None)
+    if outage is not None:
+        raise outage  # 503 with Retry-After: resending the same batch is safe
+    results = [item_result(i, answer) for i, answer in enumerate(answers)]
     return BatchAccepted(
         accepted=sum(r.status_code == 201 for r in results),
         replayed=sum(r.status_code == 200 for r in results),
+        failed=sum(r.status_code >= 400 for r in results),
         results=results,
     )
+
+
+def _away(exc: BaseException) -> bool:
+    return isinstance(exc, Overloaded) or dependency_unavailable(exc) is not None
+
+
+def item_result(i: int, answer: tuple[Submitted, bool] | BaseException) -> BatchItem:
+    """One case's row in a batch answer: 201 recorded, 200 a replay, or its own failure."""
+    if isinstance(answer, HTTPException):
+        return BatchItem(index=i, status_code=answer.status_code, detail=str(answer.detail))
+    if isinstance(answer, BaseException):
+        log.error("batch_case_failed", index=i, error=repr(answer)[:300])
+        return BatchItem(
+            index=i,
+            status_code=500,
+            detail=f"第 {i} 件未能受理，请单独重发此件 (this case failed: resend it alone)",
+        )
+    submitted, staged = answer
+    code = 201 if (submitted.created or staged) else 200
+    return BatchItem(index=i, status_code=code, case=_accepted(submitted))
 
 
 def _busy() -> HTTPException:

@@ -56,10 +56,10 @@ _SAME_PETITIONER = text(
     """
     WITH mine AS MATERIALIZED (
       SELECT case_id, status, received_at, compound FROM intake.cases
-      WHERE petitioner_ref = :ref AND category = :category
+      WHERE petitioner_ref = :ref AND category = :category AND received_at >= :since
     )
     SELECT case_id, status, received_at FROM mine
-    WHERE compound = :compound AND status = ANY(CAST(:open AS text[])) AND received_at >= :since
+    WHERE compound = :compound AND status = ANY(CAST(:open AS text[]))
     ORDER BY received_at
     LIMIT 1
     """

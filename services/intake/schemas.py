@@ -115,13 +115,17 @@ class CaseBatch(BaseModel):
 
 class BatchItem(BaseModel):
     index: int = Field(description="在请求中的序号（从 0 起）")
-    status_code: int = Field(description="201 新受理或已关联；200 重复提交（返回第一次的答复）")
-    case: CaseAccepted
+    status_code: int = Field(
+        description="201 新受理或已关联；200 重复提交（返回第一次的答复）；4xx/5xx 此件未受理"
+    )
+    case: CaseAccepted | None = Field(default=None, description="受理结果（未受理时为空）")
+    detail: str | None = Field(default=None, description="未受理的原因；请单独重发此件")
 
 
 class BatchAccepted(BaseModel):
     accepted: int = Field(description="新记录的件数 (201)")
     replayed: int = Field(description="此前已记录、本次原样答复的件数 (200)")
+    failed: int = Field(default=0, description="未受理的件数（见各件 detail）")
     results: list[BatchItem]
 
 

@@ -70,6 +70,9 @@ async def create_case(
             "ruleset_version": decision.ruleset_version,
             "petitioner_ref": event.petitioner_ref,
             "received_at": ctx.cause.occurred_at,
+            # as if stored triaged, then moved on (version 2), at this service's clock
+            "updated_at": ctx.now,
+            "version": 2,
         },
     )
     if stored is None:

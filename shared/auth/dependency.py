@@ -58,20 +58,22 @@ class RateLimiter:
         self.burst = float(burst)
         self._buckets: dict[object, tuple[float, float]] = {}
 
-    def retry_after(self, key_id: object, cost: float = 1.0) -> float:
+    def retry_after(self, key_id: object, cost: float = 1.0, need: float | None = None) -> float:
         """0 when the request may go ahead (and takes ``cost`` tokens), else seconds to wait.
 
-        A cost above the burst is taken as the burst (a whole bucket), so a large batch
-        can always go through once the bucket is full."""
-        cost = min(cost, self.burst)
+        It may go ahead once the bucket holds ``need`` tokens (default: the cost, at most
+        the burst); it then takes the whole cost, so a batch larger than the burst leaves
+        the bucket in debt and the key waits for it to refill: every case is paid for.
+        """
+        need = min(cost if need is None else need, self.burst)
         now = time.monotonic()
         tokens, last = self._buckets.get(key_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= cost:
+        if tokens >= need:
             self._buckets[key_id] = (tokens - cost, now)
             return 0.0
         self._buckets[key_id] = (tokens, now)
-        return (cost - tokens) / self.rate
+        return (need - tokens) / self.rate
 
 
 async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
@@ -88,8 +90,11 @@ async def limited_key(request: Request, key: Annotated[ApiKey, Depends(current_k
 def charge(request: Request, key: ApiKey, cost: float) -> None:
     """Take ``cost`` tokens from the key's bucket or answer 429 with Retry-After (a batch
     of cases costs one token per case: the dependency took one, the route takes the rest)."""
+    if cost <= 0:
+        return
     limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.retry_after(key.id, cost)
+    # the key's own token is already taken: a batch needs at most the rest of a full bucket
+    wait = limiter.retry_after(key.id, cost, need=min(cost, limiter.burst - 1))
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

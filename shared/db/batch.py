@@ -16,8 +16,9 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, TextClause, text
+from sqlalchemy import Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import sqltypes
 
@@ -76,12 +77,16 @@ async def insert_rows(
     if not rows:
         return
     columns = list(rows[0])
+    if any(isinstance(table.c[n].type, sqltypes.ARRAY) for n in columns):  # unnest flattens
+        plain = pg_insert(table).on_conflict_do_nothing() if ignore_conflicts else insert(table)
+        await conn.execute(plain, rows)
+        return
     stmt, json_columns = _array_insert(table, tuple(columns), ignore_conflicts)
     params: dict[str, Any] = {}
     for i, name in enumerate(columns):
         values = [r[name] for r in rows]
         if name in json_columns:
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+            values = [None if v is None else _json(v) for v in values]
         params[f"c{i}"] = values
     await conn.execute(stmt, params)
 
@@ -96,8 +101,17 @@ def _array_insert(
         for i, name in enumerate(columns)
     )
     names = ", ".join(f'"{name}"' for name in columns)
-    sql = f"INSERT INTO {table.fullname} ({names}) SELECT * FROM unnest({casts})"
+    cols = ", ".join(f"c{i}" for i in range(len(columns)))
+    # WITH ORDINALITY ... ORDER BY: rows (and their identity values) in the order given
+    sql = (
+        f"INSERT INTO {table.fullname} ({names}) SELECT {cols}"
+        f" FROM unnest({casts}) WITH ORDINALITY AS t({cols}, n) ORDER BY n"
+    )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     json_columns = frozenset(n for n in columns if isinstance(table.c[n].type, sqltypes.JSON))
     return text(sql), json_columns
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -16,9 +16,10 @@ the load and a lone message waits for nobody. Each worker has its own lane, and 
 events always take the same lane (chosen by case id): two transactions never apply
 events of one case at once, so an event cannot find its predecessor stuck in the other
 worker's uncommitted batch (that cost a whole batch a second pass, event by event). If
-anything in a batch fails, the batch is rolled back and each of its messages is applied
-on its own, with the semantics above: one bad message costs its batch a second pass,
-never another message's effect.
+anything in a batch fails, the batch is rolled back and the worker applies each of its
+events on its own, in lane order, with the semantics above: one bad message costs its
+batch a second pass, never another message's effect. ``batch_size=1`` is one event per
+transaction, through the same lanes.
 
 Packed messages (:mod:`shared.messaging.wire`): a message may carry a batch of events.
 Each event in it is applied as if it had come alone (same batching, same inbox), and
@@ -38,6 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -105,7 +107,6 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]
-_BATCH_FAILED = "batch_failed"
 _EARLY_TRIES = 3  # in-process tries of an early event before it spends a delivery
 
 
@@ -179,7 +180,10 @@ class EventConsumer:
         HANDLER_SECONDS.labels(etype).observe(time.perf_counter() - started)
 
     async def _on_packed(self, message: AbstractIncomingMessage) -> None:
-        """A message carrying a batch of events: settle each, then ack the message once."""
+        """A message carrying a batch of events: settle each, then ack the message once.
+
+        Every event joins its lane before anything is awaited, so the message's events keep
+        their order with those of the messages delivered before and after it."""
         try:
             raw = orjson.loads(message.body)
             if not isinstance(raw, list):
@@ -190,21 +194,39 @@ class EventConsumer:
                 message, f"批量消息无法解析 (malformed batch): {exc}", kind="Poison"
             )
             return
-        try:
-            await asyncio.gather(*(self._settle_one(item, message) for item in raw))
-        except Exception as exc:  # could not send an event on alone: the broker is away
-            log.warning("event_batch_requeued", consumer=self.name, error=repr(exc)[:300])
+        settling = []
+        for item in raw:
+            try:
+                envelope, payload = self._parse_envelope(partial(Envelope.model_validate, item))
+            except Poison as exc:
+                settling.append(self._settle_one(item, message, poison=exc))
+                continue
+            first = self._enqueue(envelope, payload)
+            settling.append(self._settle_one(item, message, parsed=(envelope, payload, first)))
+        results = await asyncio.gather(*settling, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:  # an event could not be sent on alone (the broker is away): all again
+            log.warning("event_batch_requeued", consumer=self.name, error=repr(failed[0])[:300])
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
             return
         await message.ack()
 
-    async def _settle_one(self, raw: Any, message: AbstractIncomingMessage) -> None:
+    async def _settle_one(
+        self,
+        raw: Any,
+        message: AbstractIncomingMessage,
+        *,
+        parsed: tuple[Envelope, BaseModel, asyncio.Future[str]] | None = None,
+        poison: Poison | None = None,
+    ) -> None:
         started = time.perf_counter()
-        etype = raw.get("type", "unknown") if isinstance(raw, dict) else "unknown"
+        etype = message.type or "unknown"  # the routing key: never a label from the body
         try:
-            envelope, payload = self._parse_envelope(lambda: Envelope.model_validate(raw))
-            outcome = await self._until_applied(envelope, payload)
+            if parsed is None:
+                raise poison or Poison("事件无法解析 (unparsed)")
+            envelope, payload, first = parsed
+            outcome = await self._until_applied(envelope, payload, first)
         except (Poison, DomainError, ValidationError) as exc:
             outcome = "dead_lettered"
             await self._send_alone(raw, message, reason=str(exc), kind=type(exc).__name__)
@@ -217,8 +239,8 @@ class EventConsumer:
                 error=repr(exc)[:300],
             )
             await self._send_alone(raw, message)
-        EVENTS_CONSUMED.labels(str(etype), outcome).inc()
-        HANDLER_SECONDS.labels(str(etype)).observe(time.perf_counter() - started)
+        EVENTS_CONSUMED.labels(etype, outcome).inc()
+        HANDLER_SECONDS.labels(etype).observe(time.perf_counter() - started)
 
     async def _send_alone(
         self,
@@ -254,7 +276,12 @@ class EventConsumer:
             routing_key=self.queue_name,
         )
 
-    async def _until_applied(self, envelope: Envelope, payload: BaseModel) -> str:
+    async def _until_applied(
+        self,
+        envelope: Envelope,
+        payload: BaseModel,
+        first: asyncio.Future[str] | None = None,
+    ) -> str:
         """Apply the event; ride out an outage and give ``RetryLater`` a few quick tries.
 
         While the database (or broker) is away the message is held, unacked, and tried
@@ -267,10 +294,10 @@ class EventConsumer:
         outage_wait = 0.25
         early = 0
         while True:
-            try:
-                if self._batch_size > 1:
-                    return await self._through_batch(envelope, payload)
-                return await self._apply(envelope, payload)
+            try:  # the first try may have joined its lane already (a packed message)
+                done = first if first is not None else self._enqueue(envelope, payload)
+                first = None
+                return await done
             except RetryLater:
                 early += 1
                 if early > _EARLY_TRIES:
@@ -300,8 +327,8 @@ class EventConsumer:
                 await task
         self._worker_tasks.clear()
 
-    async def _through_batch(self, envelope: Envelope, payload: BaseModel) -> str:
-        """Join the next batch; if the batch fails, apply this message on its own."""
+    def _enqueue(self, envelope: Envelope, payload: BaseModel) -> asyncio.Future[str]:
+        """Put the event in its case's lane (no await: arrival order is lane order)."""
         item = _Item(envelope, payload, asyncio.get_running_loop().create_future())
         lane = envelope.case_id.int % self._workers if envelope.case_id is not None else 0
         self._lanes[lane].append(item)
@@ -311,10 +338,7 @@ class EventConsumer:
                 asyncio.create_task(self._batch_worker(i), name=f"{self.name}-batch-{i}")
                 for i in range(self._workers)
             ]
-        outcome = await item.done
-        if outcome == _BATCH_FAILED:
-            outcome = await self._apply(envelope, payload)
-        return outcome
+        return item.done
 
     async def _batch_worker(self, lane: int) -> None:
         pending, wake = self._lanes[lane], self._wakes[lane]
@@ -342,10 +366,31 @@ class EventConsumer:
                     size=len(batch),
                     error=repr(exc)[:300],
                 )
-                outcomes = [_BATCH_FAILED] * len(batch)
+                await self._one_by_one(batch)
+                continue
             for item, outcome in zip(batch, outcomes, strict=True):
                 if not item.done.done():
                     item.done.set_result(outcome)
+
+    async def _one_by_one(self, batch: list[_Item]) -> None:
+        """A failed batch's second pass: each event alone, in lane order, in this worker
+        (so a case's later event never overtakes its earlier one)."""
+        for n, item in enumerate(batch):
+            if item.done.done():
+                continue
+            try:
+                outcome = await self._apply(item.envelope, item.payload)
+            except asyncio.CancelledError:
+                for rest in batch[n:]:
+                    if not rest.done.done():
+                        rest.done.cancel()
+                raise
+            except Exception as exc:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+                continue
+            if not item.done.done():
+                item.done.set_result(outcome)
 
     async def _apply_batch(self, batch: list[_Item]) -> list[str]:
         outcomes: list[str] = []

@@ -73,31 +73,34 @@ class OutboxRelay:
         return len(rows)
 
     def _messages(self, rows: Sequence[Any]) -> list[tuple[str, aio_pika.Message]]:
-        """The window as messages: its events grouped by routing key, ``pack`` a message."""
-        by_key: dict[str, list[Any]] = {}
+        """The window as messages, in outbox order: each run of consecutive events with one
+        routing key, ``pack`` a message. Never regrouped across the window: a case's
+        ``dispatch.acknowledged`` must not leave before its ``case.dispatched``."""
+        runs: list[tuple[str, list[Any]]] = []
         for r in rows:
-            by_key.setdefault(r.routing_key, []).append(r)
+            if runs and runs[-1][0] == r.routing_key and len(runs[-1][1]) < self._pack:
+                runs[-1][1].append(r)
+            else:
+                runs.append((r.routing_key, [r]))
         out: list[tuple[str, aio_pika.Message]] = []
-        for key, group in by_key.items():
-            for i in range(0, len(group), self._pack):
-                chunk = group[i : i + self._pack]
-                first = str(chunk[0].event_id)
-                headers: dict[str, Any]
-                if len(chunk) == 1:
-                    body, ctype, mid, headers = chunk[0].body, wire.SINGLE_CONTENT_TYPE, first, {}
-                else:
-                    body = wire.pack([r.body for r in chunk])
-                    ctype, mid = wire.BATCH_CONTENT_TYPE, f"{first}+{len(chunk) - 1}"
-                    headers = {wire.COUNT_HEADER: len(chunk)}
-                message = aio_pika.Message(
-                    body=body,
-                    message_id=mid,
-                    content_type=ctype,
-                    headers=headers,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    type=key,
-                )
-                out.append((key, message))
+        for key, chunk in runs:
+            first = str(chunk[0].event_id)
+            headers: dict[str, Any]
+            if len(chunk) == 1:
+                body, ctype, mid, headers = chunk[0].body, wire.SINGLE_CONTENT_TYPE, first, {}
+            else:
+                body = wire.pack([r.body for r in chunk])
+                ctype, mid = wire.BATCH_CONTENT_TYPE, f"{first}+{len(chunk) - 1}"
+                headers = {wire.COUNT_HEADER: len(chunk)}
+            message = aio_pika.Message(
+                body=body,
+                message_id=mid,
+                content_type=ctype,
+                headers=headers,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=key,
+            )
+            out.append((key, message))
         return out
 
     @staticmethod

@@ -537,3 +537,45 @@ async def test_a_cases_events_share_a_lane_so_none_finds_its_predecessor_uncommi
     await eventually(all_done, what="120 events applied")
     await asyncio.sleep(0.3)
     assert sorted(calls) == sorted(str(e.id) for e in envs)  # each handler ran once
+
+
+async def test_relay_keeps_outbox_order_across_routing_keys(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    """Only consecutive events of one type share a message: a window A A B A leaves as
+    [A A] [B] [A], never as [A A A] [B] (a case's later event before its earlier one)."""
+    settings = stack.settings()
+    channel = await amqp.channel(publisher_confirms=True)
+    events_x, _ = await declare_exchanges(channel, settings)
+    probe = await channel.declare_queue(exclusive=True)
+    for key in ("case.received", "case.duplicate_linked"):
+        await probe.bind(events_x, routing_key=key)
+    kinds = ["case.received", "case.received", "case.duplicate_linked", "case.received"]
+    envs = [
+        make_envelope(
+            _event(), producer="t", occurred_at=datetime.now(UTC), case_id=None
+        ).model_copy(update={"type": kind})
+        for kind in kinds
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM relay_test.outbox"))
+        await write_events(conn, outbox, envs)
+
+    async def exchange() -> aio_pika.abc.AbstractExchange:
+        return events_x
+
+    relay = OutboxRelay(engine, outbox, exchange, batch=10, poll_seconds=0.05, pack=50)
+    assert await relay.publish_once() == 4
+    got = []
+    async with probe.iterator() as it:
+        async for msg in it:
+            got.append((msg.type, [e["id"] for e in wire.envelopes(msg.body, msg.content_type)]))
+            await msg.ack()
+            if len(got) == 3:
+                break
+    ids = [str(e.id) for e in envs]
+    assert got == [
+        ("case.received", ids[:2]),
+        ("case.duplicate_linked", ids[2:3]),
+        ("case.received", ids[3:]),
+    ]

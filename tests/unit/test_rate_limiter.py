@@ -40,11 +40,24 @@ def test_a_batch_costs_one_token_per_case(clock: _Clock) -> None:
     assert limiter.retry_after("k", cost=100) == 0.0
 
 
-def test_a_batch_larger_than_the_burst_takes_a_full_bucket_and_can_still_go(
+def test_a_batch_larger_than_the_burst_goes_once_the_bucket_is_full_and_pays_every_case(
     clock: _Clock,
 ) -> None:
     limiter = RateLimiter(per_second=100, burst=300)
-    assert limiter.retry_after("k", cost=500) == 0.0
-    assert limiter.retry_after("k", cost=1) == pytest.approx(0.01)  # the bucket is empty
-    clock.t += 3.0
-    assert limiter.retry_after("k", cost=500) == 0.0
+    assert limiter.retry_after("k") == 0.0  # the request's own token (the dependency)
+    # the route then takes the other 499, needing no more than the rest of a full bucket
+    assert limiter.retry_after("k", cost=499, need=299) == 0.0
+    assert limiter.retry_after("k") == pytest.approx(2.01)  # 200 in debt, then 1 more
+    clock.t += 2.0
+    assert limiter.retry_after("k") > 0  # still paying for the batch
+    clock.t += 0.02
+    assert limiter.retry_after("k") == 0.0
+
+
+def test_a_batch_is_refused_while_the_bucket_is_short_and_nothing_is_taken(
+    clock: _Clock,
+) -> None:
+    limiter = RateLimiter(per_second=100, burst=300)
+    assert limiter.retry_after("k", cost=200) == 0.0  # 100 left
+    assert limiter.retry_after("k", cost=500) == pytest.approx(2.0)  # needs a full bucket
+    assert limiter.retry_after("k", cost=100) == 0.0  # the refusal took nothing
