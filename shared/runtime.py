@@ -62,6 +62,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_ready = asyncio.Event()
         self._consumers: list[EventConsumer] = []
+        self._subscriptions: list[tuple[Any, str]] = []
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self, *, background: list[Any] | None = None) -> None:
@@ -74,6 +75,11 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(), name=getattr(job, "__name__", "job")))
 
     async def stop(self) -> None:
+        # No new deliveries first; then the workers stop and what they had not applied
+        # is redelivered (unacked) to another replica or the next start.
+        for queue, tag in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
         for consumer in self._consumers:
             await consumer.stop()
         for task in self._tasks:
@@ -138,7 +144,8 @@ class ServiceRuntime:
             workers=self.settings.consumer_workers,
         )
         self._consumers.append(consumer)
-        await queue.consume(consumer)
+        tag = await queue.consume(consumer)
+        self._subscriptions.append((queue, tag))
 
     async def events_exchange(self) -> AbstractExchange:
         return (await self._exchange_pair())[0]

@@ -319,13 +319,21 @@ class EventConsumer:
                 outage_wait = min(outage_wait * 2, 5.0)
 
     async def stop(self) -> None:
-        """Stop the batch workers (messages waiting in a batch are redelivered unacked)."""
+        """Stop the batch workers (messages waiting in a batch are redelivered unacked).
+
+        Events still queued in a lane are cancelled too, so no message callback waits
+        forever on a worker that is gone."""
         for task in self._worker_tasks:
             task.cancel()
         for task in self._worker_tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._worker_tasks.clear()
+        for lane in self._lanes:
+            for item in lane:
+                if not item.done.done():
+                    item.done.cancel()
+            lane.clear()
 
     def _enqueue(self, envelope: Envelope, payload: BaseModel) -> asyncio.Future[str]:
         """Put the event in its case's lane (no await: arrival order is lane order)."""

@@ -579,3 +579,40 @@ async def test_relay_keeps_outbox_order_across_routing_keys(
         ("case.duplicate_linked", ids[2:3]),
         ("case.received", ids[3:]),
     ]
+
+
+async def test_stop_leaves_no_event_waiting_on_a_worker_that_is_gone(
+    engine: AsyncEngine,
+) -> None:
+    """One event stuck in its handler, two more queued behind it in the lane: stop()
+    cancels all three (their messages stay unacked, so the broker redelivers them)."""
+    entered = asyncio.Event()
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        entered.set()
+        await asyncio.Event().wait()  # never returns
+
+    async def no_exchange() -> aio_pika.abc.AbstractExchange:
+        raise AssertionError("nothing is dead-lettered")
+
+    consumer = EventConsumer(
+        name="stoptest", queue_name="shaobao.stoptest", engine=engine, inbox=inbox,
+        outbox=outbox, handlers={"case.received": handler},  # type: ignore[dict-item]
+        clock=SystemClock(), deps=None, dead_letters=no_exchange, batch_size=1, workers=1,
+    )  # fmt: skip
+    same_case = uuid4()
+    events = [_event().model_copy(update={"case_id": same_case}) for _ in range(3)]
+    waiting = [
+        asyncio.create_task(
+            consumer._until_applied(
+                make_envelope(e, producer="t", occurred_at=datetime.now(UTC), case_id=same_case),
+                e,
+            )
+        )
+        for e in events
+    ]
+    await asyncio.wait_for(entered.wait(), 5)
+    await consumer.stop()
+    done, pending = await asyncio.wait(waiting, timeout=5)
+    assert not pending
+    assert all(t.cancelled() for t in done)
