@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import sqltypes
+
+from shared.db.engine import json_dumps
 
 
 @dataclass
@@ -72,7 +73,7 @@ async def insert_rows(
     (table, columns) whatever the number of rows, one execution. ``executemany`` sends and
     binds each row on its own, and a multi-row ``VALUES`` list is a new statement for every
     row count that SQLAlchemy builds and hashes per call. JSON values are encoded here
-    (orjson), as the engine would encode them for a typed insert.
+    with the engine's own serializer, as for a typed insert.
     """
     if not rows:
         return
@@ -86,7 +87,7 @@ async def insert_rows(
     for i, name in enumerate(columns):
         values = [r[name] for r in rows]
         if name in json_columns:
-            values = [None if v is None else _json(v) for v in values]
+            values = [None if v is None else json_dumps(v) for v in values]
         params[f"c{i}"] = values
     await conn.execute(stmt, params)
 
@@ -111,7 +112,3 @@ def _array_insert(
         sql += " ON CONFLICT DO NOTHING"
     json_columns = frozenset(n for n in columns if isinstance(table.c[n].type, sqltypes.JSON))
     return text(sql), json_columns
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -20,7 +20,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
         pool_timeout=10,
         # JSON columns through orjson: the stdlib encoder was a visible share of each
         # service's CPU per event (timeline, policies, decisions).
-        json_serializer=_dumps,
+        json_serializer=json_dumps,
         json_deserializer=orjson.loads,
         connect_args={
             "timeout": 5,
@@ -30,5 +30,6 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
     )
 
 
-def _dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
+    """How every JSON column value is encoded (the engine's serializer; array inserts)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -8,6 +8,7 @@ inserted in the same transaction as a consumer's effect, so a redelivery changes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from uuid import UUID
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.contracts.envelope import Envelope
+from shared.db.batch import insert_rows
 from shared.db.types import TZ, UUIDT
 
 
@@ -57,18 +59,12 @@ def inbox_table(metadata: MetaData) -> Table:
 
 
 async def write_events(conn: AsyncConnection, outbox: Table, events: Sequence[Envelope]) -> None:
-    """Stage events for publication in the caller's transaction (one statement)."""
-    if not events:
-        return
-    await conn.execute(
-        _statement(outbox, _WRITE),
-        {
-            "ids": [e.id for e in events],
-            "keys": [e.type for e in events],
-            "cases": [e.case_id for e in events],
-            "bodies": [e.to_bytes() for e in events],
-        },
-    )
+    """Stage events for publication in the caller's transaction (one array insert)."""
+    rows = [
+        {"event_id": e.id, "routing_key": e.type, "case_id": e.case_id, "body": e.to_bytes()}
+        for e in events
+    ]
+    await insert_rows(conn, outbox, rows)
 
 
 async def claim_inbox(
@@ -101,11 +97,6 @@ async def claim_inbox_many(
 # Batch statements over arrays (unnest): one statement text whatever the batch size, so
 # each is prepared once per connection. A multi-row VALUES list is a new statement for
 # every row count, and SQLAlchemy builds and hashes it per call.
-_WRITE = (
-    "INSERT INTO {table} (event_id, routing_key, case_id, body)"
-    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[]),"
-    " CAST(:cases AS uuid[]), CAST(:bodies AS bytea[]))"
-)
 _CLAIM = (
     "INSERT INTO {table} (consumer, event_id, event_type)"
     " SELECT :consumer, e.id, e.type"
@@ -113,14 +104,11 @@ _CLAIM = (
     " ON CONFLICT DO NOTHING RETURNING event_id"
 )
 _MARK_SENT = "UPDATE {table} SET published_at = :at WHERE seq = ANY(CAST(:seqs AS bigint[]))"
-_BUILT: dict[tuple[str, str], TextClause] = {}
 
 
+@cache
 def _statement(table: Table, template: str) -> TextClause:
-    key = (table.fullname, template)
-    if key not in _BUILT:
-        _BUILT[key] = text(template.format(table=table.fullname))
-    return _BUILT[key]
+    return text(template.format(table=table.fullname))
 
 
 def mark_sent_statement(outbox: Table) -> TextClause:

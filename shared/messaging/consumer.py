@@ -253,12 +253,38 @@ class EventConsumer:
         """Publish one event of a batch as its own message: dead-lettered with ``reason``,
         or (no reason) back to this service's queue to be retried on its own."""
         event_id = str(raw.get("id")) if isinstance(raw, dict) else message.message_id
-        headers: dict[str, Any] = {"x-shaobao-from-batch": message.message_id or ""}
+        await self._publish_alone(
+            orjson.dumps(raw),
+            message_id=event_id,
+            content_type=wire.SINGLE_CONTENT_TYPE,
+            etype=message.type,
+            headers={"x-shaobao-from-batch": message.message_id or ""},
+            reason=reason,
+            kind=kind,
+        )
+
+    async def _publish_alone(
+        self,
+        body: bytes,
+        *,
+        message_id: str | None,
+        content_type: str | None,
+        etype: str | None,
+        headers: dict[str, Any],
+        reason: str | None,
+        kind: str,
+    ) -> None:
+        """One message to this service's dead-letter queue (with ``reason``) or, without
+        a reason, back to its own queue; confirmed before this returns."""
         if reason is not None:
-            log.error("event_dead_lettered", consumer=self.name, message_id=event_id, reason=reason)
+            log.error(
+                "event_dead_lettered", consumer=self.name, message_id=message_id, reason=reason
+            )
             DEAD_LETTERS.labels(self.queue_name, kind).inc()
-            headers["x-shaobao-reason"] = reason[:1000]
-            headers["x-shaobao-consumer"] = self.name
+            headers = headers | {
+                "x-shaobao-reason": reason[:1000],
+                "x-shaobao-consumer": self.name,
+            }
             exchange = await self._dead_letters()
         else:
             if self._resend is None:
@@ -266,12 +292,12 @@ class EventConsumer:
             exchange = await self._resend()
         await exchange.publish(
             aio_pika.Message(
-                body=orjson.dumps(raw),
+                body=body,
                 headers=headers,
-                message_id=event_id,
-                content_type=wire.SINGLE_CONTENT_TYPE,
+                message_id=message_id,
+                content_type=content_type,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=message.type,
+                type=etype,
             ),
             routing_key=self.queue_name,
         )
@@ -486,24 +512,14 @@ class EventConsumer:
     async def _dead_letter(
         self, message: AbstractIncomingMessage, reason: str, *, kind: str
     ) -> None:
-        log.error(
-            "event_dead_lettered", consumer=self.name, message_id=message.message_id, reason=reason
-        )
-        DEAD_LETTERS.labels(self.queue_name, kind).inc()
-        exchange = await self._dead_letters()
-        headers = dict(message.headers or {})
-        headers["x-shaobao-reason"] = reason[:1000]
-        headers["x-shaobao-consumer"] = self.name
-        await exchange.publish(
-            aio_pika.Message(
-                body=message.body,
-                headers=headers,
-                message_id=message.message_id,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=message.type,
-            ),
-            routing_key=self.queue_name,
+        await self._publish_alone(
+            message.body,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            etype=message.type,
+            headers=dict(message.headers or {}),
+            reason=reason,
+            kind=kind,
         )
         await message.ack()
 

@@ -42,30 +42,26 @@ def _batch(n: int, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-async def _lead_dispatches(stack: StackUnderTest, case_ids: list[str]) -> int:
+async def _count(stack: StackUnderTest, sql: str, values: list[str]) -> int:
     conn = await asyncpg.connect(stack.raw_database_url)
     try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM router.dispatches"
-                " WHERE case_id = ANY($1::uuid[]) AND role = 'lead'",
-                case_ids,
-            )
-        )
+        return int(await conn.fetchval(sql, values))
     finally:
         await conn.close()
+
+
+async def _lead_dispatches(stack: StackUnderTest, case_ids: list[str]) -> int:
+    return await _count(
+        stack,
+        "SELECT count(*) FROM router.dispatches WHERE case_id = ANY($1::uuid[]) AND role = 'lead'",
+        case_ids,
+    )
 
 
 async def _refs_recorded(stack: StackUnderTest, refs: list[str]) -> int:
-    conn = await asyncpg.connect(stack.raw_database_url)
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM intake.case_refs WHERE ref = ANY($1::text[])", refs
-            )
-        )
-    finally:
-        await conn.close()
+    return await _count(
+        stack, "SELECT count(*) FROM intake.case_refs WHERE ref = ANY($1::text[])", refs
+    )
 
 
 async def test_a_batch_is_recorded_case_by_case_dispatched_and_safe_to_send_again(

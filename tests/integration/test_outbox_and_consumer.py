@@ -77,17 +77,23 @@ async def _staged(
     amqp: AbstractRobustConnection,
     stack: StackUnderTest,
     n: int,
+    kinds: list[str] | None = None,
     **relay: int | float,
 ) -> tuple[OutboxRelay, aio_pika.abc.AbstractQueue, list[Envelope]]:
-    """``n`` events staged in the private outbox, a relay for it, a probe bound to them."""
+    """``n`` events staged in the private outbox (of the types ``kinds`` names, in turn;
+    else all ``case.received``), a relay for it, a probe bound to them."""
+    kinds = kinds or ["case.received"] * n
     settings = stack.settings()
     channel = await amqp.channel(publisher_confirms=True)
     events_x, _ = await declare_exchanges(channel, settings)
     probe = await channel.declare_queue(exclusive=True)
-    await probe.bind(events_x, routing_key="case.received")
+    for key in sorted(set(kinds)):
+        await probe.bind(events_x, routing_key=key)
     envs = [
-        make_envelope(e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id)
-        for e in (_event() for _ in range(n))
+        make_envelope(
+            e, producer="test", occurred_at=datetime.now(UTC), case_id=e.case_id
+        ).model_copy(update={"type": kind})
+        for e, kind in ((_event(), k) for k in kinds[:n])
     ]
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM relay_test.outbox"))
@@ -544,27 +550,10 @@ async def test_relay_keeps_outbox_order_across_routing_keys(
 ) -> None:
     """Only consecutive events of one type share a message: a window A A B A leaves as
     [A A] [B] [A], never as [A A A] [B] (a case's later event before its earlier one)."""
-    settings = stack.settings()
-    channel = await amqp.channel(publisher_confirms=True)
-    events_x, _ = await declare_exchanges(channel, settings)
-    probe = await channel.declare_queue(exclusive=True)
-    for key in ("case.received", "case.duplicate_linked"):
-        await probe.bind(events_x, routing_key=key)
     kinds = ["case.received", "case.received", "case.duplicate_linked", "case.received"]
-    envs = [
-        make_envelope(
-            _event(), producer="t", occurred_at=datetime.now(UTC), case_id=None
-        ).model_copy(update={"type": kind})
-        for kind in kinds
-    ]
-    async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM relay_test.outbox"))
-        await write_events(conn, outbox, envs)
-
-    async def exchange() -> aio_pika.abc.AbstractExchange:
-        return events_x
-
-    relay = OutboxRelay(engine, outbox, exchange, batch=10, poll_seconds=0.05, pack=50)
+    relay, probe, envs = await _staged(
+        engine, amqp, stack, 4, kinds, batch=10, poll_seconds=0.05, pack=50
+    )
     assert await relay.publish_once() == 4
     got = []
     async with probe.iterator() as it:
