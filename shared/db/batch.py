@@ -37,7 +37,7 @@ class Deferred:
 
 
 async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
-    """Insert every deferred row: per table, one multi-row statement per run of same columns."""
+    """Insert every deferred row: per table, one array statement per run of same columns."""
     per_table: dict[Table, list[tuple[dict[str, Any], bool]]] = {}
     for table, values, ignore in deferred.rows:
         per_table.setdefault(table, []).append((values, ignore))

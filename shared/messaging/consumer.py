@@ -10,7 +10,7 @@ requeued after a back-off, and the quorum queue's delivery limit bounds the retr
 Batching (the throughput path): messages that arrive together are applied together, up
 to ``batch_size`` per transaction — one inbox insert for the batch, every handler in
 turn on the same connection, the handlers' deferred inserts (timeline rows and the like)
-as one multi-row insert per table, one outbox insert, one commit, then each message is
+as one array insert per table, one outbox insert, one commit, then each message is
 acked. While a batch is in its transaction the next one gathers, so batches grow with
 the load and a lone message waits for nobody. Each worker has its own lane, and a case's
 events always take the same lane (chosen by case id): two transactions never apply
@@ -90,7 +90,7 @@ class HandlerContext:
         """Insert ``values`` into ``table`` when the transaction's batch is flushed.
 
         For append-only rows nobody reads back in the same transaction (timeline rows,
-        decisions): they become one multi-row insert per table for the whole batch.
+        decisions): they become one array insert per table for the whole batch.
         """
         self.deferred.add(table, values, ignore_conflicts=ignore_conflicts)
 
