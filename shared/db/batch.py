@@ -7,6 +7,12 @@ the commit, one array statement per table (:func:`insert_rows`). Within a table 
 order they were added is kept (timeline order is insertion order): consecutive rows
 naming the same columns share a statement, so server defaults of columns not named
 still apply.
+
+A batch of events may hold two events of one case (a backlog: ``case.received`` and
+``case.dispatched`` of the same case in one packed message), and the second may read
+what the first deferred. So the rows remember the cases they belong to, and the consumer
+flushes before it applies an event of a case with rows still pending
+(:meth:`Deferred.holds`): within a case, every read sees every earlier write.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
@@ -27,10 +34,26 @@ from shared.db.engine import json_dumps
 @dataclass
 class Deferred:
     rows: list[tuple[Table, dict[str, Any], bool]] = field(default_factory=list)
+    cases: set[UUID] = field(default_factory=set)  # the cases pending rows belong to
 
-    def add(self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False) -> None:
-        """``ignore_conflicts``: a row colliding with a unique key is skipped (idempotent)."""
+    def add(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        *,
+        ignore_conflicts: bool = False,
+        case_id: UUID | None = None,
+    ) -> None:
+        """``ignore_conflicts``: a row colliding with a unique key is skipped (idempotent).
+        ``case_id``: the case the row belongs to, besides a ``case_id`` column of its own."""
         self.rows.append((table, values, ignore_conflicts))
+        for case in (case_id, values.get("case_id")):
+            if isinstance(case, UUID):
+                self.cases.add(case)
+
+    def holds(self, case_id: UUID | None) -> bool:
+        """Whether rows of ``case_id`` are waiting (flush before reading that case)."""
+        return case_id is not None and case_id in self.cases
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -42,6 +65,7 @@ async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
     for table, values, ignore in deferred.rows:
         per_table.setdefault(table, []).append((values, ignore))
     deferred.rows.clear()
+    deferred.cases.clear()
     for table, rows in per_table.items():
         run: list[dict[str, Any]] = []
         run_ignore = False

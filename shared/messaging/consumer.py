@@ -83,6 +83,9 @@ class HandlerContext:
     deps: Any
     events: list[Envelope] = field(default_factory=list)
     deferred: Deferred = field(default_factory=Deferred)
+    # Shared by the handlers of one transaction (a batch): what one read, the next may
+    # reuse, e.g. the notifier's registered endpoints, read once per batch.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def defer(
         self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
@@ -92,7 +95,9 @@ class HandlerContext:
         For append-only rows nobody reads back in the same transaction (timeline rows,
         decisions): they become one array insert per table for the whole batch.
         """
-        self.deferred.add(table, values, ignore_conflicts=ignore_conflicts)
+        self.deferred.add(
+            table, values, ignore_conflicts=ignore_conflicts, case_id=self.cause.case_id
+        )
 
     def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
         self.events.append(
@@ -435,11 +440,14 @@ class EventConsumer:
                 conn, self._inbox, self.name, [(i.envelope.id, i.envelope.type) for i in batch]
             )
             deferred = Deferred()
+            memo: dict[str, Any] = {}
             for item in batch:
                 if item.envelope.id not in claimed:
                     outcomes.append("duplicate")
                     continue
                 claimed.discard(item.envelope.id)  # a second copy in the same batch
+                if deferred.holds(item.envelope.case_id):  # an earlier event of this case
+                    await flush_deferred(conn, deferred)
                 ctx = HandlerContext(
                     conn=conn,
                     now=now,
@@ -447,6 +455,7 @@ class EventConsumer:
                     producer=self.name,
                     deps=self._deps,
                     deferred=deferred,
+                    memo=memo,
                 )
                 await self._handlers[item.envelope.type](ctx, item.payload)
                 contexts.append(ctx)

@@ -510,6 +510,21 @@ async def test_a_cases_events_share_a_lane_so_none_finds_its_predecessor_uncommi
     """Two workers; each case has a first event and a second that needs the first's row.
     In arrival order, on one lane, every second event finds its first: each handler runs
     exactly once (no early retry, no batch's second pass)."""
+    await _first_and_second(engine, amqp, stack, deferred=False)
+
+
+async def test_a_second_event_of_a_case_in_one_batch_reads_what_the_first_deferred(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    """The first event's row is deferred to the batch's array insert; the second, in the
+    same batch, still finds it (the batch flushes before an event of a case with rows
+    pending), so each handler runs exactly once."""
+    await _first_and_second(engine, amqp, stack, deferred=True)
+
+
+async def _first_and_second(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest, *, deferred: bool
+) -> None:
     calls: list[str] = []
     seconds: set[UUID] = set()
 
@@ -524,7 +539,10 @@ async def test_a_cases_events_share_a_lane_so_none_finds_its_predecessor_uncommi
             if not found:
                 raise RetryLater("the first event of this case is not applied yet")
             return
-        await ctx.conn.execute(insert(applied).values(case_id=str(event.case_id), txid=0))
+        if deferred:
+            ctx.defer(applied, {"case_id": str(event.case_id), "txid": 0})
+        else:
+            await ctx.conn.execute(insert(applied).values(case_id=str(event.case_id), txid=0))
 
     events_x, _spec = await _consumer_setup(amqp, stack, engine, handler, batch_size=30)
     firsts = [_event() for _ in range(60)]

@@ -18,7 +18,6 @@ from sqlalchemy import update
 from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
-from shared.db.batch import insert_rows
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
@@ -29,7 +28,6 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         "location": event.location.model_dump(),
         "category": event.category,
     }
-    rows = []
     for d in event.dispatches:
         clocks = {"acknowledge": d.acknowledge_due_at, "resolve": d.resolve_due_at}
         if d.progress_due_at is not None:
@@ -37,7 +35,8 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         policy = frozen | {"dispatch_owner_id": d.owner_id, "dispatched_at": start.isoformat()}
         for kind, due in clocks.items():
             remind = remind_at(start, due, policy["reminder_share"])
-            rows.append(
+            ctx.defer(  # one array insert for the batch's clocks
+                deadlines,
                 {
                     "deadline_id": new_id(),
                     "case_id": event.case_id,
@@ -51,9 +50,9 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
                     "state": "armed",
                     "created_at": ctx.now,
                     "updated_at": ctx.now,
-                }
+                },
+                ignore_conflicts=True,
             )
-    await insert_rows(ctx.conn, deadlines, rows, ignore_conflicts=True)  # one array statement
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:

@@ -1,12 +1,11 @@
 """Consumes ``case.received``; remembers the case's channel, category, place and
 ``petitioner_ref`` (never raw contact details), for callbacks, notices and messages.
 
-Keys on ``case_id``: a redelivery changes nothing.
+Keys on ``case_id``: a redelivery changes nothing. The row is deferred to the batch's
+array insert; a later event of the same case in the batch reads it after the flush.
 """
 
 from __future__ import annotations
-
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notifier.tables import case_facts
 from shared.contracts.events import CaseReceived
@@ -14,17 +13,17 @@ from shared.messaging.consumer import HandlerContext
 
 
 async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
-    await ctx.conn.execute(
-        pg_insert(case_facts)
-        .values(
-            case_id=event.case_id,
-            channel=event.channel,
-            category=event.category,
-            location=event.location.model_dump(),
-            urgency=event.urgency,
-            petitioner_ref=event.petitioner_ref,
-            received_by=event.received_by,
-            received_at=ctx.cause.occurred_at,
-        )
-        .on_conflict_do_nothing()
+    ctx.defer(
+        case_facts,
+        {
+            "case_id": event.case_id,
+            "channel": event.channel,
+            "category": event.category,
+            "location": event.location.model_dump(),
+            "urgency": event.urgency,
+            "petitioner_ref": event.petitioner_ref,
+            "received_by": event.received_by,
+            "received_at": ctx.cause.occurred_at,
+        },
+        ignore_conflicts=True,
     )

@@ -18,11 +18,18 @@ def channel_owner(channel: str) -> str:
     return f"channel:{channel}"
 
 
+_ACTIVE = select(endpoints.c.owner_id).where(endpoints.c.active)
+
+
 async def registered(ctx: HandlerContext, owner_ids: list[str]) -> set[str]:
-    rows = await ctx.conn.execute(
-        select(endpoints.c.owner_id).where(endpoints.c.owner_id.in_(owner_ids), endpoints.c.active)
-    )
-    return set(rows.scalars())
+    """Which of ``owner_ids`` have an active endpoint: read once per transaction (a
+    batch of events), as of its first read; an endpoint registered meanwhile counts from
+    the next batch. Endpoints are one per owner or channel, a few hundred rows at most."""
+    active: set[str] | None = ctx.memo.get("active_endpoints")
+    if active is None:
+        active = set((await ctx.conn.execute(_ACTIVE)).scalars())
+        ctx.memo["active_endpoints"] = active
+    return active.intersection(owner_ids)
 
 
 async def add_delivery(
