@@ -1,23 +1,27 @@
-"""Channel numbers (case_refs) and petitioners: claiming, replaying, storing encrypted."""
+"""Channel numbers (case_refs) and petitioners: looking up, claiming, storing encrypted.
+
+Each statement takes arrays, so one serves a single submission and a whole group commit
+alike (see :mod:`services.intake.unit`).
+"""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.schemas import CaseCreate
-from services.intake.tables import case_refs, cases, petitioners
 from shared.security.pii import petitioner_ref
 
 if TYPE_CHECKING:
     from services.intake.service import IntakeDeps
+
+RefKey = tuple[str, str, str]  # (channel, kind, ref); kind: external_id | idempotency_key
 
 
 @dataclass(frozen=True)
@@ -32,109 +36,118 @@ class Submitted:
     rebound_of: UUID | None = None
 
 
-async def replay(conn: AsyncConnection, channel: str, refs: list[tuple[str, str]]) -> Submitted:
-    again = await existing_case(conn, channel, refs)
-    assert again is not None, "a ref conflict always names a committed case"
-    return again
+class RefConflict(Exception):
+    """Another transaction claimed one of these numbers first: run again, it is a replay."""
 
 
-_EXISTING = (
-    select(
-        cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.key_person, case_refs.c.linked
-    )
-    .join(case_refs, case_refs.c.case_id == cases.c.case_id)
-    .where(
-        case_refs.c.channel == bindparam("channel"),
-        case_refs.c.kind == bindparam("kind"),
-        case_refs.c.ref == bindparam("ref"),
-    )
+_EXISTING = text(
+    """
+    SELECT t.channel, t.kind, t.ref, c.case_id, c.status, c.received_at, c.key_person, r.linked
+    FROM unnest(CAST(:channels AS text[]), CAST(:kinds AS text[]), CAST(:refs AS text[]))
+      AS t(channel, kind, ref)
+    JOIN intake.case_refs r ON r.channel = t.channel AND r.kind = t.kind AND r.ref = t.ref
+    JOIN intake.cases c ON c.case_id = r.case_id
+    """
 )
-_CLAIM = (
-    pg_insert(case_refs)
-    .values(
-        channel=bindparam("channel"),
-        ref=bindparam("ref"),
-        kind=bindparam("kind"),
-        case_id=bindparam("case_id"),
-        linked=bindparam("linked"),
-    )
-    .on_conflict_do_nothing()
-    .returning(case_refs.c.case_id)
+_CLAIM = text(
+    """
+    INSERT INTO intake.case_refs (channel, ref, kind, case_id, linked)
+    SELECT * FROM unnest(CAST(:channels AS text[]), CAST(:refs AS text[]),
+                         CAST(:kinds AS text[]), CAST(:case_ids AS uuid[]),
+                         CAST(:linked AS boolean[]))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+    """
 )
+# A field not given keeps its stored value (NULL is "not given", never "erase").
+_UPSERT_PETITIONERS = text(
+    """
+    INSERT INTO intake.petitioners AS p (petitioner_ref, name_enc, phone_enc, id_number_enc,
+                                         email_enc)
+    SELECT * FROM unnest(CAST(:refs AS text[]), CAST(:names AS bytea[]),
+                         CAST(:phones AS bytea[]), CAST(:id_numbers AS bytea[]),
+                         CAST(:emails AS bytea[]))
+    ON CONFLICT (petitioner_ref) DO UPDATE SET
+      name_enc = coalesce(excluded.name_enc, p.name_enc),
+      phone_enc = coalesce(excluded.phone_enc, p.phone_enc),
+      id_number_enc = coalesce(excluded.id_number_enc, p.id_number_enc),
+      email_enc = coalesce(excluded.email_enc, p.email_enc),
+      updated_at = excluded.updated_at
+    """
+)
+SEALED = ("name_enc", "phone_enc", "id_number_enc", "email_enc")
 
 
-async def existing_case(
-    conn: AsyncConnection, channel: str, refs: list[tuple[str, str]]
+async def existing_cases(conn: AsyncConnection, keys: Sequence[RefKey]) -> dict[RefKey, Submitted]:
+    """The committed answer of every number in ``keys`` already known (one statement)."""
+    if not keys:
+        return {}
+    rows = await conn.execute(
+        _EXISTING,
+        {
+            "channels": [k[0] for k in keys],
+            "kinds": [k[1] for k in keys],
+            "refs": [k[2] for k in keys],
+        },
+    )
+    return {
+        (r.channel, r.kind, r.ref): Submitted(
+            r.case_id,
+            r.status,
+            False,
+            r.received_at,
+            duplicate_of=r.case_id if r.linked else None,
+            key_person=r.key_person,
+        )
+        for r in rows
+    }
+
+
+def first_known(
+    known: dict[RefKey, Submitted], channel: str, refs: list[tuple[str, str]]
 ) -> Submitted | None:
+    """The answer of the first of a submission's numbers already known, in order."""
     for kind, ref in refs:
-        row = (
-            await conn.execute(_EXISTING, {"channel": channel, "kind": kind, "ref": ref})
-        ).first()
-        if row is not None:
-            dup = row.case_id if row.linked else None
-            return Submitted(
-                row.case_id,
-                row.status,
-                False,
-                row.received_at,
-                duplicate_of=dup,
-                key_person=row.key_person,
-            )
+        if (found := known.get((channel, kind, ref))) is not None:
+            return found
     return None
 
 
-async def claim_refs(
-    conn: AsyncConnection,
-    channel: str,
-    refs: list[tuple[str, str]],
-    case_id: UUID,
-    *,
-    linked: bool = False,
-) -> bool:
-    """Insert every ref; False if another transaction took one first (it then wins).
-
-    On a conflict the refs this call did insert are removed again, so no number is left
-    pointing at a case that is never stored.
-    """
-    taken: list[tuple[str, str]] = []
-    for kind, ref in refs:
-        claim = {"channel": channel, "ref": ref, "kind": kind, "case_id": case_id, "linked": linked}
-        if (await conn.execute(_CLAIM, claim)).first() is None:
-            for k, r in taken:
-                await conn.execute(
-                    delete(case_refs).where(
-                        case_refs.c.channel == channel, case_refs.c.kind == k, case_refs.c.ref == r
-                    )
-                )
-            return False
-        taken.append((kind, ref))
-    return True
+async def claim_all(conn: AsyncConnection, claims: list[tuple[RefKey, UUID, bool]]) -> None:
+    """Insert every ``((channel, kind, ref), case_id, linked)``; :class:`RefConflict` if
+    another transaction holds one of the numbers (it waits for that one to finish)."""
+    if not claims:
+        return
+    params = {
+        "channels": [k[0] for k, _, _ in claims],
+        "kinds": [k[1] for k, _, _ in claims],
+        "refs": [k[2] for k, _, _ in claims],
+        "case_ids": [c for _, c, _ in claims],
+        "linked": [linked for _, _, linked in claims],
+    }
+    inserted = len((await conn.execute(_CLAIM, params)).all())
+    if inserted != len(claims):
+        raise RefConflict(f"{len(claims) - inserted} of {len(claims)} numbers already claimed")
 
 
-async def store_petitioner(conn: AsyncConnection, deps: IntakeDeps, body: CaseCreate) -> str | None:
+def sealed_petitioner(deps: IntakeDeps, body: CaseCreate) -> tuple[str, dict[str, Any]] | None:
+    """The petitioner's keyed ref and their contact fields, encrypted (None: anonymous)."""
     p = body.petitioner
     if p is None:
         return None
     ref = petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number)
     if ref is None:
         return None
-    values = {
-        "name_enc": deps.vault.seal(p.name),
-        "phone_enc": deps.vault.seal(p.phone),
-        "id_number_enc": deps.vault.seal(p.id_number),
-        "email_enc": deps.vault.seal(p.email),
+    fields = (p.name, p.phone, p.id_number, p.email)
+    return ref, {k: deps.vault.seal(v) for k, v in zip(SEALED, fields, strict=True)}
+
+
+async def upsert_petitioners(conn: AsyncConnection, rows: dict[str, dict[str, Any]]) -> None:
+    """Store each petitioner (ref → sealed fields; a field given as None keeps its value)."""
+    if not rows:
+        return
+    params = {"refs": list(rows)} | {
+        name: [r[col] for r in rows.values()]
+        for name, col in zip(("names", "phones", "id_numbers", "emails"), SEALED, strict=True)
     }
-    given = frozenset(k for k, v in values.items() if v is not None)
-    await conn.execute(_upsert_petitioner(given), {"petitioner_ref": ref, **values})
-    return ref
-
-
-@functools.cache
-def _upsert_petitioner(given: frozenset[str]) -> Any:
-    """Built once per set of fields given: a field not given keeps its stored value."""
-    stmt = pg_insert(petitioners)
-    return stmt.on_conflict_do_update(
-        index_elements=[petitioners.c.petitioner_ref],
-        set_={k: getattr(stmt.excluded, k) for k in sorted(given)}
-        | {"updated_at": stmt.excluded.updated_at},
-    )
+    await conn.execute(_UPSERT_PETITIONERS, params)

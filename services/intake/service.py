@@ -14,15 +14,14 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import linked, matching, records, signals
+from services.intake import linked, matching, signals
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.tables import cases, duplicate_links, duplicate_suggestions, outbox
+from services.intake.tables import duplicate_links, duplicate_suggestions
+from services.intake.unit import Planned, Unit
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationData
-from shared.db.outbox import write_events
 from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
 from shared.security.pii import PiiVault, petitioner_ref
@@ -37,9 +36,6 @@ STATUS_LABELS = {
     "disputed": "协调中（吹哨）",
 }
 STATUS_RANK = {s: i for i, s in enumerate(STATUS_LABELS)}
-# Hot-path statements are built once (parameters bound per call): building a statement
-# object costs more CPU than compiling (cached) and running it.
-_INSERT_CASE = insert(cases)
 
 
 @dataclass(frozen=True)
@@ -50,81 +46,68 @@ class IntakeDeps:
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
 
 
-def lock_keys(deps: IntakeDeps, body: CaseCreate) -> list[str]:
+def petitioner_of(deps: IntakeDeps, body: CaseCreate) -> str | None:
+    """The submission's petitioner as a keyed ref (None: anonymous)."""
+    p = body.petitioner
+    return petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None
+
+
+def lock_keys(deps: IntakeDeps, body: CaseCreate, ref: str | None) -> list[str]:
     """The advisory locks a submission's decisions need, held to the commit: the
-    petitioner's (linking, key person) and each alert rule's place (counts).
+    petitioner's (``ref``: linking, key person) and each alert rule's place (counts).
 
     A transaction holding several submissions takes the union of theirs first, in one
     sorted statement, so two such transactions never wait on each other in a cycle.
     """
-    p = body.petitioner
-    ref = petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None
     keys = signals.lock_keys(deps.policy, body.category, places(body.location.model_dump()))
     return keys + ([f"petitioner:{ref}"] if ref else [])
 
 
 async def submit_case(
-    conn: AsyncConnection,
+    unit: Unit,
     *,
     deps: IntakeDeps,
-    channel: str,
-    body: CaseCreate,
-    idempotency_key: str | None,
-    now: datetime,
-    stage: list[Envelope] | None = None,
-    locks_held: bool = False,
+    planned: Planned,
+    stage: list[Envelope],
 ) -> tuple[Submitted, bool]:
     """Returns the answer and whether an event was staged (a replay stages none).
 
-    Events go to the outbox in this transaction, or onto ``stage`` for the caller to
-    write with those of other submissions sharing the transaction. ``locks_held``: the
-    caller already took this submission's :func:`lock_keys` in this transaction.
+    Runs in the caller's transaction, which already holds this submission's
+    :func:`lock_keys` and has had the unit prefetch it. Its events go onto ``stage``, its
+    rows into the unit, for the caller to write with those of the other submissions
+    sharing the transaction.
     """
-    given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
-    refs = [(kind, ref) for kind, ref in given if ref]
-    existing = await records.existing_case(conn, channel, refs)
+    existing = await unit.existing(planned.channel, planned.refs)
     if existing is not None:
         return existing, False
-    # Locks before any row is written: every writer takes advisory locks first and rows
-    # second, so no two transactions wait on each other in a cycle.
-    if not locks_held:
-        await matching.advisory_locks(conn, lock_keys(deps, body))
-    ref = await records.store_petitioner(conn, deps, body)
+    body, staged = planned.body, len(stage)
+    ref = unit.store_petitioner(deps, body)
     where = places(body.location.model_dump())
-    target = await matching.find_target(
-        conn,
-        policy=deps.policy.duplicates,
-        body=body,
-        petitioner_ref=ref,
-        compound=where["compound"],
-        now=now,
-    )
-    events: list[Envelope] = []
+    target = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
-        answer = await _link(conn, deps, channel, body, refs, target, ref, now, events)
+        answer = await _link(unit, deps, planned, target, ref, stage)
     else:
-        answer = await _create(conn, deps, channel, body, refs, ref, where, now, events)
-    if stage is None:
-        await write_events(conn, outbox, events)
-    else:
-        stage.extend(events)
-    return answer, bool(events)
+        answer = await _create(unit, deps, planned, ref, where, stage)
+    unit.seen(ref)
+    return answer, len(stage) > staged
+
+
+def plan(channel: str, body: CaseCreate, idempotency_key: str | None, now: datetime) -> Planned:
+    given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
+    return Planned(channel, body, [(kind, ref) for kind, ref in given if ref], now)
 
 
 async def _link(
-    conn: AsyncConnection,
+    unit: Unit,
     deps: IntakeDeps,
-    channel: str,
-    body: CaseCreate,
-    refs: list[tuple[str, str]],
+    planned: Planned,
     target: matching.Target,
     ref: str | None,
-    now: datetime,
     events: list[Envelope],
 ) -> Submitted:
-    if not await records.claim_refs(conn, channel, refs, target.case_id, linked=True):
-        return await records.replay(conn, channel, refs)
-    known = await signals.history(conn, deps.policy.key_persons, ref, body.category, now)
+    conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
+    unit.claim(channel, planned.refs, target.case_id, linked=True)
+    known = await unit.history(ref, body.category, now)
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
@@ -157,20 +140,17 @@ async def _link(
 
 
 async def _create(
-    conn: AsyncConnection,
+    unit: Unit,
     deps: IntakeDeps,
-    channel: str,
-    body: CaseCreate,
-    refs: list[tuple[str, str]],
+    planned: Planned,
     ref: str | None,
     where: dict[str, str | None],
-    now: datetime,
     events: list[Envelope],
 ) -> Submitted:
+    conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
     case_id = new_id()
-    if not await records.claim_refs(conn, channel, refs, case_id):
-        return await records.replay(conn, channel, refs)
-    known = await signals.history(conn, deps.policy.key_persons, ref, body.category, now)
+    unit.claim(channel, planned.refs, case_id, linked=False)
+    known = await unit.history(ref, body.category, now)
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
@@ -183,8 +163,7 @@ async def _create(
     if rebound is not None:
         detail = (detail or {}) | {"rebound_of": str(rebound)}
     location = body.location.model_dump()
-    await conn.execute(
-        _INSERT_CASE,
+    unit.add_case(
         {
             "case_id": case_id,
             "channel": channel,
@@ -206,9 +185,10 @@ async def _create(
             "key_person": flagged,
         },
     )
-    suggested = await _suggest(conn, deps, body, case_id, ref, where, now)
+    suggested = await _suggest(unit, deps, body, case_id, ref, where, now)
     alerts = await signals.raise_alerts(
         conn,
+        unit=unit,
         policy=deps.policy,
         owners=deps.owners,
         category=body.category,
@@ -244,7 +224,7 @@ async def _create(
 
 
 async def _suggest(
-    conn: AsyncConnection,
+    unit: Unit,
     deps: IntakeDeps,
     body: CaseCreate,
     case_id: UUID,
@@ -255,6 +235,8 @@ async def _suggest(
     """Anonymous submissions are only suggested as duplicates, for a person to confirm."""
     if ref is not None or body.mediated_on_site:
         return []
+    await unit.flush()  # the search reads stored cases, this transaction's earlier ones too
+    conn = unit.conn
     hits = await matching.find_suggestions(
         conn, policy=deps.policy.duplicates, body=body, compound=where["compound"], now=now
     )

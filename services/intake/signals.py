@@ -10,15 +10,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import BindParameter, Select, bindparam, case, exists, func, select
+from sqlalchemy import BindParameter, Select, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.tables import alerts, cases, duplicate_links, key_persons
+from services.intake.tables import alerts, cases, key_persons
 from shared.contracts.events import AlertOwner, AlertRaised
 from shared.domain.intake_rules import (
     AlertRule,
@@ -45,43 +45,25 @@ class History:
     rebound_of: UUID | None  # an explained closure of the same category within six months
 
 
-def _history_statement() -> Select[Any]:
-    """Built once: a statement object per call costs more CPU than running it."""
-    ref: BindParameter[str] = bindparam("ref")
-    own = (
-        select(func.count())
-        .select_from(cases)
-        .where(cases.c.petitioner_ref == ref, cases.c.received_at >= bindparam("since"))
-    )
-    linked = (
-        select(func.count())
-        .select_from(duplicate_links)
-        .where(
-            duplicate_links.c.petitioner_ref == ref,
-            duplicate_links.c.linked_at >= bindparam("since"),
-        )
-    )
-    rebound = (
-        select(cases.c.case_id)
-        .where(
-            cases.c.petitioner_ref == ref,
-            cases.c.category == bindparam("category"),
-            cases.c.status == "closed",
-            cases.c.status_detail["close_kind"].astext == "explained",
-            cases.c.status_at >= bindparam("rebound_since"),
-        )
-        .order_by(cases.c.status_at.desc())
-        .limit(1)
-    )
-    return select(
-        exists().where(key_persons.c.petitioner_ref == ref),
-        own.scalar_subquery(),
-        linked.scalar_subquery(),
-        rebound.scalar_subquery(),
-    )
-
-
-_HISTORY = _history_statement()
+HistoryKey = tuple[str, str]  # (petitioner_ref, category)
+# One row of arrays per submission (a group commit reads all its petitioners at once).
+_HISTORY = text(
+    """
+    SELECT t.ref, t.category,
+      EXISTS (SELECT 1 FROM intake.key_persons k WHERE k.petitioner_ref = t.ref) AS registered,
+      (SELECT count(*) FROM intake.cases c
+        WHERE c.petitioner_ref = t.ref AND c.received_at >= t.since) AS own,
+      (SELECT count(*) FROM intake.duplicate_links d
+        WHERE d.petitioner_ref = t.ref AND d.linked_at >= t.since) AS linked,
+      (SELECT c.case_id FROM intake.cases c
+        WHERE c.petitioner_ref = t.ref AND c.category = t.category AND c.status = 'closed'
+          AND c.status_detail ->> 'close_kind' = 'explained' AND c.status_at >= t.rebound_since
+        ORDER BY c.status_at DESC LIMIT 1) AS rebound_of
+    FROM unnest(CAST(:refs AS text[]), CAST(:categories AS text[]),
+                CAST(:sinces AS timestamptz[]), CAST(:rebound_sinces AS timestamptz[]))
+      AS t(ref, category, since, rebound_since)
+    """
+)
 
 
 async def history(
@@ -94,18 +76,30 @@ async def history(
     """The caller holds the petitioner's advisory lock; this petition is not stored yet."""
     if petitioner_ref is None:
         return History(False, 0, None)
-    row = (
-        await conn.execute(
-            _HISTORY,
-            {
-                "ref": petitioner_ref,
-                "since": window_start(now, policy.window_days),
-                "category": category,
-                "rebound_since": now - REBOUND_WINDOW,
-            },
-        )
-    ).one()
-    return History(bool(row[0]), int(row[1] or 0) + int(row[2] or 0), row[3])
+    key = (petitioner_ref, category)
+    return (await histories(conn, policy, [(key, now)]))[key]
+
+
+async def histories(
+    conn: AsyncConnection, policy: KeyPersonPolicy, keys: list[tuple[HistoryKey, datetime]]
+) -> dict[HistoryKey, History]:
+    """:func:`history` of each (petitioner, category) at its submission time, in one
+    statement."""
+    if not keys:
+        return {}
+    rows = await conn.execute(
+        _HISTORY,
+        {
+            "refs": [k[0] for k, _ in keys],
+            "categories": [k[1] for k, _ in keys],
+            "sinces": [window_start(now, policy.window_days) for _, now in keys],
+            "rebound_sinces": [now - REBOUND_WINDOW for _, now in keys],
+        },
+    )
+    return {
+        (r.ref, r.category): History(bool(r.registered), int(r.own) + int(r.linked), r.rebound_of)
+        for r in rows
+    }
 
 
 async def key_person(
@@ -154,9 +148,18 @@ def lock_keys(policy: IntakePolicy, category: str, places: dict[str, str | None]
     ]
 
 
+class Counting(Protocol):
+    """What the alert counts need from the transaction's unit of work."""
+
+    alerted_until: dict[tuple[str, str], datetime]  # (rule, place) → its window's end
+
+    async def flush(self) -> None: ...
+
+
 async def raise_alerts(
     conn: AsyncConnection,
     *,
+    unit: Counting,
     policy: IntakePolicy,
     owners: Any,
     category: str,
@@ -166,12 +169,22 @@ async def raise_alerts(
 ) -> list[AlertRaised]:
     """Alerts this (already stored) case tips over their threshold; one per window.
 
-    The caller holds the locks of :func:`lock_keys` (see ``matching.advisory_locks``).
+    The caller holds the locks of :func:`lock_keys` (see ``matching.advisory_locks``), so
+    a (rule, place) whose window already has its alert keeps it to the commit: later
+    submissions of the transaction skip it without a statement (``unit.alerted_until``).
+    Any other answer counts the stored cases, so the unit's pending ones are written first.
     """
     rules = [r for r in policy.rules_for(category) if places.get(r.level)]
     raised = []
     for rule in rules:
-        alert = await _evaluate(conn, rule, str(places[rule.level]), location, owners, now)
+        place = str(places[rule.level])
+        until = unit.alerted_until.get((rule.id, place))
+        if until is not None and until > now:
+            continue
+        await unit.flush()
+        alert, until = await _evaluate(conn, rule, place, location, owners, now)
+        if until is not None:
+            unit.alerted_until[(rule.id, place)] = until
         if alert is not None:
             raised.append(alert)
     return raised
@@ -218,7 +231,8 @@ async def _evaluate(
     location: dict[str, Any],
     owners: Any,
     now: datetime,
-) -> AlertRaised | None:
+) -> tuple[AlertRaised | None, datetime | None]:
+    """The alert raised, if any, and the end of the window already alerted, if known."""
     like = rule.like_pattern()
     if like is None:
         last_q = (
@@ -236,9 +250,9 @@ async def _evaluate(
         }  # fmt: skip
         last_end, counts = (await conn.execute(_alert_counts(rule.level), params)).one()
         if counts is not None and not rule.reached(cases=counts[0], petitioners=counts[1]):
-            return None
+            return None, None
     if last_end is not None and last_end > now:
-        return None  # this window already has its alert
+        return None, last_end  # this window already has its alert
     since = max(now - rule.window, last_end) if last_end else now - rule.window
     in_window = [
         cases.c[rule.level] == place,
@@ -255,7 +269,7 @@ async def _evaluate(
     rows = [r for r in rows if rule.matches(r.category)]
     people = {r.petitioner_ref for r in rows if r.petitioner_ref}
     if not rule.reached(cases=len(rows), petitioners=len(people)):
-        return None
+        return None, None
     start = rows[0].received_at
     where = Location(**{k: v for k, v in location.items() if v})
     found = [owners.serving(k, where) for k in rule.notify] if owners else []
@@ -286,4 +300,6 @@ async def _evaluate(
         "raised_at": now,
     }
     stmt = pg_insert(alerts).values(**values).on_conflict_do_nothing().returning(alerts.c.alert_id)
-    return event if (await conn.execute(stmt)).first() is not None else None
+    if (await conn.execute(stmt)).first() is None:
+        return None, None
+    return event, event.window_end

@@ -3,14 +3,16 @@
 Every submission still runs :func:`services.intake.service.submit_case` in full and in
 arrival order, so a later one sees what an earlier one of the same batch wrote (a replay
 of the same number, a second petition of the same person). What they share is the
-transaction: one ``BEGIN``, one outbox insert and one ``COMMIT`` (one WAL flush) for the
-batch, and each caller is answered only after that commit — nothing is acknowledged that
-a crash could lose. While one batch commits the next gathers, so a lone request waits for
-nobody and batches grow with the load.
+transaction, and its reads and writes (:mod:`services.intake.unit`): one ``BEGIN``, one
+statement per kind of read and per table written, one outbox insert and one ``COMMIT``
+(one WAL flush) for the batch. Each caller is answered only after that commit — nothing
+is acknowledged that a crash could lose. While one batch commits the next gathers, so a
+lone request waits for nobody and batches grow with the load.
 
-If anything in a batch fails (a deadlock between two batches' advisory locks, a bad row)
-the batch is rolled back and each submission runs again in its own transaction, so one
-bad request gets its own error and costs the others only time.
+If anything in a batch fails (a deadlock between two batches' advisory locks, a number
+claimed meanwhile by another transaction, a bad row) the batch is rolled back and each
+submission runs again in its own transaction, so one bad request gets its own error and
+costs the others only time.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 
 from services.intake.matching import advisory_locks
-from services.intake.records import Submitted
+from services.intake.records import RefConflict, Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.service import lock_keys, submit_case
+from services.intake.service import lock_keys, petitioner_of, plan, submit_case
 from services.intake.tables import outbox
+from services.intake.unit import Unit
 from shared.contracts.envelope import Envelope
 from shared.db.outbox import write_events
 
@@ -35,8 +38,11 @@ log = structlog.get_logger(__name__)
 _ATTEMPTS = 3
 
 
-def _transient(exc: DBAPIError) -> bool:
-    """A deadlock or serialization failure: the transaction may simply run again."""
+def _transient(exc: DBAPIError | RefConflict) -> bool:
+    """A deadlock, a serialization failure or a number claimed meanwhile: the transaction
+    may simply run again (the number is then answered as a replay)."""
+    if isinstance(exc, RefConflict):
+        return True
     return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
@@ -132,37 +138,21 @@ class SubmissionBatcher:
                 raise
 
     async def _together(self, batch: list[_Pending]) -> None:
-        runtime = self._runtime
-        results: list[tuple[Submitted, bool]] = []
-        events: list[Envelope] = []
         try:
-            async with runtime.engine.begin() as conn:
-                keys = [k for p in batch for k in lock_keys(runtime.deps, p.body)]
-                await advisory_locks(conn, keys)
-                for p in batch:
-                    results.append(await self._run(conn, p, events, locks_held=True))
-                await write_events(conn, outbox, events)
+            results, events = await self._transaction(batch)
         except Exception as exc:
             log.info("submission_batch_failed", size=len(batch), error=repr(exc)[:300])
             for p in batch:
                 await self._alone(p)
             return
-        if events:
-            runtime.poke_relay()
-        for p, result in zip(batch, results, strict=True):
-            if not p.done.done():
-                p.done.set_result(result)
+        self._answer(batch, results, events)
 
     async def _alone(self, p: _Pending) -> None:
-        runtime = self._runtime
         for attempt in range(1, _ATTEMPTS + 1):
-            events: list[Envelope] = []
             try:
-                async with runtime.engine.begin() as conn:
-                    result = await self._run(conn, p, events)
-                    await write_events(conn, outbox, events)
+                results, events = await self._transaction([p])
                 break
-            except DBAPIError as exc:
+            except (DBAPIError, RefConflict) as exc:
                 if attempt < _ATTEMPTS and _transient(exc):
                     log.info("submission_retried", attempt=attempt, error=repr(exc)[:200])
                     continue
@@ -173,22 +163,39 @@ class SubmissionBatcher:
                 if not p.done.done():
                     p.done.set_exception(exc)
                 return
-        if events:
-            runtime.poke_relay()
-        if not p.done.done():
-            p.done.set_result(result)
+        self._answer([p], results, events)
 
-    async def _run(
-        self, conn: Any, p: _Pending, events: list[Envelope], *, locks_held: bool = False
-    ) -> tuple[Submitted, bool]:
+    def _answer(
+        self,
+        batch: list[_Pending],
+        results: list[tuple[Submitted, bool]],
+        events: list[Envelope],
+    ) -> None:
+        if events:
+            self._runtime.poke_relay()
+        for p, result in zip(batch, results, strict=True):
+            if not p.done.done():
+                p.done.set_result(result)
+
+    async def _transaction(
+        self, batch: list[_Pending]
+    ) -> tuple[list[tuple[Submitted, bool]], list[Envelope]]:
+        """The submissions in one transaction, in order: their answers and their events."""
         runtime = self._runtime
-        return await submit_case(
-            conn,
-            deps=runtime.deps,
-            channel=p.channel,
-            body=p.body,
-            idempotency_key=p.idempotency_key,
-            now=runtime.clock.now(),
-            stage=events,
-            locks_held=locks_held,
-        )
+        deps = runtime.deps
+        planned = [plan(p.channel, p.body, p.idempotency_key, runtime.clock.now()) for p in batch]
+        refs = [petitioner_of(deps, p.body) for p in batch]
+        results: list[tuple[Submitted, bool]] = []
+        events: list[Envelope] = []
+        async with runtime.engine.begin() as conn:
+            keys = [
+                k for p, ref in zip(batch, refs, strict=True) for k in lock_keys(deps, p.body, ref)
+            ]
+            await advisory_locks(conn, keys)
+            unit = Unit(conn, deps.policy)
+            await unit.prefetch(planned, refs)
+            for item in planned:
+                results.append(await submit_case(unit, deps=deps, planned=item, stage=events))
+            await unit.flush()
+            await write_events(conn, outbox, events)
+        return results, events

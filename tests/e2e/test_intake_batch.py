@@ -162,3 +162,53 @@ async def test_batch_limits_answer_with_reasons(
         refused = await http.post(url, json={"cases": _batch(2, "O")}, headers=ops)
         assert refused.status_code == 403
     assert await _refs_recorded(stack, ["T-0000", "O-0000"]) == 0
+
+
+async def test_cases_of_one_batch_see_each_other_as_if_sent_one_by_one(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    """One transaction reads and writes its submissions together (intake's unit of
+    work), yet each decision is the one it would be alone, in order: a person's third
+    petition flags them, their repeat of the first matter links to it, a number sent
+    twice is a replay, and another person is untouched."""
+    wechat = await keys.make(Role.CHANNEL, channel="wechat")
+    prefix = f"U{secrets.token_hex(3)}"
+    person, other = {"name": "钱女士", "phone": phone()}, {"phone": phone()}
+    sent = [
+        case("property.fee", "物业费上涨", XINGFU, petitioner=person),
+        case("sanitation.garbage", "垃圾清运不及时", XINGFU, petitioner=person),
+        case("property.elevator", "电梯停运", HEPINGLI, petitioner=other),
+        case("public.streetlight", "路灯不亮", XINGFU, petitioner=person),
+        case("property.fee", "物业费又涨了", XINGFU, petitioner=person),  # the first matter
+        case("public.streetlight", "路灯还是不亮", XINGFU, petitioner=person),
+    ]
+    numbers = [0, 1, 2, 3, 4, 1]  # the last resends the second's number
+    body = {
+        "cases": [c | {"external_id": f"{prefix}-{n}"} for c, n in zip(sent, numbers, strict=True)]
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(f"{services.url('intake')}/v1/cases/batch", json=body, headers=wechat)
+    assert r.status_code == 200, r.text
+    rows = r.json()["results"]
+    assert [x["status_code"] for x in rows] == [201, 201, 201, 201, 201, 200]
+    got = [x["case"] for x in rows]
+    assert [c["created"] for c in got] == [True, True, True, True, False, False]
+    assert [c["key_person"] for c in got] == [False, False, False, True, True, False]
+    assert got[4]["case_id"] == got[0]["case_id"] == got[4]["duplicate_of"]
+    assert got[5]["case_id"] == got[1]["case_id"]
+    ids = [c["case_id"] for c in got[:4]]
+    assert len(set(ids)) == 4
+    assert await _refs_recorded(stack, [f"{prefix}-{n}" for n in range(5)]) == 5
+    assert (
+        await _count(
+            stack,
+            "SELECT count(*) FROM intake.case_refs WHERE ref = ANY($1::text[]) AND linked",
+            [f"{prefix}-4"],
+        )
+        == 1
+    )
+
+    async def four_dispatched() -> bool:
+        return await _lead_dispatches(stack, ids) == 4
+
+    await eventually(four_dispatched, timeout=30, what="the four cases dispatched, once each")

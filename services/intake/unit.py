@@ -1,0 +1,163 @@
+"""A transaction's submissions, read together and written together (a unit of work).
+
+A group commit holds many submissions. Run one by one, each cost about seven round trips:
+its numbers, its petitioner's stored cases (same matter? history?), and the writes of its
+numbers, its petitioner and its case. Here those reads are made for every submission up
+front, one statement each over arrays (:meth:`Unit.prefetch`), and those writes wait in the
+unit until :meth:`Unit.flush`, one array statement per table, before the commit.
+
+The decisions are still made submission by submission, in arrival order. Whenever one could
+depend on what an earlier one of the same transaction wrote, the unit flushes first and the
+answer is read from the database as it was before batching:
+
+- a number or a petitioner already seen in this transaction (the same number twice, one
+  person twice);
+- a submission naming related numbers;
+- an alert count, unless its window's alert already stands (``alerted_until``, kept under
+  the alert's advisory lock);
+- a duplicate suggestion search (anonymous submissions).
+
+So batching never changes a decision. A number another transaction claims meanwhile (a
+resend racing its first send) surfaces at the flush as
+:class:`~services.intake.records.RefConflict`; the caller rolls back and runs the
+submissions again, each alone, and the number is then answered as a replay.
+
+The caller holds every submission's advisory locks (petitioner, alert places) before
+:meth:`Unit.prefetch`, so what it reads about those petitioners stays true to the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake import matching, records, signals
+from services.intake.records import RefKey, Submitted
+from services.intake.schemas import CaseCreate
+from services.intake.tables import cases
+from shared.db.batch import insert_rows
+from shared.domain.intake_rules import IntakePolicy, places
+
+
+@dataclass
+class Planned:
+    """One submission as the unit sees it before it runs."""
+
+    channel: str
+    body: CaseCreate
+    refs: list[tuple[str, str]]  # (kind, ref) in order: external_id, idempotency_key
+    now: datetime
+
+
+@dataclass
+class Unit:
+    conn: AsyncConnection
+    policy: IntakePolicy
+    alerted_until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    _known: dict[RefKey, Submitted] = field(default_factory=dict)
+    _targets: dict[matching.TargetKey, matching.Target] = field(default_factory=dict)
+    _histories: dict[signals.HistoryKey, signals.History] = field(default_factory=dict)
+    _claimed: set[RefKey] = field(default_factory=set)  # numbers this transaction claimed
+    _people: set[str] = field(default_factory=set)  # petitioners this transaction stored
+    _claims: list[tuple[RefKey, UUID, bool]] = field(default_factory=list)
+    _petitioners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _cases: list[dict[str, Any]] = field(default_factory=list)
+
+    async def prefetch(self, planned: list[Planned], refs: list[str | None]) -> None:
+        """Read what every submission will ask: ``refs[i]`` is submission i's petitioner."""
+        keys = [(p.channel, kind, ref) for p in planned for kind, ref in p.refs]
+        self._known = await records.existing_cases(self.conn, keys)
+        targets: list[tuple[matching.TargetKey, datetime]] = []
+        people: list[tuple[signals.HistoryKey, datetime]] = []
+        for p, ref in zip(planned, refs, strict=True):
+            if ref is None:
+                continue
+            compound = places(p.body.location.model_dump())["compound"]
+            if compound is not None:
+                targets.append(((ref, p.body.category, compound), p.now))
+            people.append(((ref, p.body.category), p.now))
+        duplicates = self.policy.duplicates
+        self._targets = await matching.same_petitioner_targets(self.conn, duplicates, targets)
+        self._histories = await signals.histories(self.conn, self.policy.key_persons, people)
+
+    # -- reads ---------------------------------------------------------------------------
+    async def existing(self, channel: str, refs: list[tuple[str, str]]) -> Submitted | None:
+        """The answer already given to one of these numbers, if any (a replay)."""
+        keys = [(channel, kind, ref) for kind, ref in refs]
+        if any(k in self._claimed for k in keys):
+            await self.flush()
+            return records.first_known(await records.existing_cases(self.conn, keys), channel, refs)
+        return records.first_known(self._known, channel, refs)
+
+    async def target(
+        self, body: CaseCreate, petitioner_ref: str | None, compound: str | None, now: datetime
+    ) -> matching.Target | None:
+        """The open case this submission is another number for (see ``matching``)."""
+        duplicates = self.policy.duplicates
+        if body.related_refs or petitioner_ref in self._people:
+            await self.flush()
+        elif petitioner_ref is not None and compound is not None:
+            return self._targets.get((petitioner_ref, body.category, compound))
+        return await matching.find_target(
+            self.conn,
+            policy=duplicates,
+            body=body,
+            petitioner_ref=petitioner_ref,
+            compound=compound,
+            now=now,
+        )
+
+    async def history(
+        self, petitioner_ref: str | None, category: str, now: datetime
+    ) -> signals.History:
+        """What intake knew of the petitioner before this submission (see ``signals``)."""
+        key = (petitioner_ref, category) if petitioner_ref is not None else None
+        if key is not None and petitioner_ref not in self._people and key in self._histories:
+            return self._histories[key]
+        if petitioner_ref is not None:
+            await self.flush()
+        return await signals.history(
+            self.conn, self.policy.key_persons, petitioner_ref, category, now
+        )
+
+    # -- writes, pending until flush -----------------------------------------------------
+    def store_petitioner(self, deps: Any, body: CaseCreate) -> str | None:
+        """The petitioner's ref; their sealed contact is written at the flush (fields not
+        given keep what an earlier submission gave)."""
+        sealed = records.sealed_petitioner(deps, body)
+        if sealed is None:
+            return None
+        ref, fields = sealed
+        before = self._petitioners.get(ref, {})
+        self._petitioners[ref] = {
+            k: v if v is not None else before.get(k) for k, v in fields.items()
+        }
+        return ref
+
+    def seen(self, petitioner_ref: str | None) -> None:
+        """This petitioner's answer is decided: a later submission of theirs reads again."""
+        if petitioner_ref is not None:
+            self._people.add(petitioner_ref)
+
+    def claim(
+        self, channel: str, refs: list[tuple[str, str]], case_id: UUID, *, linked: bool
+    ) -> None:
+        for kind, ref in refs:
+            key = (channel, kind, ref)
+            self._claimed.add(key)
+            self._claims.append((key, case_id, linked))
+
+    def add_case(self, row: dict[str, Any]) -> None:
+        self._cases.append(row)
+
+    async def flush(self) -> None:
+        """Write what is pending: petitioners, cases, then numbers (which may conflict)."""
+        people, rows, claims = self._petitioners, self._cases, self._claims
+        self._petitioners, self._cases, self._claims = {}, [], []
+        await records.upsert_petitioners(self.conn, people)
+        await insert_rows(self.conn, cases, rows)
+        await records.claim_all(self.conn, claims)
