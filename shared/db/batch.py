@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, TextClause, insert, text
+from sqlalchemy import MetaData, Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,7 +66,8 @@ async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
         per_table.setdefault(table, []).append((values, ignore))
     deferred.rows.clear()
     deferred.cases.clear()
-    for table, rows in per_table.items():
+    for table in sorted(per_table, key=_dependency_rank):  # a parent's rows before its children's
+        rows = per_table[table]
         run: list[dict[str, Any]] = []
         run_ignore = False
         for values, ignore in rows:
@@ -76,6 +77,20 @@ async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
             run.append(values)
             run_ignore = ignore
         await _insert(conn, table, run, run_ignore)
+
+
+def _dependency_rank(table: Table) -> int:
+    """Foreign-key order within the table's metadata (``MetaData.sorted_tables``)."""
+    rank = _ranks(table.metadata).get(table)
+    if rank is None:  # a table defined after the order was first read
+        _ranks.cache_clear()
+        rank = _ranks(table.metadata)[table]
+    return rank
+
+
+@cache
+def _ranks(metadata: MetaData) -> dict[Table, int]:
+    return {t: i for i, t in enumerate(metadata.sorted_tables)}
 
 
 async def _insert(

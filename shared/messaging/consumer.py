@@ -86,6 +86,10 @@ class HandlerContext:
     # Shared by the handlers of one transaction (a batch): what one read, the next may
     # reuse, e.g. the notifier's registered endpoints, read once per batch.
     memo: dict[str, Any] = field(default_factory=dict)
+    # In a batch a handler may be optimistic: if its deferred rows fail at the flush (a
+    # row already stored), the batch rolls back and every event is applied again alone,
+    # with ``batched`` False, where the handler checks first.
+    batched: bool = False
 
     def defer(
         self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
@@ -456,6 +460,7 @@ class EventConsumer:
                     deps=self._deps,
                     deferred=deferred,
                     memo=memo,
+                    batched=True,
                 )
                 await self._handlers[item.envelope.type](ctx, item.payload)
                 contexts.append(ctx)
