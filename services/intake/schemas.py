@@ -8,8 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.domain.intake_rules import CHANNELS
-from shared.domain.taxonomy import Location
+from shared.domain.intake_rules import CHANNELS, places
 from shared.web.fields import Text
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -29,7 +28,7 @@ class LocationIn(BaseModel):
         values = {k: v for k, v in self.model_dump().items() if v is not None}
         if not values:
             raise ValueError("location 至少需要一级 (district/street/community/grid/compound)")
-        Location(**values)  # levels must agree (d01 › d01.s01 › ...); raises ValueError
+        places(values)  # levels must agree (d01 › d01.s01 › ...); raises ValueError
         return self
 
 

@@ -46,21 +46,15 @@ class IntakeDeps:
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
 
 
-def petitioner_of(deps: IntakeDeps, body: CaseCreate) -> str | None:
-    """The submission's petitioner as a keyed ref (None: anonymous)."""
-    p = body.petitioner
-    return petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None
-
-
-def lock_keys(deps: IntakeDeps, body: CaseCreate, ref: str | None) -> list[str]:
+def lock_keys(deps: IntakeDeps, planned: Planned) -> list[str]:
     """The advisory locks a submission's decisions need, held to the commit: the
-    petitioner's (``ref``: linking, key person) and each alert rule's place (counts).
+    petitioner's (linking, key person) and each alert rule's place (counts).
 
     A transaction holding several submissions takes the union of theirs first, in one
     sorted statement, so two such transactions never wait on each other in a cycle.
     """
-    keys = signals.lock_keys(deps.policy, body.category, places(body.location.model_dump()))
-    return keys + ([f"petitioner:{ref}"] if ref else [])
+    keys = signals.lock_keys(deps.policy, planned.body.category, planned.where)
+    return keys + ([f"petitioner:{planned.petitioner}"] if planned.petitioner else [])
 
 
 async def submit_case(
@@ -80,9 +74,8 @@ async def submit_case(
     existing = await unit.existing(planned.channel, planned.refs)
     if existing is not None:
         return existing, False
-    body, staged = planned.body, len(stage)
+    body, staged, where = planned.body, len(stage), planned.where
     ref = unit.store_petitioner(deps, body)
-    where = places(body.location.model_dump())
     target = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
         answer = await _link(unit, deps, planned, target, ref, stage)
@@ -92,9 +85,20 @@ async def submit_case(
     return answer, len(stage) > staged
 
 
-def plan(channel: str, body: CaseCreate, idempotency_key: str | None, now: datetime) -> Planned:
+def plan(
+    deps: IntakeDeps, channel: str, body: CaseCreate, idempotency_key: str | None, now: datetime
+) -> Planned:
+    """What intake knows of a submission before it runs (its numbers, place, petitioner)."""
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
-    return Planned(channel, body, [(kind, ref) for kind, ref in given if ref], now)
+    p = body.petitioner
+    return Planned(
+        channel,
+        body,
+        [(kind, ref) for kind, ref in given if ref],
+        now,
+        places(body.location.model_dump()),
+        petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None,
+    )
 
 
 async def _link(

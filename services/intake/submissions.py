@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from services.intake.matching import advisory_locks
 from services.intake.records import RefConflict, Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.service import lock_keys, petitioner_of, plan, submit_case
+from services.intake.service import lock_keys, plan, submit_case
 from services.intake.tables import outbox
 from services.intake.unit import Unit
 from shared.contracts.envelope import Envelope
@@ -183,17 +183,15 @@ class SubmissionBatcher:
         """The submissions in one transaction, in order: their answers and their events."""
         runtime = self._runtime
         deps = runtime.deps
-        planned = [plan(p.channel, p.body, p.idempotency_key, runtime.clock.now()) for p in batch]
-        refs = [petitioner_of(deps, p.body) for p in batch]
+        planned = [
+            plan(deps, p.channel, p.body, p.idempotency_key, runtime.clock.now()) for p in batch
+        ]
         results: list[tuple[Submitted, bool]] = []
         events: list[Envelope] = []
         async with runtime.engine.begin() as conn:
-            keys = [
-                k for p, ref in zip(batch, refs, strict=True) for k in lock_keys(deps, p.body, ref)
-            ]
-            await advisory_locks(conn, keys)
+            await advisory_locks(conn, [k for p in planned for k in lock_keys(deps, p)])
             unit = Unit(conn, deps.policy)
-            await unit.prefetch(planned, refs)
+            await unit.prefetch(planned)
             for item in planned:
                 results.append(await submit_case(unit, deps=deps, planned=item, stage=events))
             await unit.flush()

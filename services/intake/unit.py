@@ -40,7 +40,7 @@ from services.intake.records import RefKey, Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.tables import cases
 from shared.db.batch import insert_rows
-from shared.domain.intake_rules import IntakePolicy, places
+from shared.domain.intake_rules import IntakePolicy
 
 
 @dataclass
@@ -51,6 +51,8 @@ class Planned:
     body: CaseCreate
     refs: list[tuple[str, str]]  # (kind, ref) in order: external_id, idempotency_key
     now: datetime
+    where: dict[str, str | None]  # the location's full path per level (``places``)
+    petitioner: str | None  # the petitioner's keyed ref (None: anonymous)
 
 
 @dataclass
@@ -67,17 +69,16 @@ class Unit:
     _petitioners: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cases: list[dict[str, Any]] = field(default_factory=list)
 
-    async def prefetch(self, planned: list[Planned], refs: list[str | None]) -> None:
-        """Read what every submission will ask: ``refs[i]`` is submission i's petitioner."""
+    async def prefetch(self, planned: list[Planned]) -> None:
+        """Read what every submission will ask."""
         keys = [(p.channel, kind, ref) for p in planned for kind, ref in p.refs]
         self._known = await records.existing_cases(self.conn, keys)
         targets: list[tuple[matching.TargetKey, datetime]] = []
         people: list[tuple[signals.HistoryKey, datetime]] = []
-        for p, ref in zip(planned, refs, strict=True):
-            if ref is None:
+        for p in planned:
+            if (ref := p.petitioner) is None:
                 continue
-            compound = places(p.body.location.model_dump())["compound"]
-            if compound is not None:
+            if (compound := p.where["compound"]) is not None:
                 targets.append(((ref, p.body.category, compound), p.now))
             people.append(((ref, p.body.category), p.now))
         duplicates = self.policy.duplicates

@@ -7,6 +7,7 @@ mean. ``config/alerts.yaml`` holds the numbers (see :meth:`IntakePolicy.from_tex
 from __future__ import annotations
 
 import difflib
+import functools
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -121,8 +122,16 @@ class IntakePolicy(_Strict):
 
 
 def places(location: dict[str, Any]) -> dict[str, str | None]:
-    """Full paths of each level of a submitted location (``k01`` → ``d01.s01.c01.g01.k01``)."""
-    return Location(**{k: v for k, v in location.items() if v}).by_level()
+    """Full paths of each level of a submitted location (``k01`` → ``d01.s01.c01.g01.k01``).
+
+    Remembered per distinct location (a district has a few thousand places at most, and
+    every submission of one asks several times): a fresh dict each call."""
+    return dict(_places(tuple((k, v) for k, v in location.items() if v)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _places(given: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, str | None], ...]:
+    return tuple(Location(**dict(given)).by_level().items())
 
 
 def similarity(a: str, b: str) -> float:

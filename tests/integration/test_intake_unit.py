@@ -84,12 +84,12 @@ async def test_a_number_claimed_between_the_reads_and_the_flush_refuses_and_writ
     engine: AsyncEngine,
 ) -> None:
     number = f"RACE-{secrets.token_hex(4)}"
-    planned = plan("hotline_12345", _body(number), None, datetime.now(UTC))
+    planned = plan(DEPS, "hotline_12345", _body(number), None, datetime.now(UTC))
     events: list[Envelope] = []
     with pytest.raises(RefConflict):
         async with engine.begin() as conn:
             unit = Unit(conn, DEPS.policy)
-            await unit.prefetch([planned], ["p_test"])
+            await unit.prefetch([planned])
             racer = await _racer_records(engine, number)
             answer, _ = await submit_case(unit, deps=DEPS, planned=planned, stage=events)
             assert answer.created  # decided on what was read: a new case
