@@ -55,10 +55,10 @@ async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
 # recent case of the compound: ~900 buffers a submission on the benchmark.
 _SAME_PETITIONER = text(
     """
-    SELECT t.ref, t.category, t.compound, m.case_id, m.status, m.received_at
+    SELECT t.n, m.case_id, m.status, m.received_at
     FROM unnest(CAST(:refs AS text[]), CAST(:categories AS text[]),
                 CAST(:compounds AS text[]), CAST(:sinces AS timestamptz[]))
-      AS t(ref, category, compound, since)
+      WITH ORDINALITY AS t(ref, category, compound, since, n)
     CROSS JOIN LATERAL (
       SELECT mine.case_id, mine.status, mine.received_at FROM (
         SELECT c.case_id, c.status, c.received_at, c.compound FROM intake.cases c
@@ -105,16 +105,17 @@ async def find_target(
             return Target(row.case_id, row.status, row.received_at, "related_ref")
     if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
         return None
-    key = (petitioner_ref, body.category, compound)
-    found = await same_petitioner_targets(conn, policy, [(key, now)])
+    key = ((petitioner_ref, body.category, compound), now)
+    found = await same_petitioner_targets(conn, policy, [key])
     return found.get(key)
 
 
 async def same_petitioner_targets(
     conn: AsyncConnection, policy: DuplicatePolicy, keys: list[tuple[TargetKey, datetime]]
-) -> dict[TargetKey, Target]:
+) -> dict[tuple[TargetKey, datetime], Target]:
     """For each (petitioner, category, compound) at its submission time, the oldest open
-    case of theirs within the window, if any (one statement for all)."""
+    case of theirs within the window, if any (one statement for all). Keyed by the
+    time too: two submissions of one key are two questions (their windows differ)."""
     if not keys or policy.petitioner_window_days == 0:
         return {}
     rows = await conn.execute(
@@ -128,10 +129,7 @@ async def same_petitioner_targets(
         },
     )
     return {
-        (r.ref, r.category, r.compound): Target(
-            r.case_id, r.status, r.received_at, "same_petitioner"
-        )
-        for r in rows
+        keys[r.n - 1]: Target(r.case_id, r.status, r.received_at, "same_petitioner") for r in rows
     }
 
 

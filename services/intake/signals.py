@@ -49,7 +49,7 @@ HistoryKey = tuple[str, str]  # (petitioner_ref, category)
 # One row of arrays per submission (a group commit reads all its petitioners at once).
 _HISTORY = text(
     """
-    SELECT t.ref, t.category,
+    SELECT t.n,
       EXISTS (SELECT 1 FROM intake.key_persons k WHERE k.petitioner_ref = t.ref) AS registered,
       (SELECT count(*) FROM intake.cases c
         WHERE c.petitioner_ref = t.ref AND c.received_at >= t.since) AS own,
@@ -61,7 +61,7 @@ _HISTORY = text(
         ORDER BY c.status_at DESC LIMIT 1) AS rebound_of
     FROM unnest(CAST(:refs AS text[]), CAST(:categories AS text[]),
                 CAST(:sinces AS timestamptz[]), CAST(:rebound_sinces AS timestamptz[]))
-      AS t(ref, category, since, rebound_since)
+      WITH ORDINALITY AS t(ref, category, since, rebound_since, n)
     """
 )
 
@@ -76,15 +76,16 @@ async def history(
     """The caller holds the petitioner's advisory lock; this petition is not stored yet."""
     if petitioner_ref is None:
         return History(False, 0, None)
-    key = (petitioner_ref, category)
-    return (await histories(conn, policy, [(key, now)]))[key]
+    key = ((petitioner_ref, category), now)
+    return (await histories(conn, policy, [key]))[key]
 
 
 async def histories(
     conn: AsyncConnection, policy: KeyPersonPolicy, keys: list[tuple[HistoryKey, datetime]]
-) -> dict[HistoryKey, History]:
+) -> dict[tuple[HistoryKey, datetime], History]:
     """:func:`history` of each (petitioner, category) at its submission time, in one
-    statement."""
+    statement (keyed by the time too: two submissions of one key count different
+    windows)."""
     if not keys:
         return {}
     rows = await conn.execute(
@@ -97,7 +98,7 @@ async def histories(
         },
     )
     return {
-        (r.ref, r.category): History(bool(r.registered), int(r.own) + int(r.linked), r.rebound_of)
+        keys[r.n - 1]: History(bool(r.registered), int(r.own) + int(r.linked), r.rebound_of)
         for r in rows
     }
 

@@ -61,8 +61,12 @@ class Unit:
     policy: IntakePolicy
     alerted_until: dict[tuple[str, str], datetime] = field(default_factory=dict)
     _known: dict[RefKey, Submitted] = field(default_factory=dict)
-    _targets: dict[matching.TargetKey, matching.Target] = field(default_factory=dict)
-    _histories: dict[signals.HistoryKey, signals.History] = field(default_factory=dict)
+    _targets: dict[tuple[matching.TargetKey, datetime], matching.Target] = field(
+        default_factory=dict
+    )
+    _histories: dict[tuple[signals.HistoryKey, datetime], signals.History] = field(
+        default_factory=dict
+    )
     _claimed: set[RefKey] = field(default_factory=set)  # numbers this transaction claimed
     _people: set[str] = field(default_factory=set)  # petitioners this transaction stored
     _claims: list[tuple[RefKey, UUID, bool]] = field(default_factory=list)
@@ -102,7 +106,7 @@ class Unit:
         if body.related_refs or petitioner_ref in self._people:
             await self.flush()
         elif petitioner_ref is not None and compound is not None:
-            return self._targets.get((petitioner_ref, body.category, compound))
+            return self._targets.get(((petitioner_ref, body.category, compound), now))
         return await matching.find_target(
             self.conn,
             policy=duplicates,
@@ -116,7 +120,7 @@ class Unit:
         self, petitioner_ref: str | None, category: str, now: datetime
     ) -> signals.History:
         """What intake knew of the petitioner before this submission (see ``signals``)."""
-        key = (petitioner_ref, category) if petitioner_ref is not None else None
+        key = ((petitioner_ref, category), now) if petitioner_ref is not None else None
         if key is not None and petitioner_ref not in self._people and key in self._histories:
             return self._histories[key]
         if petitioner_ref is not None:

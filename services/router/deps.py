@@ -54,6 +54,7 @@ class RouterDeps:
         self.config = config
         self._seen = seen
         self._decisions: dict[tuple[Any, ...], RoutingDecision] = {}
+        self._stored: dict[int, tuple[RoutingDecision, dict[str, Any]]] = {}
 
     @classmethod
     def load(cls, settings: Settings) -> RouterDeps:
@@ -77,7 +78,7 @@ class RouterDeps:
 
     def replace(self, config: RouterConfig) -> None:
         self.config = config
-        self._decisions = {}
+        self._decisions, self._stored = {}, {}
 
     def decide(self, *, category: str, location: Location, urgency: Urgency) -> RoutingDecision:
         """``route`` for a new case, remembered per (category, place, urgency).
@@ -95,10 +96,24 @@ class RouterDeps:
                 config.rules, config.owners, category=category, location=location, urgency=urgency
             )
             if len(self._decisions) >= _DECISIONS_MAX:
-                self._decisions = {}
+                self._decisions, self._stored = {}, {}
             if config is self.config:
                 self._decisions[key] = found
         return found
+
+    def stored_form(self, decision: RoutingDecision) -> dict[str, Any]:
+        """The decision as its routing_decisions row stores it (JSON types), made once per
+        decision object (a remembered decision serves every case of its key). Kept beside
+        the decision, by identity, not on it: a copy never inherits it. Bounded like the
+        decisions. Shared by the rows of that decision: read-only."""
+        held = self._stored.get(id(decision))
+        if held is not None and held[0] is decision:  # held keeps it alive: ids stay unique
+            return held[1]
+        if len(self._stored) >= _DECISIONS_MAX:
+            self._stored = {}
+        json = decision.model_dump(mode="json")
+        self._stored[id(decision)] = (decision, json)
+        return json
 
     def watch(self, settings: Settings, interval: float = 2.0) -> ConfigWatch[RouterConfig]:
         """The background job that reloads this object's configuration from disk."""

@@ -85,7 +85,7 @@ async def create_case(
             "case_id": event.case_id,
             "decided_at": ctx.now,
             "ruleset_version": decision.ruleset_version,
-            "decision": decision.as_json,
+            "decision": ctx.deps.stored_form(decision),
         },
     )
     await timeline.record(

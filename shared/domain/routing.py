@@ -25,8 +25,6 @@ considered and why it lost, for ``GET /v1/cases/{id}/routing`` and ``shaobao rul
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cached_property
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -111,12 +109,6 @@ class RoutingDecision(BaseModel):
     reason: str | None = None  # why there is no lead, or why the case is disputed
     excluded_owners: list[str] = Field(default_factory=list)
     explanation: list[RuleConsideration]
-
-    @cached_property
-    def as_json(self) -> dict[str, Any]:
-        """The decision as stored (JSON types), made once per decision: the router reuses
-        one decision for every case of a (category, place, urgency). Read-only."""
-        return self.model_dump(mode="json")
 
     def owner_ids(self) -> list[str]:
         """Lead first, then co-handlers: every owner this decision may dispatch to."""

@@ -460,7 +460,7 @@ class EventConsumer:
                     deps=self._deps,
                     deferred=deferred,
                     memo=memo,
-                    batched=True,
+                    batched=len(batch) > 1,  # alone, there is no second pass to fall back on
                 )
                 await self._handlers[item.envelope.type](ctx, item.payload)
                 contexts.append(ctx)

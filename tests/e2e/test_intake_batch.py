@@ -7,10 +7,10 @@ answered from what was recorded.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -43,11 +43,7 @@ def _batch(n: int, prefix: str) -> list[dict[str, Any]]:
 
 
 async def _count(stack: StackUnderTest, sql: str, values: list[str]) -> int:
-    conn = await asyncpg.connect(stack.raw_database_url)
-    try:
-        return int(await conn.fetchval(sql, values))
-    finally:
-        await conn.close()
+    return int(await stack.fetchval(sql, values))
 
 
 async def _lead_dispatches(stack: StackUnderTest, case_ids: list[str]) -> int:
@@ -174,13 +170,14 @@ async def test_cases_of_one_batch_see_each_other_as_if_sent_one_by_one(
     wechat = await keys.make(Role.CHANNEL, channel="wechat")
     prefix = f"U{secrets.token_hex(3)}"
     person, other = {"name": "钱女士", "phone": phone()}, {"phone": phone()}
+    here = XINGFU | {"compound": f"t{secrets.token_hex(3)}"}  # a place no other test counts
     sent = [
-        case("property.fee", "物业费上涨", XINGFU, petitioner=person),
-        case("sanitation.garbage", "垃圾清运不及时", XINGFU, petitioner=person),
-        case("property.elevator", "电梯停运", HEPINGLI, petitioner=other),
-        case("public.streetlight", "路灯不亮", XINGFU, petitioner=person),
-        case("property.fee", "物业费又涨了", XINGFU, petitioner=person),  # the first matter
-        case("public.streetlight", "路灯还是不亮", XINGFU, petitioner=person),
+        case("property.fee", "物业费上涨", here, petitioner=person),
+        case("sanitation.garbage", "垃圾清运不及时", here, petitioner=person),
+        case("property.elevator", "电梯停运", here, petitioner=other),
+        case("public.streetlight", "路灯不亮", here, petitioner=person),
+        case("property.fee", "物业费又涨了", here, petitioner=person),  # the first matter
+        case("public.streetlight", "路灯还是不亮", here, petitioner=person),
     ]
     numbers = [0, 1, 2, 3, 4, 1]  # the last resends the second's number
     body = {
@@ -212,3 +209,45 @@ async def test_cases_of_one_batch_see_each_other_as_if_sent_one_by_one(
         return await _lead_dispatches(stack, ids) == 4
 
     await eventually(four_dispatched, timeout=30, what="the four cases dispatched, once each")
+
+
+async def test_an_alert_tipped_inside_one_batch_is_raised_once_with_the_cases_before_it(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    """Five elevator complaints from five people in one new compound, in one batch (one
+    transaction): the third tips the cluster rule (3 in a compound in 30 days), so its
+    alert names exactly the first three, as when they came one by one, and the fourth and
+    fifth raise it no more; the fifth person tips the collective rule (5 petitioners in 3
+    days)."""
+    hotline = await keys.make(Role.CHANNEL, channel="hotline_12345")
+    compound = f"t{secrets.token_hex(3)}"
+    where = XINGFU | {"compound": compound}
+    place = f"d01.s01.c01.g01.{compound}"
+    prefix = f"A{secrets.token_hex(3)}"
+    body = {
+        "cases": [
+            case("property.elevator", f"{i}号楼电梯停运", where, petitioner={"phone": phone()})
+            | {"external_id": f"{prefix}-{i}"}
+            for i in range(5)
+        ]
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(f"{services.url('intake')}/v1/cases/batch", json=body, headers=hotline)
+    assert r.status_code == 200, r.text
+    ids = [x["case"]["case_id"] for x in r.json()["results"]]
+    rows = await stack.fetch(
+        "SELECT body FROM intake.outbox WHERE routing_key = 'alert.raised'"
+        " AND convert_from(body, 'UTF8')::jsonb->'data'->>'place' = $1",
+        place,
+    )
+    linked = await stack.fetchval(
+        "SELECT count(*) FROM intake.cases WHERE channel = 'early_warning' AND compound = $1",
+        place,
+    )
+    raised = {a["rule_id"]: a for a in (json.loads(b["body"])["data"] for b in rows)}
+    assert len(rows) == len(raised) == 2  # each rule once
+    cluster, collective = raised["elevator-cluster"], raised["collective-property"]
+    assert (cluster["case_count"], cluster["case_ids"]) == (3, ids[:3])
+    assert (collective["case_count"], collective["case_ids"]) == (5, ids)  # 5 people
+    # no firm serves a new compound, so nobody is convened and no linked handling opens
+    assert (cluster["convene"], linked) == ([], 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -56,11 +57,8 @@ async def _counts(engine: AsyncEngine, ids: list[UUID]) -> tuple[int, int]:
     return int(stored or 0), int(leads or 0)
 
 
-async def test_a_case_sent_again_under_a_new_event_id_in_one_batch_is_dispatched_once(
-    stack: StackUnderTest, engine: AsyncEngine
-) -> None:
-    runtime = create_app(stack.settings(service_name="router")).state.runtime
-    consumer = EventConsumer(
+def _consumer(runtime: Any, engine: AsyncEngine, batch_size: int) -> EventConsumer:
+    return EventConsumer(
         name="router",
         queue_name="unused",
         engine=engine,
@@ -71,17 +69,50 @@ async def test_a_case_sent_again_under_a_new_event_id_in_one_batch_is_dispatched
         deps=runtime.deps,
         dead_letters=None,  # type: ignore[arg-type]
         resend=None,  # type: ignore[arg-type]
-        batch_size=20,
+        batch_size=batch_size,
         workers=1,
     )
+
+
+async def _apply(consumer: EventConsumer, sent: list[Envelope]) -> list[str]:
+    """Queue the events at once (one lane, so one batch up to the batch size)."""
+    return list(
+        await asyncio.gather(
+            *(consumer._enqueue(e, consumer._parse_envelope(lambda e=e: e)[1]) for e in sent)
+        )
+    )
+
+
+async def test_a_case_sent_again_under_a_new_event_id_in_one_batch_is_dispatched_once(
+    stack: StackUnderTest, engine: AsyncEngine
+) -> None:
+    runtime = create_app(stack.settings(service_name="router")).state.runtime
+    consumer = _consumer(runtime, engine, batch_size=20)
     a, b, c = new_id(), new_id(), new_id()
     sent = [_received(a), _received(b), _received(a), _received(c)]  # a's again: new event id
     try:
-        outcomes = await asyncio.gather(
-            *(consumer._enqueue(e, consumer._parse_envelope(lambda e=e: e)[1]) for e in sent)
-        )
+        outcomes = await _apply(consumer, sent)
     finally:
         await consumer.stop()
         await runtime.engine.dispose()
     assert outcomes == ["applied"] * 4  # the second a: applied, and it changed nothing
     assert await _counts(engine, [a, b, c]) == (3, 3)  # three cases, one lead dispatch each
+
+
+@pytest.mark.parametrize("batch_size", [1, 20])
+async def test_a_case_sent_again_alone_is_applied_and_changes_nothing(
+    stack: StackUnderTest, engine: AsyncEngine, batch_size: int
+) -> None:
+    """Alone (a batch of one, or batches switched off) there is no second pass to fall
+    back on, so the router checks before it writes, as without batches."""
+    runtime = create_app(stack.settings(service_name="router")).state.runtime
+    consumer = _consumer(runtime, engine, batch_size=batch_size)
+    a = new_id()
+    try:
+        first = await _apply(consumer, [_received(a)])
+        again = await _apply(consumer, [_received(a)])
+    finally:
+        await consumer.stop()
+        await runtime.engine.dispose()
+    assert (first, again) == (["applied"], ["applied"])
+    assert await _counts(engine, [a]) == (1, 1)

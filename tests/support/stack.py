@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
@@ -56,6 +57,19 @@ class StackUnderTest:
     @property
     def amqp_url(self) -> str:
         return f"{self.servers.amqp_base}/{quote(self.vhost, safe='')}"
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Rows of one query on the stack's database (a connection of its own)."""
+        conn = await asyncpg.connect(self.raw_database_url)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        """The first value of one query on the stack's database."""
+        rows = await self.fetch(sql, *args)
+        return rows[0][0] if rows else None
 
     def settings(self, **overrides: object) -> Settings:
         base = {
