@@ -13,10 +13,16 @@ A batch of events may hold two events of one case (a backlog: ``case.received`` 
 what the first deferred. So the rows remember the cases they belong to, and the consumer
 flushes before it applies an event of a case with rows still pending
 (:meth:`Deferred.holds`): within a case, every read sees every earlier write.
+
+A handler may also defer a *call*: its parameters join one array statement of the batch
+(e.g. intake's status updates, one ``UPDATE ... FROM unnest`` for the batch), run after
+the inserts; the call raises if a row's statement did not apply, and the batch goes to
+its second pass, where each event runs its own statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -30,11 +36,23 @@ from sqlalchemy.sql import sqltypes
 
 from shared.db.engine import json_dumps
 
+# A statement over many rows' parameters at once (e.g. one UPDATE ... FROM unnest(...)).
+BatchCall = Callable[[AsyncConnection, list[dict[str, Any]]], Awaitable[None]]
+
 
 @dataclass
 class Deferred:
     rows: list[tuple[Table, dict[str, Any], bool]] = field(default_factory=list)
     cases: set[UUID] = field(default_factory=set)  # the cases pending rows belong to
+    calls: dict[BatchCall, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def call(self, run: BatchCall, params: dict[str, Any], *, case_id: UUID | None) -> None:
+        """Run ``run`` at the flush, once, with the parameters of every call of it (after
+        the inserts, in first-call order). ``run`` raises when a row's statement did
+        not apply; in a consumer batch that sends the batch to its second pass."""
+        self.calls.setdefault(run, []).append(params)
+        if case_id is not None:
+            self.cases.add(case_id)
 
     def add(
         self,
@@ -56,15 +74,17 @@ class Deferred:
         return case_id is not None and case_id in self.cases
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + sum(len(p) for p in self.calls.values())
 
 
 async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
-    """Insert every deferred row: per table, one array statement per run of same columns."""
+    """Insert every deferred row: per table, one array statement per run of same columns;
+    then each deferred call, once with all its parameters."""
     per_table: dict[Table, list[tuple[dict[str, Any], bool]]] = {}
     for table, values, ignore in deferred.rows:
         per_table.setdefault(table, []).append((values, ignore))
-    deferred.rows.clear()
+    calls = deferred.calls
+    deferred.rows, deferred.calls = [], {}
     deferred.cases.clear()
     for table in sorted(per_table, key=_dependency_rank):  # a parent's rows before its children's
         rows = per_table[table]
@@ -77,6 +97,8 @@ async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
             run.append(values)
             run_ignore = ignore
         await _insert(conn, table, run, run_ignore)
+    for call, params in calls.items():
+        await call(conn, params)
 
 
 def _dependency_rank(table: Table) -> int:

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.clock import Clock
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import payload_model
-from shared.db.batch import Deferred, flush_deferred
+from shared.db.batch import BatchCall, Deferred, flush_deferred
 from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
 from shared.domain.errors import DomainError
 from shared.messaging import wire
@@ -102,6 +102,11 @@ class HandlerContext:
         self.deferred.add(
             table, values, ignore_conflicts=ignore_conflicts, case_id=self.cause.case_id
         )
+
+    def defer_call(self, run: BatchCall, params: dict[str, Any]) -> None:
+        """Add ``params`` to ``run``'s one statement at the batch's flush (see
+        :meth:`Deferred.call`); counted as a pending write of the event's case."""
+        self.deferred.call(run, params, case_id=self.cause.case_id)
 
     def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
         self.events.append(

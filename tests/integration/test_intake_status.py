@@ -18,6 +18,7 @@ from services.intake.handlers.status import on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseDispatched, DispatchInfo, LocationData
+from shared.db.batch import Deferred, flush_deferred
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -65,11 +66,33 @@ async def _store(engine: AsyncEngine, status: str, detail: dict[str, Any] | None
     return case_id
 
 
-async def _apply(engine: AsyncEngine, event: CaseDispatched, at: datetime) -> None:
-    envelope = make_envelope(event, producer="router", occurred_at=at, case_id=event.case_id)
+@pytest.fixture(params=[False, True], ids=["alone", "batched"])
+def batched(request: pytest.FixtureRequest) -> bool:
+    """Each test runs both ways: an event alone (its own statement) and in a consumer
+    batch (the batch's one array statement at the flush)."""
+    return bool(request.param)
+
+
+async def _apply(engine: AsyncEngine, event: CaseDispatched, at: datetime, batched: bool) -> None:
+    await _apply_many(engine, [(event, at)], batched)
+
+
+async def _apply_many(
+    engine: AsyncEngine, events: list[tuple[CaseDispatched, datetime]], batched: bool
+) -> None:
+    """The events in one transaction, as a consumer batch applies them."""
+    deferred = Deferred()
     async with engine.begin() as conn:
-        ctx = HandlerContext(conn=conn, now=at, cause=envelope, producer="intake", deps=None)
-        await on_case_dispatched(ctx, event)
+        for event, at in events:
+            envelope = make_envelope(
+                event, producer="router", occurred_at=at, case_id=event.case_id
+            )
+            ctx = HandlerContext(
+                conn=conn, now=at, cause=envelope, producer="intake", deps=None,
+                deferred=deferred, batched=batched,
+            )  # fmt: skip
+            await on_case_dispatched(ctx, event)
+        await flush_deferred(conn, deferred)
 
 
 async def _row(engine: AsyncEngine, case_id: UUID) -> Any:
@@ -78,9 +101,13 @@ async def _row(engine: AsyncEngine, case_id: UUID) -> Any:
         return (await conn.execute(q.where(cases.c.case_id == case_id))).one()
 
 
-async def test_a_received_case_becomes_dispatched_with_its_owners(engine: AsyncEngine) -> None:
+async def test_a_received_case_becomes_dispatched_with_its_owners(
+    engine: AsyncEngine, batched: bool
+) -> None:
     case_id = await _store(engine, "received", None)
-    await _apply(engine, _dispatched(case_id, "wy-b", "wy-a", "wy-b"), T0 + timedelta(minutes=1))
+    await _apply(
+        engine, _dispatched(case_id, "wy-b", "wy-a", "wy-b"), T0 + timedelta(minutes=1), batched
+    )
     row = await _row(engine, case_id)
     assert row.status == "dispatched"
     assert row.status_detail == {"owners": ["wy-a", "wy-b"]}
@@ -88,17 +115,54 @@ async def test_a_received_case_becomes_dispatched_with_its_owners(engine: AsyncE
 
 
 async def test_a_late_dispatch_never_moves_a_case_back_and_keeps_what_detail_said(
-    engine: AsyncEngine,
+    engine: AsyncEngine, batched: bool
 ) -> None:
     detail = {"owners": ["wy-a"], "rebound_of": "x"}
     case_id = await _store(engine, "acknowledged", detail)
-    await _apply(engine, _dispatched(case_id, "cg-1", "wy-a"), T0 + timedelta(minutes=5))
+    await _apply(engine, _dispatched(case_id, "cg-1", "wy-a"), T0 + timedelta(minutes=5), batched)
     row = await _row(engine, case_id)
     assert row.status == "acknowledged"
     assert row.status_at == T0  # unchanged: the status did not move
     assert row.status_detail == {"owners": ["cg-1", "wy-a"], "rebound_of": "x"}
 
 
-async def test_a_dispatch_for_a_case_not_stored_yet_is_retried(engine: AsyncEngine) -> None:
+async def test_a_dispatch_for_a_case_not_stored_yet_is_retried(
+    engine: AsyncEngine, batched: bool
+) -> None:
     with pytest.raises(RetryLater):
-        await _apply(engine, _dispatched(new_id(), "wy-a"), T0)
+        await _apply(engine, _dispatched(new_id(), "wy-a"), T0, batched)
+
+
+async def test_a_batch_updates_each_case_with_its_own_owners_and_time(
+    engine: AsyncEngine,
+) -> None:
+    ids = [await _store(engine, s, None) for s in ("received", "received", "in_progress")]
+    at = [T0 + timedelta(minutes=m) for m in (1, 2, 3)]
+    await _apply_many(
+        engine,
+        [(_dispatched(ids[0], "wy-a"), at[0]), (_dispatched(ids[1], "cg-1", "wy-b"), at[1]),
+         (_dispatched(ids[2], "wy-c"), at[2])],
+        batched=True,
+    )  # fmt: skip
+    rows = [await _row(engine, i) for i in ids]
+    assert [(r.status, r.status_at) for r in rows] == [
+        ("dispatched", at[0]),
+        ("dispatched", at[1]),
+        ("in_progress", T0),  # ahead already: only its owners change
+    ]
+    assert [r.status_detail["owners"] for r in rows] == [["wy-a"], ["cg-1", "wy-b"], ["wy-c"]]
+
+
+async def test_a_batch_with_one_case_not_stored_yet_applies_nothing_and_is_retried(
+    engine: AsyncEngine,
+) -> None:
+    """The consumer then applies the batch's events one by one: the early one alone
+    waits for its case, the others are applied."""
+    known = await _store(engine, "received", None)
+    with pytest.raises(RetryLater):
+        await _apply_many(
+            engine,
+            [(_dispatched(known, "wy-a"), T0), (_dispatched(new_id(), "wy-b"), T0)],
+            batched=True,
+        )
+    assert (await _row(engine, known)).status == "received"  # rolled back with the batch

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
 from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
+from shared.db.engine import json_dumps
 from shared.messaging.consumer import Handler, HandlerContext, RetryLater
 
 
@@ -34,39 +36,62 @@ def _forward(current: str, status: str) -> bool:
     return STATUS_RANK.get(status, 0) > STATUS_RANK.get(current, 0)
 
 
-# One statement: the owners holding a dispatch are merged into status_detail (sorted,
-# each once) and the status moves to dispatched only from a status ranked below it.
+# One statement for any number of cases: the owners holding a dispatch are merged into
+# status_detail (sorted, each once) and the status moves to dispatched only from a status
+# ranked below it. Owners go as one JSON array per case (arrays of arrays are rectangular
+# in PostgreSQL).
 _BEHIND_DISPATCHED = sorted(s for s, r in STATUS_RANK.items() if r < STATUS_RANK["dispatched"])
 _DISPATCHED = text(
     """
-    UPDATE intake.cases SET
-      status_detail = coalesce(status_detail, '{}'::jsonb) || jsonb_build_object('owners', (
+    UPDATE intake.cases AS c SET
+      status_detail = coalesce(c.status_detail, '{}'::jsonb) || jsonb_build_object('owners', (
         SELECT coalesce(jsonb_agg(o ORDER BY o), '[]'::jsonb) FROM (
-          SELECT jsonb_array_elements_text(coalesce(status_detail -> 'owners', '[]'::jsonb))
-          UNION SELECT unnest(CAST(:owners AS text[]))
+          SELECT jsonb_array_elements_text(coalesce(c.status_detail -> 'owners', '[]'::jsonb))
+          UNION SELECT jsonb_array_elements_text(u.owners)
         ) AS held(o))),
-      status = CASE WHEN status = ANY(CAST(:behind AS text[])) THEN 'dispatched' ELSE status END,
-      status_at = CASE WHEN status = ANY(CAST(:behind AS text[])) THEN :at ELSE status_at END
-    WHERE case_id = :case_id
-    RETURNING case_id
+      status = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN 'dispatched'
+               ELSE c.status END,
+      status_at = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN u.at
+                  ELSE c.status_at END
+    FROM unnest(CAST(:case_ids AS uuid[]), CAST(:owners AS jsonb[]),
+                CAST(:ats AS timestamptz[])) AS u(case_id, owners, at)
+    WHERE c.case_id = u.case_id
+    RETURNING c.case_id
     """
 )
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
     """Also remembers which owners hold a dispatch: only they may see the petitioner's
-    (masked) contact. One statement (the row lock is the update's own)."""
-    done = await ctx.conn.scalar(
+    (masked) contact. One statement (the row lock is the update's own); in a batch, one
+    statement for the batch's events at its flush."""
+    params = {
+        "owners": sorted({d.owner_id for d in event.dispatches}),
+        "at": ctx.now,
+        "case_id": event.case_id,
+    }
+    if ctx.batched:
+        ctx.defer_call(_dispatched, params)
+    else:
+        await _dispatched(ctx.conn, [params])
+
+
+async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """A case appears once per batch: a second event of it flushed the first (the batch
+    flushes before an event of a case with writes pending)."""
+    done = await conn.execute(
         _DISPATCHED,
         {
-            "owners": sorted({d.owner_id for d in event.dispatches}),
+            "case_ids": [r["case_id"] for r in rows],
+            "owners": [json_dumps(r["owners"]) for r in rows],
+            "ats": [r["at"] for r in rows],
             "behind": _BEHIND_DISPATCHED,
-            "at": ctx.now,
-            "case_id": event.case_id,
         },
     )
-    if done is None:
-        raise RetryLater(f"case {event.case_id} not yet stored by intake")
+    missing = {r["case_id"] for r in rows} - set(done.scalars())
+    if missing:  # in a batch, its second pass finds which event is early
+        named = ", ".join(sorted(map(str, missing))[:3]) + (" …" if len(missing) > 3 else "")
+        raise RetryLater(f"case {named} not yet stored by intake ({len(missing)} of {len(rows)})")
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
