@@ -90,6 +90,8 @@ class HandlerContext:
     # row already stored), the batch rolls back and every event is applied again alone,
     # with ``batched`` False, where the handler checks first.
     batched: bool = False
+    # The cases of the batch's events, for a handler that reads for all of them at once.
+    peers: tuple[UUID, ...] = ()
 
     def defer(
         self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
@@ -450,6 +452,7 @@ class EventConsumer:
             )
             deferred = Deferred()
             memo: dict[str, Any] = {}
+            peers = tuple({c for i in batch if (c := i.envelope.case_id) is not None})
             for item in batch:
                 if item.envelope.id not in claimed:
                     outcomes.append("duplicate")
@@ -466,6 +469,7 @@ class EventConsumer:
                     deferred=deferred,
                     memo=memo,
                     batched=len(batch) > 1,  # alone, there is no second pass to fall back on
+                    peers=peers,
                 )
                 await self._handlers[item.envelope.type](ctx, item.payload)
                 contexts.append(ctx)

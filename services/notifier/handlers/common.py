@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier.tables import case_facts, deliveries, endpoints
+from shared.db.batch import BatchCall
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -78,7 +82,23 @@ async def to_owners(
 async def facts(ctx: HandlerContext, case_id: UUID, **learnt: Any) -> Any:
     """What the notifier learnt of a case from ``case.received``; retried until it has.
 
-    ``learnt``: columns to set on the way (one ``UPDATE ... RETURNING``, one round trip)."""
+    ``learnt``: columns to set on the way (one ``UPDATE ... RETURNING``, one round trip).
+    In a batch the facts of every case of the batch are read at the first call, and what
+    is learnt joins one array update at the flush: no statement per event. A case's
+    facts are taken from that read once; a second event of the case in the batch (after
+    the flush its pending update causes) reads them again."""
+    known: dict[UUID, Any] | None = None
+    if ctx.batched:
+        known = ctx.memo.get("facts")
+        if known is None:
+            rows = await ctx.conn.execute(_FACTS_OF, {"ids": list(ctx.peers)})
+            known = ctx.memo["facts"] = {r.case_id: r for r in rows}
+    row = known.pop(case_id, None) if known is not None else None
+    if row is not None:
+        if not learnt:
+            return row
+        ctx.defer_call(_learn_many(tuple(sorted(learnt))), {"case_id": case_id, **learnt})
+        return SimpleNamespace(**(row._asdict() | learnt))
     stmt = _learn(tuple(sorted(learnt))) if learnt else _FACTS
     params = {"b_case_id": case_id} | {f"b_{k}": v for k, v in learnt.items()}
     row = (await ctx.conn.execute(stmt, params)).first()
@@ -88,6 +108,10 @@ async def facts(ctx: HandlerContext, case_id: UUID, **learnt: Any) -> Any:
 
 
 _FACTS = select(case_facts).where(case_facts.c.case_id == bindparam("b_case_id"))
+_FACTS_OF = select(case_facts).where(
+    case_facts.c.case_id
+    == func.any(bindparam("ids", type_=postgresql.ARRAY(case_facts.c.case_id.type)))
+)
 
 
 @cache
@@ -99,6 +123,32 @@ def _learn(columns: tuple[str, ...]) -> Any:
         .values({c: bindparam(f"b_{c}") for c in columns})
         .returning(*case_facts.c)
     )
+
+
+@cache
+def _learn_many(columns: tuple[str, ...]) -> BatchCall:
+    """The batch's updates of ``columns``, one statement over arrays (one function per
+    set of columns: the batch groups its calls by function)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    casts = ", ".join(
+        f"CAST(:c_{c} AS {case_facts.c[c].type.compile(dialect=dialect)}[])" for c in columns
+    )
+    sets = ", ".join(f"{c} = u.{c}" for c in columns)
+    stmt = text(
+        f"UPDATE notifier.case_facts AS f SET {sets}"
+        f" FROM unnest(CAST(:case_ids AS uuid[]), {casts}) AS u(case_id, {', '.join(columns)})"
+        " WHERE f.case_id = u.case_id RETURNING f.case_id"
+    )
+
+    async def run(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        params = {"case_ids": [r["case_id"] for r in rows]} | {
+            f"c_{c}": [r[c] for r in rows] for c in columns
+        }
+        done = len((await conn.execute(stmt, params)).all())
+        if done != len(rows):  # read in this transaction, so never: the second pass decides
+            raise RetryLater(f"{len(rows) - done} of {len(rows)} cases' facts are gone")
+
+    return run
 
 
 async def to_channel(
