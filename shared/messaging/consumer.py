@@ -105,10 +105,10 @@ class HandlerContext:
             table, values, ignore_conflicts=ignore_conflicts, case_id=self.cause.case_id
         )
 
-    def defer_call(self, run: BatchCall, params: dict[str, Any]) -> None:
+    def defer_call(self, run: BatchCall, params: dict[str, Any], *, case_id: UUID) -> None:
         """Add ``params`` to ``run``'s one statement at the batch's flush (see
-        :meth:`Deferred.call`); counted as a pending write of the event's case."""
-        self.deferred.call(run, params, case_id=self.cause.case_id)
+        :meth:`Deferred.call`); a pending write of ``case_id``, the case it changes."""
+        self.deferred.call(run, params, case_id=case_id)
 
     def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
         self.events.append(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-import asyncpg
 import httpx
 import pytest
 
@@ -18,13 +17,9 @@ pytestmark = pytest.mark.e2e
 
 
 async def _counts(stack: StackUnderTest) -> tuple[int, int]:
-    conn = await asyncpg.connect(stack.raw_database_url)
-    try:
-        cases = await conn.fetchval("SELECT count(*) FROM intake.cases")
-        events = await conn.fetchval("SELECT count(*) FROM intake.outbox")
-        return int(cases), int(events)
-    finally:
-        await conn.close()
+    cases = await stack.fetchval("SELECT count(*) FROM intake.cases")
+    events = await stack.fetchval("SELECT count(*) FROM intake.outbox")
+    return int(cases), int(events)
 
 
 async def test_refused_submissions_store_and_publish_nothing(

@@ -78,7 +78,7 @@ async def _state(engine: AsyncEngine, ids: list[UUID]) -> tuple[list[Any], int]:
 
 
 async def test_a_batch_reads_its_cases_facts_once_and_learns_each_tier(
-    stack: StackUnderTest, engine: AsyncEngine
+    stack: StackUnderTest, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = create_app(stack.settings(service_name="notifier")).state.runtime
     consumer = EventConsumer(
@@ -87,6 +87,11 @@ async def test_a_batch_reads_its_cases_facts_once_and_learns_each_tier(
         deps=runtime.deps, dead_letters=None, resend=None,  # type: ignore[arg-type]
         batch_size=20, workers=1,
     )  # fmt: skip
+
+    async def no_second_pass(batch: object) -> None:
+        raise AssertionError("the batch failed and went to its second pass")
+
+    monkeypatch.setattr(consumer, "_one_by_one", no_second_pass)  # the batch path itself
     known, fresh, other = new_id(), new_id(), new_id()
     try:
         assert await _apply(consumer, [_received(known), _received(other)]) == ["applied"] * 2

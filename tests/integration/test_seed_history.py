@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -41,24 +40,12 @@ async def seeded() -> AsyncIterator[tuple[StackUnderTest, dict[str, int], dateti
     await drop_stack(s)
 
 
-async def fetch(s: StackUnderTest, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(s.raw_database_url)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
-async def value(s: StackUnderTest, sql: str, *args: Any) -> Any:
-    return (await fetch(s, sql, *args))[0][0]
-
-
 async def test_every_table_holds_what_the_seeder_wrote(
     seeded: tuple[StackUnderTest, dict[str, int], datetime],
 ) -> None:
     s, counts, _ = seeded
     for table in COLUMNS:
-        assert await value(s, f"SELECT count(*) FROM {table}") == counts.get(table, 0), table
+        assert await s.fetchval(f"SELECT count(*) FROM {table}") == counts.get(table, 0), table
     for table in (
         "intake.cases",
         "router.cases",
@@ -68,7 +55,7 @@ async def test_every_table_holds_what_the_seeder_wrote(
         assert counts[table] == CASES, table
     dispatches = counts["router.dispatches"]
     assert dispatches > CASES  # co-handlers
-    per_kind = dict(await fetch(s, "SELECT kind, count(*) FROM escalation.deadlines GROUP BY 1"))
+    per_kind = dict(await s.fetch("SELECT kind, count(*) FROM escalation.deadlines GROUP BY 1"))
     assert per_kind["acknowledge"] == per_kind["resolve"] == dispatches
     assert per_kind["escalate.acknowledge"] == counts["escalation.escalations"] > 0
     assert counts["escalation.extensions"] > 0  # some cases are still in hand
@@ -79,13 +66,12 @@ async def test_ids_are_uuid7_stamped_with_the_time_they_were_made(
     seeded: tuple[StackUnderTest, dict[str, int], datetime],
 ) -> None:
     s, _, _ = seeded
-    rows = await fetch(s, "SELECT case_id, received_at FROM intake.cases")
+    rows = await s.fetch("SELECT case_id, received_at FROM intake.cases")
     for r in rows:
         assert r["case_id"].version == 7
         stamp = datetime.fromtimestamp((r["case_id"].int >> 80) / 1000, UTC)
         assert abs(stamp - r["received_at"]) < timedelta(milliseconds=1)
-    assert await value(
-        s,
+    assert await s.fetchval(
         "SELECT count(*) FROM intake.cases i JOIN router.cases r USING (case_id)"
         " JOIN notifier.case_facts f USING (case_id) WHERE i.category = r.category",
     ) == len(rows)
@@ -97,14 +83,13 @@ async def test_timelines_chain_to_the_stored_states(
     """Each row's from-state is the previous row's to-state; the last is the stored state."""
     s, _, _ = seeded
     cases = {
-        r["case_id"]: r["state"] for r in await fetch(s, "SELECT case_id, state FROM router.cases")
+        r["case_id"]: r["state"] for r in await s.fetch("SELECT case_id, state FROM router.cases")
     }
     dispatches = {
         r["dispatch_id"]: r["state"]
-        for r in await fetch(s, "SELECT dispatch_id, state FROM router.dispatches")
+        for r in await s.fetch("SELECT dispatch_id, state FROM router.dispatches")
     }
-    rows = await fetch(
-        s,
+    rows = await s.fetch(
         "SELECT case_id, dispatch_id, action, from_state, to_state FROM router.timeline"
         " WHERE to_state IS NOT NULL ORDER BY seq",
     )
@@ -122,26 +107,25 @@ async def test_nothing_seeded_is_due_pending_or_inside_a_window(
     seeded: tuple[StackUnderTest, dict[str, int], datetime],
 ) -> None:
     s, _, now = seeded
-    assert await value(
-        s, "SELECT count(*) FROM escalation.deadlines WHERE state = 'armed' AND next_at < $1",
+    assert await s.fetchval("SELECT count(*) FROM escalation.deadlines WHERE state = 'armed' AND next_at < $1",
         now + timedelta(hours=6),
     ) == 0  # fmt: skip
     assert (
-        await value(s, "SELECT count(*) FROM notifier.deliveries WHERE status <> 'delivered'") == 0
+        await s.fetchval("SELECT count(*) FROM notifier.deliveries WHERE status <> 'delivered'")
+        == 0
     )
     assert (
-        await value(s, "SELECT count(*) FROM router.cases WHERE state = 'awaiting_feedback'") == 0
+        await s.fetchval("SELECT count(*) FROM router.cases WHERE state = 'awaiting_feedback'") == 0
     )
-    assert await value(s, "SELECT max(received_at) FROM intake.cases") < now - timedelta(days=30)
+    assert await s.fetchval("SELECT max(received_at) FROM intake.cases") < now - timedelta(days=30)
     for table in ("router.timeline", "notifier.deliveries"):
         column = "at" if table == "router.timeline" else "delivered_at"
-        assert await value(s, f"SELECT max({column}) FROM {table}") < now
-    assert await value(
-        s, "SELECT count(*) FROM (SELECT petitioner_ref FROM intake.cases WHERE petitioner_ref"
+        assert await s.fetchval(f"SELECT max({column}) FROM {table}") < now
+    assert await s.fetchval("SELECT count(*) FROM (SELECT petitioner_ref FROM intake.cases WHERE petitioner_ref"
         " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) t",
     ) == 0  # fmt: skip
     for schema in ("intake", "router", "escalation", "notifier"):
-        assert await value(s, f"SELECT count(*) FROM {schema}.outbox") == 0
+        assert await s.fetchval(f"SELECT count(*) FROM {schema}.outbox") == 0
 
 
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -160,8 +144,7 @@ async def test_router_reads_and_sweeps_work_over_the_history(
     settings = s.settings(service_name="router")
     key = await make_key(settings, Role.OPS, label="test")
     case_id, state, n = (
-        await fetch(
-            s,
+        await s.fetch(
             "SELECT c.case_id, c.state, count(t.seq) FROM router.cases c JOIN router.timeline t"
             " USING (case_id) WHERE c.state = 'in_progress' GROUP BY 1, 2 LIMIT 1",
         )
@@ -207,8 +190,7 @@ async def test_a_new_submission_is_not_matched_against_the_history(
     settings = s.settings(service_name="intake")
     key = await make_key(settings, Role.CHANNEL, channel="hotline_12345", label="test")
     ref, category = (
-        await fetch(
-            s,
+        await s.fetch(
             "SELECT external_id, category FROM intake.cases WHERE channel = 'hotline_12345'"
             " AND compound IS NOT NULL ORDER BY received_at DESC LIMIT 1",
         )
@@ -229,4 +211,4 @@ async def test_a_new_submission_is_not_matched_against_the_history(
         old = await http.get(f"/v1/refs/hotline_12345/{ref}")
         assert old.status_code == 200, old.text
         assert old.json()["status"] in ("closed", "acknowledged")
-    assert await value(s, "SELECT count(*) FROM intake.alerts") == 0
+    assert await s.fetchval("SELECT count(*) FROM intake.alerts") == 0

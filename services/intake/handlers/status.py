@@ -71,14 +71,17 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         "case_id": event.case_id,
     }
     if ctx.batched:
-        ctx.defer_call(_dispatched, params)
+        ctx.defer_call(_dispatched, params, case_id=event.case_id)
     else:
         await _dispatched(ctx.conn, [params])
 
 
 async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """A case appears once per batch: a second event of it flushed the first (the batch
-    flushes before an event of a case with writes pending)."""
+    flushes before an event of a case with writes pending). Twice would merge only one
+    event's owners, so it is refused (the batch's second pass applies each alone)."""
+    if len({r["case_id"] for r in rows}) < len(rows):
+        raise RuntimeError("a case twice in one status update")
     done = await conn.execute(
         _DISPATCHED,
         {

@@ -37,6 +37,7 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
             "status": "resolved",
             "outcome": event.outcome,
         },
+        known=(case, None),
     )
     if case.petitioner_ref:
         await _tell_petitioner(ctx, case, event)

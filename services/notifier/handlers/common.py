@@ -11,9 +11,11 @@ import orjson
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import sqltypes
 
 from services.notifier.tables import case_facts, deliveries, endpoints
 from shared.db.batch import BatchCall
+from shared.db.engine import json_dumps
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -97,7 +99,8 @@ async def facts(ctx: HandlerContext, case_id: UUID, **learnt: Any) -> Any:
     if row is not None:
         if not learnt:
             return row
-        ctx.defer_call(_learn_many(tuple(sorted(learnt))), {"case_id": case_id, **learnt})
+        run = _learn_many(tuple(sorted(learnt)))
+        ctx.defer_call(run, {"case_id": case_id, **learnt}, case_id=case_id)
         return SimpleNamespace(**(row._asdict() | learnt))
     stmt = _learn(tuple(sorted(learnt))) if learnt else _FACTS
     params = {"b_case_id": case_id} | {f"b_{k}": v for k, v in learnt.items()}
@@ -140,9 +143,12 @@ def _learn_many(columns: tuple[str, ...]) -> BatchCall:
         " WHERE f.case_id = u.case_id RETURNING f.case_id"
     )
 
+    json_columns = {c for c in columns if isinstance(case_facts.c[c].type, sqltypes.JSON)}
+
     async def run(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         params = {"case_ids": [r["case_id"] for r in rows]} | {
-            f"c_{c}": [r[c] for r in rows] for c in columns
+            f"c_{c}": [json_dumps(r[c]) if c in json_columns else r[c] for r in rows]
+            for c in columns
         }
         done = len((await conn.execute(stmt, params)).all())
         if done != len(rows):  # read in this transaction, so never: the second pass decides
@@ -156,14 +162,15 @@ async def to_channel(
     case_id: UUID,
     body: dict[str, Any],
     *,
-    known: tuple[Any, set[str]] | None = None,
+    known: tuple[Any, set[str] | None] | None = None,
 ) -> None:
     """The channel the case came from hears its status change, if it registered a callback.
 
     A walk-in case names its first receiver (首问负责人) as ``tracker``: the window's system
     routes every change to the staff member who took it.
 
-    ``known``: the case's facts and the registered owners, when the caller already read them.
+    ``known``: the case's facts and the registered owners (None: not read yet), when the
+    caller already read them.
     """
     row, found = known if known is not None else (await facts(ctx, case_id), None)
     owner = channel_owner(row.channel)
