@@ -32,11 +32,6 @@ class Target:
     reason: Literal["related_ref", "same_petitioner"]
 
 
-async def advisory_lock(conn: AsyncConnection, key: str) -> None:
-    """Serialise writers on ``key`` until the transaction ends."""
-    await advisory_locks(conn, [key])
-
-
 async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
     """Take every lock in ``keys`` until the transaction ends, in one round trip.
 

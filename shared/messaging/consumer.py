@@ -43,7 +43,6 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-import aio_pika
 import orjson
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
@@ -307,12 +306,11 @@ class EventConsumer:
                 raise RuntimeError("no exchange to send an event on alone")
             exchange = await self._resend()
         await exchange.publish(
-            aio_pika.Message(
-                body=body,
-                headers=headers,
+            wire.message(
+                body,
                 message_id=message_id,
                 content_type=content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=headers,
                 type=etype,
             ),
             routing_key=self.queue_name,

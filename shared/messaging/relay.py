@@ -92,13 +92,8 @@ class OutboxRelay:
                 body = wire.pack([r.body for r in chunk])
                 ctype, mid = wire.BATCH_CONTENT_TYPE, f"{first}+{len(chunk) - 1}"
                 headers = {wire.COUNT_HEADER: len(chunk)}
-            message = aio_pika.Message(
-                body=body,
-                message_id=mid,
-                content_type=ctype,
-                headers=headers,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=key,
+            message = wire.message(
+                body, message_id=mid, content_type=ctype, headers=headers, type=key
             )
             out.append((key, message))
         return out

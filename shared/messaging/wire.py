@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import aio_pika
 import orjson
 
 BATCH_CONTENT_TYPE = "application/vnd.shaobao.events+json"
@@ -44,3 +45,23 @@ def envelopes(body: bytes, content_type: str | None) -> list[dict[str, Any]]:
     if is_batch(content_type):
         return [e for e in decoded if isinstance(e, dict)] if isinstance(decoded, list) else []
     return [decoded] if isinstance(decoded, dict) else []
+
+
+def message(
+    body: bytes,
+    *,
+    message_id: str | None,
+    content_type: str | None,
+    headers: dict[str, Any],
+    type: str | None,
+) -> aio_pika.Message:
+    """A persistent AMQP message as every publisher of events sends it (the relay; a
+    consumer sending one event alone or to its dead-letter queue)."""
+    return aio_pika.Message(
+        body=body,
+        message_id=message_id,
+        content_type=content_type,
+        headers=headers,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        type=type,
+    )
