@@ -75,8 +75,11 @@ def case_body(run: str, i: int, petitioners: bool) -> dict[str, Any]:
 
 
 # -- senders (one process each) ----------------------------------------------------------
-def _sender(args: dict[str, Any], out: Any) -> None:
-    out.send(asyncio.run(_send(**args)))
+def _sender(args: dict[str, Any], pipe: Any) -> None:
+    """One sending process: says it is ready (imports done), is told when to start."""
+    pipe.send("ready")
+    args["start_at"] = pipe.recv()
+    pipe.send(asyncio.run(_send(**args)))
 
 
 async def _send(
@@ -309,21 +312,27 @@ async def run(a: argparse.Namespace) -> None:
     await probe.consume(on_dispatched, no_ack=False)
     run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
     cpu_before = cpu_seconds()
-    start_at = time.time() + 1.0
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for i in range(a.senders):
-        parent, child = ctx.Pipe(duplex=False)
+        parent, child = ctx.Pipe()
         args = {
             "index": i, "senders": a.senders, "cases": cases, "rate": a.rate,
             "concurrency": max(1, a.concurrency // a.senders), "intake": a.intake, "key": key,
-            "run": run_id, "start_at": start_at, "petitioners": not a.anonymous,
+            "run": run_id, "petitioners": not a.anonymous,
             "batch_ms": a.batch_ms,
         }  # fmt: skip
         proc = ctx.Process(target=_sender, args=(args, child), daemon=True)
         proc.start()
         pipes.append(parent)
         procs.append(proc)
+    # The clock starts once every sender has started (a spawned Python takes about a
+    # second to import): a case is never counted late for the load generator's start.
+    for pipe in pipes:
+        await asyncio.to_thread(pipe.recv)
+    start_at = time.time() + 0.2
+    for pipe in pipes:
+        pipe.send(start_at)
     results = [await asyncio.to_thread(p.recv) for p in pipes]
     for proc in procs:
         proc.join()
@@ -362,6 +371,7 @@ async def run(a: argparse.Namespace) -> None:
     print(f"intended send -> HTTP answer ms:       {spread(answer)}")
     print(f"HTTP answer -> case.dispatched ms:     {spread(from_answer)}")
     print(f"intended send -> case.dispatched ms:   {spread(from_intended)}")
+    print(f"  p99 by tenth of the run (ms):        {_p99_by_tenth(done, timings, dispatched)}")
     if done:
         per_case = "  ".join(f"{k} {1000 * v / len(done):.2f}" for k, v in cpu_used.items())
         total = 1000 * sum(cpu_used.values()) / len(done)
@@ -373,6 +383,20 @@ async def run(a: argparse.Namespace) -> None:
             print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")
         else:
             print(f"ceiling: {name}: not measured")
+
+
+def _p99_by_tenth(
+    done: list[str], timings: dict[str, tuple[float, float]], dispatched: dict[str, float]
+) -> str:
+    """p99 from intended send to dispatched for each tenth of the cases in send order:
+    shows a warm-up, or a drift as tables grow, that the whole run's p99 hides."""
+    order = sorted(done, key=lambda c: timings[c][0])
+    tenth = max(1, len(order) // 10)
+    out = []
+    for at in range(0, len(order), tenth):
+        lat = sorted((dispatched[c] - timings[c][0]) * 1000 for c in order[at : at + tenth])
+        out.append(f"{lat[min(len(lat) - 1, int(len(lat) * 0.99))]:.0f}")
+    return " ".join(out)
 
 
 def main() -> None:
