@@ -46,14 +46,20 @@ class IntakeDeps:
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
 
 
-def lock_keys(deps: IntakeDeps, planned: Planned) -> list[str]:
+def lock_keys(
+    deps: IntakeDeps, planned: Planned, standing: dict[tuple[str, str], datetime]
+) -> list[str]:
     """The advisory locks a submission's decisions need, held to the commit: the
-    petitioner's (linking, key person) and each alert rule's place (counts).
+    petitioner's (linking, key person) and each alert rule's place (counts), except a
+    place whose window's alert already stands (``standing``, see
+    :func:`services.intake.signals.standing_alerts`).
 
     A transaction holding several submissions takes the union of theirs first, in one
     sorted statement, so two such transactions never wait on each other in a cycle.
     """
-    keys = signals.lock_keys(deps.policy, planned.body.category, planned.where)
+    keys = signals.lock_keys(
+        deps.policy, planned.body.category, planned.where, planned.now, standing
+    )
     return keys + ([f"petitioner:{planned.petitioner}"] if planned.petitioner else [])
 
 

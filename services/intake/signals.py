@@ -142,11 +142,52 @@ async def key_person(
     return True
 
 
-def lock_keys(policy: IntakePolicy, category: str, places: dict[str, str | None]) -> list[str]:
-    """The advisory locks a submission's alert counts need (taken with the petitioner's)."""
+def alert_places(
+    policy: IntakePolicy, category: str, places: dict[str, str | None]
+) -> list[tuple[str, str]]:
+    """The (rule, place) pairs a submission of ``category`` at ``places`` counts toward."""
+    return [(r.id, str(places[r.level])) for r in policy.rules_for(category) if places.get(r.level)]
+
+
+def lock_keys(
+    policy: IntakePolicy,
+    category: str,
+    places: dict[str, str | None],
+    now: datetime,
+    standing: dict[tuple[str, str], datetime],
+) -> list[str]:
+    """The advisory locks a submission's alert counts need (taken with the petitioner's):
+    none for a (rule, place) whose window's alert already stands at ``now``
+    (:func:`standing_alerts`), where the submission counts nothing."""
     return [
-        f"alert:{r.id}:{places[r.level]}" for r in policy.rules_for(category) if places.get(r.level)
+        f"alert:{rule}:{place}"
+        for rule, place in alert_places(policy, category, places)
+        if not ((until := standing.get((rule, place))) is not None and until > now)
     ]
+
+
+_STANDING = text(
+    "SELECT t.rule_id, t.place, (SELECT max(a.window_end) FROM intake.alerts a"
+    " WHERE a.rule_id = t.rule_id AND a.place = t.place)"
+    " FROM unnest(CAST(:rules AS text[]), CAST(:places AS text[])) AS t(rule_id, place)"
+)
+
+
+async def standing_alerts(
+    conn: AsyncConnection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], datetime]:
+    """The end of the last alerted window of each (rule, place) that has one, in one
+    statement, read before any lock. An alert is never taken back, so a window that has
+    its alert at this read still has it at the commit: a submission inside it needs
+    neither that place's lock nor a count. Under a burst of one compound's complaints
+    (the elevator is out: dozens of calls in an hour) this keeps concurrent
+    transactions from queueing on that compound's lock once its alert is raised."""
+    if not pairs:
+        return {}
+    rows = await conn.execute(
+        _STANDING, {"rules": [r for r, _ in pairs], "places": [p for _, p in pairs]}
+    )
+    return {(rule, place): end for rule, place, end in rows if end is not None}
 
 
 class Counting(Protocol):

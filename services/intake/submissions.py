@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import DBAPIError
 
+from services.intake import signals
 from services.intake.matching import advisory_locks
 from services.intake.records import RefConflict, Submitted
 from services.intake.schemas import CaseCreate
@@ -188,9 +189,16 @@ class SubmissionBatcher:
         ]
         results: list[tuple[Submitted, bool]] = []
         events: list[Envelope] = []
+        pairs = {
+            pair
+            for p in planned
+            for pair in signals.alert_places(deps.policy, p.body.category, p.where)
+        }
         async with runtime.engine.begin() as conn:
-            await advisory_locks(conn, [k for p in planned for k in lock_keys(deps, p)])
-            unit = Unit(conn, deps.policy)
+            standing = await signals.standing_alerts(conn, sorted(pairs))
+            await advisory_locks(conn, [k for p in planned for k in lock_keys(deps, p, standing)])
+            # A window standing now stands to the commit: its counts are skipped unlocked.
+            unit = Unit(conn, deps.policy, alerted_until=standing)
             await unit.prefetch(planned)
             for item in planned:
                 results.append(await submit_case(unit, deps=deps, planned=item, stage=events))

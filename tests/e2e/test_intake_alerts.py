@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import asyncpg
@@ -171,3 +172,54 @@ async def test_a_petition_transferred_from_a_superior_office_flags_a_key_person_
         ).json()
         mine = next(f for f in files if r.json()["case_id"] in {c["case_id"] for c in f["cases"]})
         assert "over_the_head" in mine["reason"]
+
+
+async def test_a_compound_whose_alert_stands_needs_no_lock_and_a_fresh_one_still_waits(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    """Once a compound's elevator alert stands, a further complaint there neither counts
+    nor takes the alert's lock: another transaction holding that lock does not hold it
+    up. A compound with no alert yet still counts under the lock, so it waits."""
+    channel = await keys.make(Role.CHANNEL, channel="hotline_12345")
+    url = f"{services.url('intake')}/v1/cases"
+    alerted, fresh = (f"t{secrets.token_hex(3)}" for _ in range(2))
+
+    def lock(compound: str) -> str:
+        return f"alert:elevator-cluster:d01.s01.c01.g01.{compound}"
+
+    def complaint(compound: str, i: int) -> dict[str, Any]:
+        where = XINGFU | {"compound": compound}
+        return case("property.elevator", f"{i}号楼电梯停运", where, petitioner={"phone": phone()})
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        for i in range(3):
+            r = await http.post(url, json=complaint(alerted, i), headers=channel)
+            assert r.status_code == 201, r.text
+        place = f"d01.s01.c01.g01.{alerted}"
+        count_sql = "SELECT count(*) FROM intake.alerts WHERE rule_id = $1 AND place = $2"
+        assert await stack.fetchval(count_sql, "elevator-cluster", place) == 1
+
+        holder = await asyncpg.connect(stack.raw_database_url)
+        held = holder.transaction()
+        await held.start()
+        waiting: asyncio.Task[httpx.Response] | None = None
+        try:
+            for compound in (alerted, fresh):
+                await holder.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock(compound)
+                )
+            fourth = await asyncio.wait_for(
+                http.post(url, json=complaint(alerted, 4), headers=channel), timeout=10
+            )
+            assert fourth.status_code == 201, fourth.text
+            waiting = asyncio.create_task(
+                http.post(url, json=complaint(fresh, 1), headers=channel)
+            )
+            await asyncio.sleep(1.0)
+            assert not waiting.done()  # counting a fresh compound waits for its lock
+        finally:
+            await held.rollback()
+            await holder.close()
+        assert waiting is not None
+        assert (await waiting).status_code == 201
+        assert await stack.fetchval(count_sql, "elevator-cluster", place) == 1
