@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.escalation.firing import FireContext, fire
@@ -24,10 +24,23 @@ from services.escalation.metrics import FIRED, OVERDUE, PENDING
 from services.escalation.tables import deadlines, outbox
 from shared.clock import Clock
 from shared.db.outbox import write_events
+from shared.db.types import inline
 
 log = structlog.get_logger(__name__)
 GAUGE_EVERY = 5.0
 RETRY_FAILED = timedelta(minutes=1)
+
+
+def due_rows(now: datetime, limit: int) -> Select[Any]:
+    """Up to ``limit`` armed rows whose time has come, oldest first, claimed (through the
+    partial index ``ix_deadlines_armed_next``: the state is inline, see ``inline``)."""
+    return (
+        select(deadlines)
+        .where(deadlines.c.state == inline("armed"), deadlines.c.next_at <= now)
+        .order_by(deadlines.c.next_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 class DeadlineScanner:
@@ -66,15 +79,7 @@ class DeadlineScanner:
         """Claim and fire one batch of due rows; returns how many were claimed."""
         async with self._engine.begin() as conn:
             ctx = FireContext(conn=conn, now=self._clock.now(), deps=self._deps)
-            rows = (
-                await conn.execute(
-                    select(deadlines)
-                    .where(deadlines.c.state == "armed", deadlines.c.next_at <= ctx.now)
-                    .order_by(deadlines.c.next_at)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(due_rows(ctx.now, self.batch))).all()
             for row in rows:
                 await self._fire_one(ctx, row)
             await write_events(conn, outbox, ctx.events)
@@ -101,7 +106,7 @@ class DeadlineScanner:
 
     async def measure(self) -> None:
         now = self._clock.now()
-        armed = deadlines.c.state == "armed"
+        armed = deadlines.c.state == inline("armed")
         async with self._engine.connect() as conn:
             PENDING.set(await conn.scalar(select(func.count()).where(armed)) or 0)
             OVERDUE.set(

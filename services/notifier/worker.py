@@ -25,13 +25,13 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 import structlog
-from sqlalchemy import and_, insert, or_, select, true, update
+from sqlalchemy import Update, and_, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import breaker
@@ -40,11 +40,51 @@ from services.notifier.events_out import emit_delivered, emit_failed
 from services.notifier.petitioner import quiet_hours, send_to_petitioner
 from services.notifier.senders import Outcome, post_webhook, send_email
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
+from shared.db.types import inline
 from shared.metrics import DELIVERIES
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 
 log = structlog.get_logger(__name__)
+
+
+def claim_due(
+    now: datetime, lease: datetime, batch: int, busy: set[str] | frozenset[str]
+) -> Update:
+    """Lease (until ``lease``) up to ``batch`` due deliveries, none of an endpoint in
+    ``busy``; an open breaker's endpoint only its oldest (the half-open probe). Through
+    the partial index ``ix_deliveries_due``: the status is inline (see ``inline``)."""
+    d, e = deliveries, endpoints
+    later = deliveries.alias("later")
+    oldest = (
+        select(later.c.delivery_id)
+        .where(later.c.owner_id == d.c.owner_id, later.c.status == inline("pending"))
+        .order_by(later.c.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    half_open_probe = and_(e.c.open_until <= now, d.c.delivery_id == oldest)
+    due = (
+        select(d.c.delivery_id)
+        .join(e, e.c.owner_id == d.c.owner_id)
+        .where(
+            d.c.status == inline("pending"),  # ix_deliveries_due (see inline)
+            d.c.next_attempt_at <= now,
+            or_(d.c.locked_until.is_(None), d.c.locked_until < now),
+            or_(e.c.open_until.is_(None), half_open_probe),
+            d.c.owner_id.not_in(sorted(busy)) if busy else true(),
+        )
+        .order_by(d.c.next_attempt_at, d.c.created_at)
+        .limit(batch)
+        .with_for_update(of=d, skip_locked=True)
+    )
+    return (
+        update(d)
+        .where(d.c.delivery_id.in_(due.scalar_subquery()))
+        .values(locked_until=lease)
+        .returning(d, e.c.url, e.c.secret_enc, e.c.kind, e.c.open_until)
+        .where(e.c.owner_id == d.c.owner_id)
+    )
 
 
 class DeliveryWorker:
@@ -122,41 +162,10 @@ class DeliveryWorker:
     async def _claim(self, busy: set[str] | frozenset[str] = frozenset()) -> list[Any]:
         """Lease up to ``batch`` due deliveries, none of an endpoint in ``busy``."""
         now = self.rt.clock.now()
-        d, e = deliveries, endpoints
-        later = deliveries.alias("later")
-        oldest = (
-            select(later.c.delivery_id)
-            .where(later.c.owner_id == d.c.owner_id, later.c.status == "pending")
-            .order_by(later.c.created_at)
-            .limit(1)
-            .scalar_subquery()
-        )
-        half_open_probe = and_(e.c.open_until <= now, d.c.delivery_id == oldest)
-        due = (
-            select(d.c.delivery_id)
-            .join(e, e.c.owner_id == d.c.owner_id)
-            .where(
-                d.c.status == "pending",
-                d.c.next_attempt_at <= now,
-                or_(d.c.locked_until.is_(None), d.c.locked_until < now),
-                or_(e.c.open_until.is_(None), half_open_probe),
-                d.c.owner_id.not_in(sorted(busy)) if busy else true(),
-            )
-            .order_by(d.c.next_attempt_at, d.c.created_at)
-            .limit(self.batch)
-            .with_for_update(of=d, skip_locked=True)
-        )
         lease = now + timedelta(seconds=self.timeout * 3)
+        e = endpoints
         async with self.rt.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    update(d)
-                    .where(d.c.delivery_id.in_(due.scalar_subquery()))
-                    .values(locked_until=lease)
-                    .returning(d, e.c.url, e.c.secret_enc, e.c.kind, e.c.open_until)
-                    .where(e.c.owner_id == d.c.owner_id)
-                )
-            ).all()
+            rows = (await conn.execute(claim_due(now, lease, self.batch, busy))).all()
             probing = {r.owner_id for r in rows if r.open_until is not None}
             if probing:  # hold the half-open endpoint for the probe's lease: one probe at a time
                 await conn.execute(
