@@ -30,6 +30,7 @@ import re
 import secrets
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,7 @@ async def run(a: argparse.Namespace) -> None:
     cases = a.cases if a.rate is None or a.duration is None else int(a.rate * a.duration)
     key = await make_key(settings, Role.CHANNEL, channel="hotline_12345", label="bench")
     dispatched: dict[str, float] = {}
+    routed: dict[str, float] = {}
     connection = await aio_pika.connect_robust(settings.amqp_url)
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=2000)
@@ -307,6 +309,8 @@ async def run(a: argparse.Namespace) -> None:
         now = time.time()
         for envelope in wire.envelopes(msg.body, msg.content_type):
             dispatched.setdefault(envelope["case_id"], now)
+            # the router's clock when its batch began: splits the hop at the router
+            routed.setdefault(envelope["case_id"], _epoch(envelope["occurred_at"]))
         await msg.ack()
 
     await probe.consume(on_dispatched, no_ack=False)
@@ -370,6 +374,11 @@ async def run(a: argparse.Namespace) -> None:
     )
     print(f"intended send -> HTTP answer ms:       {spread(answer)}")
     print(f"HTTP answer -> case.dispatched ms:     {spread(from_answer)}")
+    to_router = [(routed[c] - timings[c][1]) * 1000 for c in done]
+    print(f"  answer -> router's batch begins ms:   {spread(to_router)}")
+    print(
+        f"  router's batch -> on the bus ms:      {spread([(dispatched[c] - routed[c]) * 1000 for c in done])}"
+    )
     print(f"intended send -> case.dispatched ms:   {spread(from_intended)}")
     print(f"  p99 by tenth of the run (ms):        {_p99_by_tenth(done, timings, dispatched)}")
     if done:
@@ -383,6 +392,10 @@ async def run(a: argparse.Namespace) -> None:
             print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")
         else:
             print(f"ceiling: {name}: not measured")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def _p99_by_tenth(
