@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from services.escalation.scanner import due_rows
 from services.notifier.worker import claim_due
@@ -44,9 +45,12 @@ def _indexes(plan: Any) -> set[str]:
 async def _generic_plan_indexes(stack: StackUnderTest, stmt: ClauseElement) -> set[str]:
     """The indexes of ``stmt``'s generic plan (PREPARE, then EXPLAIN EXECUTE under
     ``force_generic_plan``: the plan PostgreSQL keeps once it stops planning per run)."""
-    compiled = stmt.compile(
-        dialect=asyncpg_dialect.dialect(),  # type: ignore[no-untyped-call]
-        compile_kwargs={"render_postcompile": True},
+    compiled = cast(
+        SQLCompiler,
+        stmt.compile(
+            dialect=asyncpg_dialect.dialect(),  # type: ignore[no-untyped-call]
+            compile_kwargs={"render_postcompile": True},
+        ),
     )
     args = ", ".join(_literal(compiled.params[n]) for n in compiled.positiontup or [])
     conn = await asyncpg.connect(stack.raw_database_url)
