@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.settings import Settings
 
 
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    """An asyncpg engine; ``pool_pre_ping`` so a restarted PostgreSQL is survived."""
-    return create_async_engine(
+    """An asyncpg engine that survives a restarted PostgreSQL (see :func:`_closed_out`)."""
+    engine = create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=5,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # _closed_out instead, without a round trip
         pool_timeout=10,
         # JSON columns through orjson: the stdlib encoder was a visible share of each
         # service's CPU per event (timeline, policies, decisions).
@@ -28,6 +30,24 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
             "server_settings": {"application_name": settings.service_name},
         },
     )
+    event.listen(engine.sync_engine, "checkout", _closed_out)
+    return engine
+
+
+def _closed_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server has closed is replaced at checkout.
+
+    A restarted (or failed-over) PostgreSQL closes every backend's socket; asyncpg sees
+    that and marks the connection closed, so raising here makes the pool discard it and
+    check out another (SQLAlchemy's documented pessimistic check). ``pool_pre_ping`` did
+    the same with ``BEGIN; ; ROLLBACK``: three round trips before every transaction.
+    A connection that dies unseen (a
+    silent network cut) fails its first statement instead; SQLAlchemy invalidates it and
+    the caller's outage handling (503, or an event held and tried again) takes over.
+    """
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def json_dumps(value: Any) -> str:
