@@ -7,12 +7,18 @@ running system, best a fresh one (``bash bench/fresh.sh``):
 
     export $(bash bench/fresh.sh env)
     uv run python -m bench.e2e --rate 300 --duration 60 --senders 2 --batch-ms 20 --ceilings
+    uv run python -m bench.e2e --rate 500 --duration 60 --warmup 5 --senders 2 --batch-ms 20
     uv run python -m bench.e2e --rate 100 --duration 60 --senders 2   # one case per request
     uv run python -m bench.e2e --cases 2000 --concurrency 32          # closed loop
 
 ``--batch-ms N`` makes each sender a forwarding platform: every N ms it posts the cases
 that arrived since its last post as one ``POST /v1/cases/batch``; each case's latency
 still counts from its own intended arrival, so the wait for the next post is included.
+
+``--warmup S`` first sends S seconds of cases at the same rate and reports them apart:
+the services of a fresh system prepare their statements and fill their pools on their
+first few hundred cases (the first tenth of a cold run has a p99 several times the rest).
+The measured cases, their CPU and their rate start after it.
 
 ``--senders N`` spreads the HTTP load over N processes (one Python process tops out
 near 1,000 requests/s with httpx on these cores). ``--ceilings`` first measures, in the
@@ -293,6 +299,7 @@ async def run(a: argparse.Namespace) -> None:
             "publish with confirms msg/s (100 in flight, quorum)"
         ] = await publish_confirm_rate(settings)
     cases = a.cases if a.rate is None or a.duration is None else int(a.rate * a.duration)
+    warm = int(a.rate * a.warmup) if a.rate else 0  # sent first, at the rate; not counted
     key = await make_key(settings, Role.CHANNEL, channel="hotline_12345", label="bench")
     dispatched: dict[str, float] = {}
     routed: dict[str, float] = {}
@@ -315,13 +322,12 @@ async def run(a: argparse.Namespace) -> None:
 
     await probe.consume(on_dispatched, no_ack=False)
     run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
-    cpu_before = cpu_seconds()
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for i in range(a.senders):
         parent, child = ctx.Pipe()
         args = {
-            "index": i, "senders": a.senders, "cases": cases, "rate": a.rate,
+            "index": i, "senders": a.senders, "cases": warm + cases, "rate": a.rate,
             "concurrency": max(1, a.concurrency // a.senders), "intake": a.intake, "key": key,
             "run": run_id, "petitioners": not a.anonymous,
             "batch_ms": a.batch_ms,
@@ -337,6 +343,9 @@ async def run(a: argparse.Namespace) -> None:
     start_at = time.time() + 0.2
     for pipe in pipes:
         pipe.send(start_at)
+    if warm:  # the measured run starts after the warm-up's cases, CPU included
+        start_at += warm / a.rate
+    cpu_at_start = asyncio.create_task(_cpu_at(start_at))
     results = [await asyncio.to_thread(p.recv) for p in pipes]
     for proc in procs:
         proc.join()
@@ -346,11 +355,14 @@ async def run(a: argparse.Namespace) -> None:
         timings.update(r["timings"])
         for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
+    warmed = {c: t for c, t in timings.items() if t[0] < start_at}
+    timings = {c: t for c, t in timings.items() if t[0] >= start_at}
     sent_until = max((t[1] for t in timings.values()), default=start_at)
     deadline = time.monotonic() + 120
     while len(timings.keys() & dispatched.keys()) < len(timings) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     await asyncio.sleep(2)  # let the downstream consumers (escalation, notifier) finish too
+    cpu_before = await cpu_at_start
     cpu_used = {k: v - cpu_before[k] for k, v in cpu_seconds().items()}
     await connection.close()
     done = [c for c in timings if c in dispatched]
@@ -372,6 +384,12 @@ async def run(a: argparse.Namespace) -> None:
     print(
         f"dispatched: {len(done)} in {last - start_at:.1f}s -> {e2e_rate:.0f} cases/s (end to end)"
     )
+    if warmed:
+        lat = [(dispatched[c] - t[0]) * 1000 for c, t in warmed.items() if c in dispatched]
+        print(
+            f"warm-up first (not counted): {len(warmed)} cases in {a.warmup:g}s at the rate; "
+            f"intended send -> case.dispatched ms: {spread(lat)}"
+        )
     print(f"intended send -> HTTP answer ms:       {spread(answer)}")
     print(f"HTTP answer -> case.dispatched ms:     {spread(from_answer)}")
     to_router = [(routed[c] - timings[c][1]) * 1000 for c in done]
@@ -392,6 +410,11 @@ async def run(a: argparse.Namespace) -> None:
             print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")
         else:
             print(f"ceiling: {name}: not measured")
+
+
+async def _cpu_at(when: float) -> dict[str, float]:
+    await asyncio.sleep(max(0.0, when - time.time()))
+    return cpu_seconds()
 
 
 def _epoch(iso: str) -> float:
@@ -419,6 +442,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds at --rate")
     parser.add_argument("--concurrency", type=int, default=64, help="connections in all")
     parser.add_argument("--senders", type=int, default=1, help="sending processes")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0,
+        help="open loop: first send this many seconds at --rate, reported apart, not counted",
+    )
     parser.add_argument("--intake", default="http://127.0.0.1:8001")
     parser.add_argument("--anonymous", action="store_true", help="post without a petitioner")
     parser.add_argument("--ceilings", action="store_true", help="pgbench + publish-confirm")
