@@ -33,6 +33,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import re
+import resource
 import secrets
 import subprocess
 import time
@@ -323,6 +324,7 @@ async def run(a: argparse.Namespace) -> None:
     await probe.consume(on_dispatched, no_ack=False)
     run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
     ctx = mp.get_context("spawn")
+    senders_before = _children_cpu()
     pipes, procs = [], []
     for i in range(a.senders):
         parent, child = ctx.Pipe()
@@ -349,6 +351,7 @@ async def run(a: argparse.Namespace) -> None:
     results = [await asyncio.to_thread(p.recv) for p in pipes]
     for proc in procs:
         proc.join()
+    senders_cpu = _children_cpu() - senders_before  # warm-up included
     timings: dict[str, tuple[float, float]] = {}
     errors: dict[str, int] = {}
     for r in results:
@@ -405,11 +408,19 @@ async def run(a: argparse.Namespace) -> None:
         print(
             f"CPU ms per case: {per_case}  (all {total:.2f}; senders not counted; PostgreSQL and RabbitMQ include any other load on them)"
         )
+        sent = len(done) + len(warmed)
+        print(f"CPU ms per case of the senders (load generator): {1000 * senders_cpu / sent:.2f}")
     for name, value in ceilings.items():
         if value:
             print(f"ceiling: {name}: {value:.0f}  (pipeline = {100 * e2e_rate / value:.1f} %)")
         else:
             print(f"ceiling: {name}: not measured")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (the sender processes, once joined)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _cpu_at(when: float) -> dict[str, float]:
