@@ -87,7 +87,9 @@ def _sender(args: dict[str, Any], pipe: Any) -> None:
     """One sending process: says it is ready (imports done), is told when to start."""
     pipe.send("ready")
     args["start_at"] = pipe.recv()
-    pipe.send(asyncio.run(_send(**args)))
+    before = _own_cpu()  # its sending only: not the interpreter's start and imports
+    result = asyncio.run(_send(**args))
+    pipe.send(result | {"cpu": _own_cpu() - before})
 
 
 async def _send(
@@ -106,6 +108,7 @@ async def _send(
 ) -> dict[str, Any]:
     """Send cases index, index+senders, ...; returns {case_id: (intended, answered)}."""
     mine = list(range(index, cases, senders))
+    await asyncio.sleep(max(0.0, start_at - time.time()))  # closed loop too: all at once
     if batch_ms and rate:
         return await _send_batches(
             mine, rate, concurrency, intake, key, run, start_at, petitioners, batch_ms
@@ -324,7 +327,6 @@ async def run(a: argparse.Namespace) -> None:
     await probe.consume(on_dispatched, no_ack=False)
     run_id = f"{int(time.time())}-{secrets.token_hex(2)}"
     ctx = mp.get_context("spawn")
-    senders_before = _children_cpu()
     pipes, procs = [], []
     for i in range(a.senders):
         parent, child = ctx.Pipe()
@@ -351,15 +353,15 @@ async def run(a: argparse.Namespace) -> None:
     results = [await asyncio.to_thread(p.recv) for p in pipes]
     for proc in procs:
         proc.join()
-    senders_cpu = _children_cpu() - senders_before  # warm-up included
     timings: dict[str, tuple[float, float]] = {}
     errors: dict[str, int] = {}
     for r in results:
         timings.update(r["timings"])
         for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
-    warmed = {c: t for c, t in timings.items() if t[0] < start_at}
-    timings = {c: t for c, t in timings.items() if t[0] >= start_at}
+    senders_cpu = sum(r["cpu"] for r in results)  # warm-up included
+    warmed = {c: t for c, t in timings.items() if warm and t[0] < start_at}
+    timings = {c: t for c, t in timings.items() if c not in warmed}
     sent_until = max((t[1] for t in timings.values()), default=start_at)
     deadline = time.monotonic() + 120
     while len(timings.keys() & dispatched.keys()) < len(timings) and time.monotonic() < deadline:
@@ -408,7 +410,7 @@ async def run(a: argparse.Namespace) -> None:
         print(
             f"CPU ms per case: {per_case}  (all {total:.2f}; senders not counted; PostgreSQL and RabbitMQ include any other load on them)"
         )
-        sent = len(done) + len(warmed)
+        sent = len(timings) + len(warmed)  # every case accepted
         print(f"CPU ms per case of the senders (load generator): {1000 * senders_cpu / sent:.2f}")
     for name, value in ceilings.items():
         if value:
@@ -417,15 +419,15 @@ async def run(a: argparse.Namespace) -> None:
             print(f"ceiling: {name}: not measured")
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's ended children (the sender processes, once joined)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _own_cpu() -> float:
+    """CPU seconds this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 async def _cpu_at(when: float) -> dict[str, float]:
     await asyncio.sleep(max(0.0, when - time.time()))
-    return cpu_seconds()
+    return await asyncio.to_thread(cpu_seconds)  # off the loop that stamps arrivals
 
 
 def _epoch(iso: str) -> float:

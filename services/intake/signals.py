@@ -3,6 +3,8 @@
 Both count rows that concurrent submissions are inserting, so each takes an advisory
 lock first (per rule and place; per petitioner) and the counts see every committed case:
 an alert is raised exactly once per (rule, place, window), backed by a unique constraint.
+A (rule, place) whose window's alert already stands (read before the locks:
+:func:`standing_alerts`) counts nothing and takes no lock.
 """
 
 from __future__ import annotations

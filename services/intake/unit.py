@@ -13,8 +13,8 @@ answer is read from the database as it was before batching:
 - a number or a petitioner already seen in this transaction (the same number twice, one
   person twice);
 - a submission naming related numbers;
-- an alert count, unless its window's alert already stands (``alerted_until``, kept under
-  the alert's advisory lock);
+- an alert count, unless its window's alert already stands (``alerted_until``: read before
+  the locks, or under the alert's advisory lock; an alert is never taken back);
 - a duplicate suggestion search (anonymous submissions).
 
 So batching never changes a decision. A number another transaction claims meanwhile (a

@@ -23,6 +23,7 @@ from services.notifier.tables import deliveries, endpoints, outbox
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import EndpointCircuitOpened
 from shared.db.outbox import write_events
+from shared.db.types import inline
 
 log = structlog.get_logger(__name__)
 BREAKERS_OPEN = Gauge(
@@ -43,7 +44,7 @@ async def record_success(conn: AsyncConnection, owner_id: str, now: datetime) ->
         log.info("circuit_closed", owner_id=owner_id)
         await conn.execute(
             update(deliveries)
-            .where(deliveries.c.owner_id == owner_id, deliveries.c.status == "pending")
+            .where(deliveries.c.owner_id == owner_id, deliveries.c.status == inline("pending"))
             .values(next_attempt_at=now)
         )
 

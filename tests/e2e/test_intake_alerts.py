@@ -212,9 +212,7 @@ async def test_a_compound_whose_alert_stands_needs_no_lock_and_a_fresh_one_still
                 http.post(url, json=complaint(alerted, 4), headers=channel), timeout=10
             )
             assert fourth.status_code == 201, fourth.text
-            waiting = asyncio.create_task(
-                http.post(url, json=complaint(fresh, 1), headers=channel)
-            )
+            waiting = asyncio.create_task(http.post(url, json=complaint(fresh, 1), headers=channel))
             await asyncio.sleep(1.0)
             assert not waiting.done()  # counting a fresh compound waits for its lock
         finally:

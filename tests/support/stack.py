@@ -9,6 +9,7 @@ read at import; a suite with servers of its own (tests/faults) passes a :class:`
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from dataclasses import dataclass
@@ -113,6 +114,15 @@ async def drop_stack(stack: StackUnderTest) -> None:
         await http.delete(f"/api/vhosts/{stack.vhost}")
     conn = await asyncpg.connect(stack.servers.pg_admin)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{stack.database}" WITH (FORCE)')
+        for attempt in range(20):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{stack.database}" WITH (FORCE)')
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                # An autovacuum worker in the database (PostgreSQL 15's FORCE refuses to
+                # end it for a non-superuser); it is gone in a moment.
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await conn.close()

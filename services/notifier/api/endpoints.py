@@ -22,6 +22,7 @@ from services.notifier.tables import case_facts, deliveries, delivery_attempts, 
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_for
+from shared.db.types import inline
 from shared.security.urls import host_refusal
 from shared.web.app import NotFound
 from shared.web.fields import OWNER_ID, WORD
@@ -243,7 +244,7 @@ async def fail_backlog(conn: Any, owner_id: str, now: datetime) -> None:
     rows = (
         await conn.execute(
             update(deliveries)
-            .where(deliveries.c.owner_id == owner_id, deliveries.c.status == "pending")
+            .where(deliveries.c.owner_id == owner_id, deliveries.c.status == inline("pending"))
             .values(status="failed", last_error="endpoint replaced", locked_until=None)
             .returning(deliveries)
         )
