@@ -29,17 +29,23 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _indexes(plan: Any, alias: str) -> set[str]:
-    """The indexes the plan's scans of ``alias`` read (``deliveries``, ``deliveries_1``:
-    the table under its own name, not a subquery's other alias such as ``later``)."""
-    found = set()
-    if isinstance(plan, dict):
-        if str(plan.get("Alias", "")).startswith(alias) and "Index Name" in plan:
-            found.add(plan["Index Name"])
-        for value in plan.values():
-            found |= _indexes(value, alias)
-    elif isinstance(plan, list):
-        for value in plan:
-            found |= _indexes(value, alias)
+    """The indexes the plan reads for the table named ``alias`` (``deliveries``,
+    ``deliveries_1``: the table under its own name, not a subquery's alias such as
+    ``later``). A Bitmap Index Scan names no alias: it reads for its Bitmap Heap Scan."""
+    found: set[str] = set()
+
+    def walk(node: Any, owner: str) -> None:
+        if isinstance(node, dict):
+            owner = str(node.get("Alias", owner))
+            if "Index Name" in node and owner.startswith(alias):
+                found.add(node["Index Name"])
+            for value in node.values():
+                walk(value, owner)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, owner)
+
+    walk(plan, "")
     return found
 
 
