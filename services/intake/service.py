@@ -57,9 +57,7 @@ def lock_keys(
     A transaction holding several submissions takes the union of theirs first, in one
     sorted statement, so two such transactions never wait on each other in a cycle.
     """
-    keys = signals.lock_keys(
-        deps.policy, planned.body.category, planned.where, planned.now, standing
-    )
+    keys = signals.lock_keys(planned.alerts, planned.now, standing)
     return keys + ([f"petitioner:{planned.petitioner}"] if planned.petitioner else [])
 
 
@@ -97,13 +95,15 @@ def plan(
     """What intake knows of a submission before it runs (its numbers, place, petitioner)."""
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
     p = body.petitioner
+    where = places(body.location.model_dump())
     return Planned(
         channel,
         body,
         [(kind, ref) for kind, ref in given if ref],
         now,
-        places(body.location.model_dump()),
+        where,
         petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None,
+        signals.alert_places(deps.policy, body.category, where),
     )
 
 

@@ -152,18 +152,15 @@ def alert_places(
 
 
 def lock_keys(
-    policy: IntakePolicy,
-    category: str,
-    places: dict[str, str | None],
-    now: datetime,
-    standing: dict[tuple[str, str], datetime],
+    pairs: list[tuple[str, str]], now: datetime, standing: dict[tuple[str, str], datetime]
 ) -> list[str]:
-    """The advisory locks a submission's alert counts need (taken with the petitioner's):
-    none for a (rule, place) whose window's alert already stands at ``now``
-    (:func:`standing_alerts`), where the submission counts nothing."""
+    """The advisory locks the alert counts of a submission toward ``pairs``
+    (:func:`alert_places`) need, taken with the petitioner's: none for a (rule, place)
+    whose window's alert already stands at ``now`` (:func:`standing_alerts`), where the
+    submission counts nothing."""
     return [
         f"alert:{rule}:{place}"
-        for rule, place in alert_places(policy, category, places)
+        for rule, place in pairs
         if not ((until := standing.get((rule, place))) is not None and until > now)
     ]
 

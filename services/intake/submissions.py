@@ -189,11 +189,7 @@ class SubmissionBatcher:
         ]
         results: list[tuple[Submitted, bool]] = []
         events: list[Envelope] = []
-        pairs = {
-            pair
-            for p in planned
-            for pair in signals.alert_places(deps.policy, p.body.category, p.where)
-        }
+        pairs = {pair for p in planned for pair in p.alerts}
         async with runtime.engine.begin() as conn:
             standing = await signals.standing_alerts(conn, sorted(pairs))
             await advisory_locks(conn, [k for p in planned for k in lock_keys(deps, p, standing)])

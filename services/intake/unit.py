@@ -53,6 +53,7 @@ class Planned:
     now: datetime
     where: dict[str, str | None]  # the location's full path per level (``places``)
     petitioner: str | None  # the petitioner's keyed ref (None: anonymous)
+    alerts: list[tuple[str, str]]  # the (rule, place) pairs it counts toward
 
 
 @dataclass

@@ -28,13 +28,15 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import MetaData, Table, TextClause, insert, text
+from sqlalchemy import ColumnElement, MetaData, Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import sqltypes
 
 from shared.db.engine import json_dumps
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 # A statement over many rows' parameters at once (e.g. one UPDATE ... FROM unnest(...)).
 BatchCall = Callable[[AsyncConnection, list[dict[str, Any]]], Awaitable[None]]
@@ -72,9 +74,6 @@ class Deferred:
     def holds(self, case_id: UUID | None) -> bool:
         """Whether rows of ``case_id`` are waiting (flush before reading that case)."""
         return case_id is not None and case_id in self.cases
-
-    def __len__(self) -> int:
-        return len(self.rows) + sum(len(p) for p in self.calls.values())
 
 
 async def flush_deferred(conn: AsyncConnection, deferred: Deferred) -> None:
@@ -143,25 +142,32 @@ async def insert_rows(
         plain = pg_insert(table).on_conflict_do_nothing() if ignore_conflicts else insert(table)
         await conn.execute(plain, rows)
         return
-    stmt, json_columns = _array_insert(table, tuple(columns), ignore_conflicts)
-    params: dict[str, Any] = {}
-    for i, name in enumerate(columns):
-        values = [r[name] for r in rows]
-        if name in json_columns:
-            values = [None if v is None else json_dumps(v) for v in values]
-        params[f"c{i}"] = values
+    stmt = _array_insert(table, tuple(columns), ignore_conflicts)
+    params = {
+        f"c{i}": array_values(table.c[name], [r[name] for r in rows])
+        for i, name in enumerate(columns)
+    }
     await conn.execute(stmt, params)
 
 
+def array_cast(column: ColumnElement[Any], param: str) -> str:
+    """``CAST(:param AS <the column's type>[])``: one array parameter for many rows of
+    ``column`` (for ``unnest`` in an array statement)."""
+    return f"CAST(:{param} AS {column.type.compile(dialect=_DIALECT)}[])"
+
+
+def array_values(column: ColumnElement[Any], values: list[Any]) -> list[Any]:
+    """``values`` as an :func:`array_cast` parameter of ``column`` takes them: a JSON
+    column's encoded with the engine's own serializer, as a typed statement would (None
+    stays SQL NULL)."""
+    if isinstance(column.type, sqltypes.JSON):
+        return [None if v is None else json_dumps(v) for v in values]
+    return values
+
+
 @cache
-def _array_insert(
-    table: Table, columns: tuple[str, ...], ignore_conflicts: bool
-) -> tuple[TextClause, frozenset[str]]:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    casts = ", ".join(
-        f"CAST(:c{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
-        for i, name in enumerate(columns)
-    )
+def _array_insert(table: Table, columns: tuple[str, ...], ignore_conflicts: bool) -> TextClause:
+    casts = ", ".join(array_cast(table.c[name], f"c{i}") for i, name in enumerate(columns))
     names = ", ".join(f'"{name}"' for name in columns)
     cols = ", ".join(f"c{i}" for i in range(len(columns)))
     # WITH ORDINALITY ... ORDER BY: rows (and their identity values) in the order given
@@ -171,5 +177,4 @@ def _array_insert(
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    json_columns = frozenset(n for n in columns if isinstance(table.c[n].type, sqltypes.JSON))
-    return text(sql), json_columns
+    return text(sql)

@@ -11,11 +11,9 @@ import orjson
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import sqltypes
 
 from services.notifier.tables import case_facts, deliveries, endpoints
-from shared.db.batch import BatchCall
-from shared.db.engine import json_dumps
+from shared.db.batch import BatchCall, array_cast, array_values
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -132,10 +130,7 @@ def _learn(columns: tuple[str, ...]) -> Any:
 def _learn_many(columns: tuple[str, ...]) -> BatchCall:
     """The batch's updates of ``columns``, one statement over arrays (one function per
     set of columns: the batch groups its calls by function)."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    casts = ", ".join(
-        f"CAST(:c_{c} AS {case_facts.c[c].type.compile(dialect=dialect)}[])" for c in columns
-    )
+    casts = ", ".join(array_cast(case_facts.c[c], f"c_{c}") for c in columns)
     sets = ", ".join(f"{c} = u.{c}" for c in columns)
     stmt = text(
         f"UPDATE notifier.case_facts AS f SET {sets}"
@@ -143,12 +138,9 @@ def _learn_many(columns: tuple[str, ...]) -> BatchCall:
         " WHERE f.case_id = u.case_id RETURNING f.case_id"
     )
 
-    json_columns = {c for c in columns if isinstance(case_facts.c[c].type, sqltypes.JSON)}
-
     async def run(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         params = {"case_ids": [r["case_id"] for r in rows]} | {
-            f"c_{c}": [json_dumps(r[c]) if c in json_columns else r[c] for r in rows]
-            for c in columns
+            f"c_{c}": array_values(case_facts.c[c], [r[c] for r in rows]) for c in columns
         }
         done = len((await conn.execute(stmt, params)).all())
         if done != len(rows):  # read in this transaction, so never: the second pass decides
