@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,31 @@ from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queu
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def settle_heap(settings: Settings) -> None:
+    """Tune the garbage collector for a long-running service, once it has started.
+
+    A service's start leaves ~125,000 objects (modules, the schemas, SQLAlchemy's and
+    pydantic's caches) that live as long as it does; every full collection walked them
+    all. ``gc.freeze()`` moves them to a generation no collection visits. A larger first
+    threshold lets an event's short-lived objects (envelopes, rows, statements in flight)
+    die before a collection promotes them. Measured at 500 cases/s on the benchmark: the
+    four services' CPU per case 2.38-2.41 -> 2.29-2.31 ms (docs/benchmarks.md). Only
+    cyclic garbage waits for the collector; what reference counting frees is freed as
+    before. Repeated calls (several apps in one test process) only freeze what is new.
+    """
+    if settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    if settings.gc_gen0_threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, max(older, 20), max(oldest, 20))
+    log.info(
+        "heap_settled",
+        frozen=gc.get_freeze_count(),
+        threshold=list(gc.get_threshold()),
+    )
 
 
 class ServiceRuntime:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # See shared/messaging/wire.py.
     publish_batch: int = Field(default=100, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    # The garbage collector, once a service has started (see shared/runtime.settle_heap):
+    # what the start built is frozen out of every collection, and the youngest generation
+    # is collected after this many new objects (Python's default is 700; 0 keeps it).
+    gc_freeze: bool = True
+    gc_gen0_threshold: int = Field(default=20_000, ge=0, le=1_000_000)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -25,7 +25,7 @@ from shared.domain.errors import DomainError, InvalidTransition
 from shared.logging import configure_logging
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.outages import UNAVAILABLE_TYPES, dependency_unavailable
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, settle_heap
 
 log = structlog.get_logger(__name__)
 RETRY_AFTER_SECONDS = 3
@@ -54,6 +54,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start(background=background)
+        settle_heap(settings)
         try:
             yield
         finally:
