@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,16 +39,26 @@ class OffsetClock:
         self._offset = timedelta(0)
         self._refresh = refresh_seconds
         self._task: asyncio.Task[None] | None = None
+        self._moved: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+    def on_move(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever a refresh finds a new offset (a test moved time):
+        pollers that back off while idle look again at once."""
+        self._moved.append(callback)
 
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
             value = await conn.scalar(
                 select(test_clock.c.offset_seconds).where(test_clock.c.id == 1)
             )
-        self._offset = timedelta(seconds=float(value or 0))
+        offset = timedelta(seconds=float(value or 0))
+        moved, self._offset = offset != self._offset, offset
+        if moved:
+            for callback in self._moved:
+                callback()
 
     async def start(self) -> None:
         with contextlib.suppress(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aio_pika
@@ -81,6 +81,7 @@ class ServiceRuntime:
             batch=settings.outbox_batch,
             pack=settings.publish_batch,
             poll_seconds=settings.outbox_poll_seconds,
+            idle_poll_seconds=settings.outbox_idle_poll_seconds,
         )
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
@@ -89,6 +90,7 @@ class ServiceRuntime:
         self._broker_ready = asyncio.Event()
         self._consumers: list[EventConsumer] = []
         self._subscriptions: list[tuple[Any, str]] = []
+        self._wake_listeners: dict[str, list[Callable[[], None]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self, *, background: list[Any] | None = None) -> None:
@@ -120,9 +122,24 @@ class ServiceRuntime:
                 await self._connection.close()
         await self.engine.dispose()
 
+    def on_wake(self, poller: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each consumer commit whose handlers asked to wake
+        ``poller`` (``HandlerContext.wake``)."""
+        self._wake_listeners.setdefault(poller, []).append(callback)
+
+    def _wake(self, pollers: set[str]) -> None:
+        for poller in pollers:
+            for callback in self._wake_listeners.get(poller, ()):
+                callback()
+
+    def clock_moved(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the test clock moves (never with the system clock)."""
+        if isinstance(self.clock, OffsetClock):
+            self.clock.on_move(callback)
+
     def poke_relay(self) -> None:
         """Wake the relay after a commit that staged events."""
-        self.relay.wakeup.set()
+        self.relay.wake()
 
     # -- broker ----------------------------------------------------------------------
     async def _connect_broker(self) -> None:
@@ -166,6 +183,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letter_exchange,
             resend=self.default_exchange,
             on_committed=self.poke_relay,
+            on_wakes=self._wake,
             batch_size=self.settings.consumer_batch,
             workers=self.settings.consumer_workers,
         )

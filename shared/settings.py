@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # See shared/messaging/wire.py.
     publish_batch: int = Field(default=100, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    # An idle relay's wait doubles after each empty poll up to this (shared/polling.py).
+    outbox_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # The garbage collector, once a service has started (see shared/runtime.settle_heap):
     # what the start built is frozen out of every collection, and the youngest generation
     # is collected after this many new objects (Python's default is 700; 0 keeps it).

@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_committed=runtime.poke_relay,
         batch=deps.policy.scan_batch,
         poll_seconds=deps.policy.scan_poll_seconds,
+        idle_poll_seconds=deps.policy.scan_idle_poll_seconds,
     )
+    runtime.clock_moved(scanner.wake)
     return build_app(
         title="哨报 Shaobao · escalation 督办",
         description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",

@@ -4,12 +4,12 @@ Each pass claims up to ``batch`` armed rows whose ``next_at`` has come (the remi
 then the due time), ``FOR UPDATE SKIP LOCKED`` so replicas never take the same row, and
 fires them (:func:`services.escalation.firing.fire`) with their effects and outbox events in
 the same transaction (each row in a savepoint: a failing row is retried alone a minute later). A full batch is followed at once by the next; otherwise it waits
-``poll_seconds``. Nothing is held in memory: a restart loses no deadline.
+``poll_seconds``, and longer (doubling, to ``idle_poll_seconds``) while passes find
+nothing due (:mod:`shared.polling`); a moved test clock wakes it. Nothing is held in memory: a restart loses no deadline.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from services.escalation.tables import deadlines, outbox
 from shared.clock import Clock
 from shared.db.outbox import write_events
 from shared.db.types import inline
+from shared.polling import IdlePoll
 
 log = structlog.get_logger(__name__)
 GAUGE_EVERY = 5.0
@@ -53,17 +54,23 @@ class DeadlineScanner:
         on_committed: Callable[[], None] = lambda: None,
         batch: int = 200,
         poll_seconds: float = 0.2,
+        idle_poll_seconds: float | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._deps = deps
         self._on_committed = on_committed
         self.batch = batch
-        self.poll_seconds = poll_seconds
+        self.poll = IdlePoll(poll_seconds, idle_poll_seconds or poll_seconds)
+
+    def wake(self) -> None:
+        """Scan now (e.g. the test clock moved: rows may have fallen due)."""
+        self.poll.wake()
 
     async def run(self) -> None:
         gauges_at = 0.0
         while True:
+            self.poll.begin()
             try:
                 done = await self.scan_once()
                 if time.monotonic() >= gauges_at:
@@ -73,7 +80,7 @@ class DeadlineScanner:
                 log.warning("deadline_scan_failed", error=repr(exc)[:300])
                 done = 0
             if done < self.batch:
-                await asyncio.sleep(self.poll_seconds)
+                await self.poll.wait(found=done > 0)
 
     async def scan_once(self) -> int:
         """Claim and fire one batch of due rows; returns how many were claimed."""

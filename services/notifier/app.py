@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.notifier.api import channel_callbacks, endpoints, notices
 from services.notifier.config import NotifierSettings
 from services.notifier.handlers.registry import HANDLERS
-from services.notifier.tables import inbox, outbox
+from services.notifier.tables import DELIVERIES_POLLER, inbox, outbox
 from services.notifier.worker import DeliveryWorker
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None, config: NotifierSettings | None
         deps=NotifierDeps(vault, config, settings),
     )
     worker = DeliveryWorker(runtime, vault, config)
+    runtime.on_wake(DELIVERIES_POLLER, worker.wake)  # a commit wrote pending deliveries
+    runtime.clock_moved(worker.wake)
     return build_app(
         title="哨报 Shaobao · notifier 通知",
         description=(

@@ -37,6 +37,10 @@ endpoints = Table(
     Column("updated_at", TZ, nullable=False, server_default=func.now()),
 )
 
+# The delivery worker's name for HandlerContext.wake: a handler that wrote a due delivery
+# wakes it once the transaction commits (services/notifier/worker.py).
+DELIVERIES_POLLER = "deliveries"
+
 deliveries = Table(
     "deliveries",
     metadata,

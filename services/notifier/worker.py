@@ -42,6 +42,7 @@ from services.notifier.senders import Outcome, post_webhook, send_email
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
 from shared.db.types import inline
 from shared.metrics import DELIVERIES
+from shared.polling import IdlePoll
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 
@@ -107,6 +108,13 @@ class DeliveryWorker:
         self.backoff = s.webhook_backoff_base_seconds
         self.timeout = s.webhook_timeout_seconds
         self.quiet = quiet_hours(config)
+        # A consumer commit that wrote a due delivery wakes it (DELIVERIES_POLLER), and so
+        # does a send finishing; the poll is for retries falling due, half-open breakers
+        # and other replicas' rows.
+        self.poll = IdlePoll(0.1, 1.0)
+
+    def wake(self) -> None:
+        self.poll.wake()
 
     async def run(self) -> None:
         """Claim and send until cancelled; cancelling also cancels the sends in flight."""
@@ -115,6 +123,8 @@ class DeliveryWorker:
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
             try:
                 while True:
+                    self.poll.begin()
+                    claimed = []
                     try:
                         claimed = (
                             await self._claim(busy=set(inflight))
@@ -133,7 +143,7 @@ class DeliveryWorker:
                     except Exception as exc:
                         log.warning("delivery_loop_error", error=repr(exc))
                         await asyncio.sleep(1.0)
-                    await asyncio.sleep(0.1)
+                    await self.poll.wait(found=bool(claimed))
             finally:
                 for task in inflight.values():
                     task.cancel()
@@ -152,6 +162,7 @@ class DeliveryWorker:
 
             def finished(t: asyncio.Task[None], owner: str = owner) -> None:
                 inflight.pop(owner, None)
+                self.poll.wake()  # the endpoint is free: rows behind may be claimed
                 if not t.cancelled() and t.exception() is not None:
                     # e.g. the database went away mid-record: the rows' leases expire and
                     # they are claimed again

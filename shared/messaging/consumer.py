@@ -91,6 +91,14 @@ class HandlerContext:
     batched: bool = False
     # The cases of the batch's events, for a handler that reads for all of them at once.
     peers: tuple[UUID, ...] = ()
+    # Pollers to wake once the transaction commits (shared by a batch; see wake()).
+    wakes: set[str] = field(default_factory=set)
+
+    def wake(self, poller: str) -> None:
+        """Once this transaction has committed, wake ``poller`` (a background loop that
+        backs off while idle, e.g. the notifier's ``deliveries`` worker): what the handler
+        wrote is there for it at once (ServiceRuntime.on_wake)."""
+        self.wakes.add(poller)
 
     def defer(
         self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
@@ -150,6 +158,7 @@ class EventConsumer:
         dead_letters: DeadLetterPublisher,
         resend: DeadLetterPublisher | None = None,
         on_committed: Callable[[], None] = lambda: None,
+        on_wakes: Callable[[set[str]], None] = lambda wakes: None,
         batch_size: int = 1,
         workers: int = 1,
     ) -> None:
@@ -163,7 +172,8 @@ class EventConsumer:
         self._deps = deps
         self._dead_letters = dead_letters
         self._resend = resend
-        self._on_committed = on_committed
+        self._on_committed = on_committed  # a commit staged events: wake the relay
+        self._on_wakes = on_wakes  # after a commit: the pollers its handlers asked to wake
         self._batch_size = batch_size
         self._workers = workers
         # One lane per worker; a case's events always take the same lane (by case id), so
@@ -450,6 +460,7 @@ class EventConsumer:
             )
             deferred = Deferred()
             memo: dict[str, Any] = {}
+            wakes: set[str] = set()
             peers = tuple({c for i in batch if (c := i.envelope.case_id) is not None})
             for item in batch:
                 if item.envelope.id not in claimed:
@@ -468,6 +479,7 @@ class EventConsumer:
                     memo=memo,
                     batched=len(batch) > 1,  # alone, there is no second pass to fall back on
                     peers=peers,
+                    wakes=wakes,
                 )
                 await self._handlers[item.envelope.type](ctx, item.payload)
                 contexts.append(ctx)
@@ -477,6 +489,8 @@ class EventConsumer:
             await write_events(conn, self._outbox, events)
         if events:
             self._on_committed()
+        if wakes:
+            self._on_wakes(wakes)
         return outcomes
 
     def _parse(self, message: AbstractIncomingMessage) -> tuple[Envelope, BaseModel]:
@@ -512,6 +526,8 @@ class EventConsumer:
             await write_events(conn, self._outbox, ctx.events)
         if ctx.events:
             self._on_committed()
+        if ctx.wakes:
+            self._on_wakes(ctx.wakes)
         return "applied"
 
     async def _retry(self, message: AbstractIncomingMessage, exc: Exception) -> None:

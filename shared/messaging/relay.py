@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db.outbox import mark_sent_statement
 from shared.messaging import wire
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
+from shared.polling import IdlePoll
 
 log = structlog.get_logger(__name__)
 
@@ -38,15 +39,20 @@ class OutboxRelay:
         *,
         batch: int,
         poll_seconds: float,
+        idle_poll_seconds: float | None = None,
         pack: int = 1,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._exchange = exchange_getter
         self._batch = batch
-        self._poll = poll_seconds
         self._pack = pack
-        self.wakeup = asyncio.Event()
+        # Every commit that stages events wakes the relay (ServiceRuntime.poke_relay); the
+        # poll is for rows nobody woke it for (another process's, a crash's leftovers).
+        self.poll = IdlePoll(poll_seconds, idle_poll_seconds or poll_seconds)
+
+    def wake(self) -> None:
+        self.poll.wake()
 
     async def publish_once(self) -> int:
         """Publish one window of unsent events; returns how many were sent."""
@@ -117,6 +123,7 @@ class OutboxRelay:
         """Publish until cancelled; back off while the broker or database is away."""
         failures = 0
         while True:
+            self.poll.begin()
             try:
                 sent = await self.publish_once()
                 failures = 0
@@ -129,8 +136,4 @@ class OutboxRelay:
                 continue
             if sent == self._batch:
                 continue
-            self.wakeup.clear()
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+            await self.poll.wait(found=sent > 0)

@@ -7,7 +7,9 @@ them) and a queue name unique to each test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -134,6 +136,7 @@ async def _consumer_setup(
     handler: object,
     *,
     batch_size: int = 1,
+    on_wakes: Callable[[set[str]], None] = lambda wakes: None,
 ) -> tuple[aio_pika.abc.AbstractExchange, QueueSpec]:
     settings = stack.settings(delivery_limit=3)
     pub = await amqp.channel(publisher_confirms=True)
@@ -160,6 +163,7 @@ async def _consumer_setup(
         deps=None,
         dead_letters=dead,
         resend=resend,
+        on_wakes=on_wakes,
         batch_size=batch_size,
         workers=2,
     )
@@ -204,6 +208,53 @@ async def test_a_redelivered_event_changes_nothing_the_second_time(
     await eventually(processed, what="inbox row")
     await asyncio.sleep(0.3)  # give the two duplicates time to be (not) applied
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 20])
+async def test_a_handlers_wake_reaches_its_poller_after_the_commit_and_a_duplicate_wakes_none(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest, batch_size: int
+) -> None:
+    """How the notifier's delivery worker hears of a due delivery (HandlerContext.wake,
+    ServiceRuntime.on_wake): once the handler's transaction has committed, never before,
+    and not for a redelivered event."""
+    woken: list[set[str]] = []
+
+    async def handler(ctx: HandlerContext, event: CaseReceived) -> None:
+        ctx.wake("deliveries")
+
+    async def committed_rows() -> int:
+        async with engine.connect() as conn:
+            return int(
+                await conn.scalar(
+                    select(func.count()).select_from(inbox).where(inbox.c.consumer == spec.service)
+                )
+                or 0
+            )
+
+    def on_wakes(pollers: set[str]) -> None:
+        woken.append(set(pollers))
+        seen_at.append(asyncio.ensure_future(committed_rows()))
+
+    seen_at: list[asyncio.Future[int]] = []
+    events_x, spec = await _consumer_setup(
+        amqp, stack, engine, handler, batch_size=batch_size, on_wakes=on_wakes
+    )
+    env = make_envelope(_event(), producer="test", occurred_at=datetime.now(UTC), case_id=None)
+    message = aio_pika.Message(env.to_bytes(), message_id=str(env.id))
+    await events_x.publish(message, "case.received")
+
+    async def woke() -> bool:
+        return len(woken) == 1
+
+    await eventually(woke, what="a wake after the commit")
+    assert woken == [{"deliveries"}]
+    assert await seen_at[0] == 1  # the row was committed when the poller was woken
+
+    await events_x.publish(
+        aio_pika.Message(env.to_bytes(), message_id=str(env.id)), "case.received"
+    )
+    await asyncio.sleep(0.5)  # the duplicate is settled (acked) without applying
+    assert len(woken) == 1
 
 
 async def test_a_malformed_message_goes_to_the_dead_letter_queue_at_once_with_a_reason(
@@ -623,3 +674,78 @@ async def test_stop_leaves_no_event_waiting_on_a_worker_that_is_gone(
     done, pending = await asyncio.wait(waiting, timeout=5)
     assert not pending
     assert all(t.cancelled() for t in done)
+
+
+async def _running(relay: OutboxRelay) -> asyncio.Task[None]:
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.2)  # its first pass found nothing: it waits
+    return task
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_idle_relay_polls_less_and_less_often(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    relay, _, _ = await _staged(
+        engine, amqp, stack, 0, batch=50, poll_seconds=0.01, idle_poll_seconds=30.0
+    )
+    passes = 0
+    publish_once = relay.publish_once
+
+    async def counted() -> int:
+        nonlocal passes
+        passes += 1
+        return await publish_once()
+
+    relay.publish_once = counted  # type: ignore[method-assign]
+    task = await _running(relay)
+    try:
+        await asyncio.sleep(1.0)
+    finally:
+        await _stopped(task)
+    # waits of 0.01, 0.02, 0.04 ... s: about 7 passes in 1.2 s, where the floor made 120
+    assert 3 <= passes <= 12, passes
+    assert relay.poll.next_wait >= 0.32
+
+
+async def test_a_commits_wake_publishes_at_once_however_long_the_idle_wait(
+    engine: AsyncEngine, amqp: AbstractRobustConnection, stack: StackUnderTest
+) -> None:
+    relay, probe, _ = await _staged(  # none staged yet; the probe hears case.received
+        engine,
+        amqp,
+        stack,
+        0,
+        ["case.received"],
+        batch=50,
+        poll_seconds=60.0,
+        idle_poll_seconds=60.0,
+    )
+    task = await _running(relay)  # now in a 60 s wait
+    try:
+        envs = [
+            make_envelope(_event(), producer="test", occurred_at=datetime.now(UTC), case_id=None)
+            for _ in range(3)
+        ]
+        async with engine.begin() as conn:
+            await write_events(conn, outbox, envs)
+        relay.wake()  # what ServiceRuntime.poke_relay does after such a commit
+
+        async def three() -> list[str]:
+            got: list[str] = []
+            async with probe.iterator() as it:
+                async for msg in it:
+                    got.append(msg.message_id or "")
+                    await msg.ack()
+                    if len(got) == 3:
+                        return got
+            return got
+
+        assert await asyncio.wait_for(three(), timeout=15) == [str(e.id) for e in envs]
+    finally:
+        await _stopped(task)

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notifier.tables import case_facts, deliveries, endpoints
+from services.notifier.tables import DELIVERIES_POLLER, case_facts, deliveries, endpoints
 from shared.db.batch import BatchCall, array_cast, array_values
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
@@ -67,6 +67,8 @@ async def add_delivery(
         },
         ignore_conflicts=True,
     )
+    if status == "pending" and (not_before is None or not_before <= ctx.now):
+        ctx.wake(DELIVERIES_POLLER)  # due now: the worker claims it after the commit
 
 
 async def to_owners(
