@@ -45,10 +45,10 @@ class Settings(BaseSettings):
     prefetch: int = Field(default=200, ge=1, le=2000)
     # Events applied per consumer transaction (1 = one at a time) and how many such
     # transactions a consumer runs at once. See shared/messaging/consumer.py.
-    consumer_batch: int = Field(default=100, ge=1, le=1000)
+    consumer_batch: int = Field(default=200, ge=1, le=1000)
     consumer_workers: int = Field(default=2, ge=1, le=16)
     # Submissions sharing one intake transaction (group commit; 1 = one per request).
-    intake_batch: int = Field(default=64, ge=1, le=1000)
+    intake_batch: int = Field(default=200, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_batch: int = Field(default=200, ge=1, le=5000)
     # Events of one routing key packed into one AMQP message (1 = one event a message).

@@ -53,6 +53,7 @@ from shared.domain.errors import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = timedelta(days=1)
+MIDNIGHT = time()
 MINUTES_PER_DAY = 24 * 60
 SPILL = timedelta(days=7)  # how far a holiday range may reach into the neighbouring year
 WEEKDAYS = "一二三四五六日"
@@ -113,6 +114,7 @@ class WorkingCalendar:
         self._workdays: dict[date, str] = {}
         self._on_uncovered = on_uncovered
         self.uncovered_years_seen: set[int] = set()
+        self._after: dict[tuple[date, int], date] = {}
         for year, data in sorted(self._years.items()):
             if year != data.year:
                 raise ConfigError(f"键 {year} 与数据年份 {data.year} 不符 (year key mismatch)")
@@ -177,8 +179,20 @@ class WorkingCalendar:
     def add_working_days(self, start: datetime, days: int | float) -> datetime:
         if not math.isfinite(days) or days < 0:
             raise ValueError(f"工作日数须为非负有限数 (working days must be >= 0): {days}")
-        remaining = timedelta(minutes=round(days * MINUTES_PER_DAY))
         cursor = _local(start)
+        whole = int(days)
+        if whole == days and whole > 0 and cursor.time() != MIDNIGHT:
+            if self.is_working_day(cursor.date()):
+                # Inside a working day, n whole working days later is the same local time
+                # on the n-th working day after it: what the walk gives, without walking
+                # (tests/unit/test_calendar.py checks the two agree).
+                after = self._working_day_after(cursor.date(), whole)
+                return _utc(datetime.combine(after, cursor.time()))
+        return self._walk(cursor, days)
+
+    def _walk(self, cursor: datetime, days: int | float) -> datetime:
+        """``add_working_days`` day by day from ``cursor`` (naive local time)."""
+        remaining = timedelta(minutes=round(days * MINUTES_PER_DAY))
         if not self.is_working_day(cursor.date()):
             cursor = self._next_working_start(cursor.date())
         while True:
@@ -209,6 +223,19 @@ class WorkingCalendar:
                 total += max(timedelta(0), min(hi, begin + ONE_DAY) - max(lo, begin))
             day += ONE_DAY
         return total
+
+    def _working_day_after(self, day: date, n: int) -> date:
+        """The n-th working day after ``day``; remembered (every case of a day asks it)."""
+        key = (day, n)
+        found = self._after.get(key)
+        if found is None:
+            found = day
+            for _ in range(n):
+                found = self._next_working_start(found).date()
+            if len(self._after) >= 4096:
+                self._after.clear()
+            self._after[key] = found
+        return found
 
     def _next_working_start(self, after: date) -> datetime:
         """00:00 local (naive) of the first working day after ``after``."""

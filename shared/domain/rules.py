@@ -71,28 +71,31 @@ class DeadlineSpec(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one_unit(self) -> DeadlineSpec:
-        if sum(1 for v in self._amounts().values() if v) != 1:
+        given = [(s, u) for s, u in _UNITS.items() if getattr(self, u)]
+        if len(given) != 1:
             raise ValueError("时长须恰有一个正的单位 (exactly one positive unit)")
+        # Read for every deadline of every dispatch: worked out once (the model is frozen).
+        self._unit, self._short = given[0][1], f"{getattr(self, given[0][1])}{given[0][0]}"
         return self
 
-    def _amounts(self) -> dict[str, int]:
-        return {s: getattr(self, u) for s, u in _UNITS.items()}
+    _unit: str = PrivateAttr("")
+    _short: str = PrivateAttr("")
 
     @property
     def unit(self) -> str:
         """``minutes``, ``hours``, ``days`` or ``working_days``."""
-        return next(_UNITS[s] for s, v in self._amounts().items() if v)
+        return self._unit
 
     @property
     def amount(self) -> int:
-        return int(getattr(self, self.unit))
+        return int(getattr(self, self._unit))
 
     def as_timedelta(self) -> timedelta | None:
         """The fixed length, or None for working days (they need the calendar)."""
-        return None if self.working_days else timedelta(**{self.unit: self.amount})
+        return None if self.working_days else timedelta(**{self._unit: self.amount})
 
     def __str__(self) -> str:
-        return next(f"{v}{s}" for s, v in self._amounts().items() if v)
+        return self._short
 
 
 class TierPolicy(BaseModel):

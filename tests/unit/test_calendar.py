@@ -373,3 +373,26 @@ def test_one_more_working_day_is_one_more_working_day_later(
 ) -> None:
     due = shipped.add_working_days(start, n)
     assert shipped.add_working_days(start, n + 1) == shipped.add_working_days(due, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=starts, n=st.integers(min_value=0, max_value=30))
+def test_whole_working_days_agree_with_the_day_by_day_walk(
+    shipped: WorkingCalendar, start: datetime, n: int
+) -> None:
+    """The shortcut for whole days from inside a working day (the common case: every
+    dispatch's deadlines) gives exactly what counting day by day gives."""
+    local = start.astimezone(SHANGHAI).replace(tzinfo=None)
+    assert shipped.add_working_days(start, n) == shipped._walk(local, n)
+
+
+def test_the_remembered_working_days_follow_the_calendar_they_belong_to() -> None:
+    """Two calendars (a reload with a new holiday) never share a remembered answer."""
+    plain = WorkingCalendar.from_data({2026: YearData(year=2026)})
+    holiday = WorkingCalendar.from_data(
+        {2026: YearData(year=2026, holidays={date(2026, 3, 10): "测试假日"})}
+    )
+    monday = sh(2026, 3, 9, 10, 0)
+    assert plain.add_working_days(monday, 1) == sh(2026, 3, 10, 10, 0)
+    assert holiday.add_working_days(monday, 1) == sh(2026, 3, 11, 10, 0)
+    assert plain.add_working_days(monday, 1) == sh(2026, 3, 10, 10, 0)
