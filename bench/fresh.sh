@@ -36,7 +36,8 @@ uv run --frozen shaobao migrate >/dev/null
 bash deploy/services.sh up
 PRIME=${BENCH_PRIME:-3000}
 if [ "$PRIME" -gt 0 ]; then
-  uv run --frozen python -m bench.e2e --rate 300 --duration "$((PRIME / 300))" --senders 1 --batch-ms 20 | grep -E "^dispatched" | sed 's/^/primed: /'
+  uv run --frozen python -m bench.e2e --rate 300 --duration "$(((PRIME + 299) / 300))" --senders 1 --batch-ms 20 \
+    | { grep -E "^dispatched" || true; } | sed 's/^/primed: /'
   bash deploy/stack.sh psql -d "$DB" -q -c "ANALYZE" >/dev/null
 fi
 echo "fresh system on database and vhost $DB; for the bench: export \$(bash bench/fresh.sh env)"

@@ -46,8 +46,8 @@ def settle_heap(settings: Settings) -> None:
         gc.collect()
         gc.freeze()
     if settings.gc_gen0_threshold:
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_gen0_threshold, max(older, 20), max(oldest, 20))
+        # the older generations every 20 collections of the one before (Python: 10)
+        gc.set_threshold(settings.gc_gen0_threshold, 20, 20)
     log.info(
         "heap_settled",
         frozen=gc.get_freeze_count(),
@@ -127,10 +127,17 @@ class ServiceRuntime:
         ``poller`` (``HandlerContext.wake``)."""
         self._wake_listeners.setdefault(poller, []).append(callback)
 
+    def wake(self, poller: str) -> None:
+        """Wake ``poller`` now (after a commit outside a consumer, e.g. an API action)."""
+        self._wake({poller})
+
     def _wake(self, pollers: set[str]) -> None:
         for poller in pollers:
             for callback in self._wake_listeners.get(poller, ()):
-                callback()
+                try:
+                    callback()
+                except Exception as exc:  # after the commit: a wake never undoes it
+                    log.warning("wake_failed", poller=poller, error=repr(exc))
 
     def clock_moved(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when the test clock moves (never with the system clock)."""

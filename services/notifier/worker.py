@@ -124,7 +124,6 @@ class DeliveryWorker:
             try:
                 while True:
                     self.poll.begin()
-                    claimed = []
                     try:
                         claimed = (
                             await self._claim(busy=set(inflight))
@@ -143,7 +142,9 @@ class DeliveryWorker:
                     except Exception as exc:
                         log.warning("delivery_loop_error", error=repr(exc))
                         await asyncio.sleep(1.0)
-                    await self.poll.wait(found=bool(claimed))
+                    # After a claim the loop claims again at once; this wait follows a
+                    # pass that found nothing (or failed). Its sends' ends wake it.
+                    await self.poll.wait(found=False)
             finally:
                 for task in inflight.values():
                     task.cancel()

@@ -162,7 +162,18 @@ async def _all_delivered(stack: StackUnderTest, receiver: WebhookReceiver, what:
         delivered = await _count(
             stack, "SELECT count(*) FROM notifier.deliveries WHERE status = 'delivered'"
         )
-        return pending == 0 and delivered == len(receiver.accepted)
+        if pending == 0 and delivered == len(receiver.accepted):
+            return True
+        held = await _rows(  # what is left, for the failure message
+            stack,
+            "SELECT owner_id, status, attempts, next_attempt_at, locked_until,"
+            " (SELECT open_until FROM notifier.endpoints e WHERE e.owner_id = d.owner_id)"
+            " AS open_until FROM notifier.deliveries d WHERE status = 'pending' LIMIT 5",
+        )
+        raise AssertionError(
+            f"pending {pending}, delivered {delivered}, receiver accepted "
+            f"{len(receiver.accepted)}; pending rows: {[dict(r) for r in held]}"
+        )
 
     await eventually(settled, timeout=240, interval=0.5, what=what)
 

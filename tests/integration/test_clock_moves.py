@@ -1,6 +1,6 @@
-"""A moved test clock wakes the pollers that back off while idle (OffsetClock.on_move):
-the deadline scanner and the delivery worker look again at once after
-``shaobao clock advance``, not after their idle wait."""
+"""A moved test clock calls back (OffsetClock.on_move): escalation and the notifier
+register their scanner's and delivery worker's wake with it (ServiceRuntime.clock_moved),
+so after ``shaobao clock advance`` they look again at once, not after their idle wait."""
 
 from __future__ import annotations
 

@@ -79,6 +79,10 @@ class StackUnderTest:
             "amqp_url": self.amqp_url,
             "mq_management_url": self.servers.mgmt,
             "log_json": True,
+            # An app run in the test process (its lifespan) leaves pytest's heap and
+            # collector alone; the services' own processes (env()) settle theirs.
+            "gc_freeze": False,
+            "gc_gen0_threshold": 0,
         }
         return Settings(**(base | overrides))  # type: ignore[arg-type]
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
 from services.notifier.api.endpoints import EndpointWrite
 from services.notifier.config import NotifierSettings
-from services.notifier.handlers.common import channel_owner
+from services.notifier.handlers.common import add_delivery, channel_owner
 from services.notifier.petitioner import quiet_hours
+from services.notifier.tables import DELIVERIES_POLLER
 from services.router.handlers.feedback_received import close_kind
+from shared.contracts.envelope import make_envelope
+from shared.contracts.events import CaseReceived, LocationData
 from shared.domain.lifecycle import CaseState, fire_case
 from shared.domain.taxonomy import CloseKind, Rating
+from shared.messaging.consumer import HandlerContext
 
 SECRET = "0123456789abcdef"
 
@@ -73,3 +78,34 @@ def test_petitioner_messages_in_quiet_hours_are_held_until_morning() -> None:
 def test_an_empty_quiet_window_sends_at_any_time() -> None:
     quiet = quiet_hours(NotifierSettings(quiet_start=time(0, 0), quiet_end=time(0, 0)))
     assert not quiet.contains(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+
+
+def _ctx() -> HandlerContext:
+    cause = make_envelope(
+        CaseReceived(
+            case_id=uuid4(), channel="hotline_12345", category="property.elevator",
+            title="电梯停运", description="d", location=LocationData(compound="k01"),
+        ),
+        producer="test", occurred_at=datetime.now(UTC), case_id=None,
+    )  # fmt: skip
+    return HandlerContext(conn=None, now=datetime.now(UTC), cause=cause, producer="notifier",
+                          deps=None)  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "later", "wakes"),
+    [
+        ("pending", None, {DELIVERIES_POLLER}),  # due now: the worker claims it at once
+        ("pending", timedelta(hours=9), set()),  # held (quiet hours): time makes it due
+        ("no_endpoint", None, set()),  # nothing to send
+    ],
+)
+async def test_only_a_delivery_due_now_wakes_the_delivery_worker(
+    status: str, later: timedelta | None, wakes: set[str]
+) -> None:
+    ctx = _ctx()
+    not_before = ctx.now + later if later else None
+    await add_delivery(ctx, "d01-zjj", {"text": "派单"}, case_id=ctx.cause.case_id,
+                       status=status, not_before=not_before)  # fmt: skip
+    assert ctx.wakes == wakes
+    assert len(ctx.deferred.rows) == 1  # the row is written either way

@@ -57,6 +57,8 @@ async def test_a_wake_before_begin_is_for_the_pass_that_begins() -> None:
     await asyncio.sleep(0.01)
     assert not waiting.done()
     waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
 
 
 def test_floor_must_be_positive() -> None:

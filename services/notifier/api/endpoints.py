@@ -18,7 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.notifier.events_out import emit_failed
-from services.notifier.tables import case_facts, deliveries, delivery_attempts, endpoints
+from services.notifier.tables import (
+    DELIVERIES_POLLER,
+    case_facts,
+    deliveries,
+    delivery_attempts,
+    endpoints,
+)
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_for
@@ -136,6 +142,7 @@ async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) ->
         if old_url is not None and old_url != values["url"]:
             await fail_backlog(conn, owner_id, now)
     runtime.poke_relay()
+    runtime.wake(DELIVERIES_POLLER)  # a closed breaker frees what it held
     return EndpointRead.model_validate(row._mapping)
 
 
@@ -193,6 +200,7 @@ async def replay_delivery(delivery_id: UUID, key: AdminKey, request: Request) ->
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
         row = await replay(conn, delivery_id, runtime.clock.now())
+    runtime.wake(DELIVERIES_POLLER)  # due now
     return DeliveryRead(
         **{k: row._mapping[k] for k in DeliveryRead.model_fields if k in row._mapping},
         attempt_log=[],
