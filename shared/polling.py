@@ -18,11 +18,12 @@ import contextlib
 
 
 class IdlePoll:
-    def __init__(self, floor: float, ceiling: float) -> None:
+    def __init__(self, floor: float, ceiling: float | None = None) -> None:
+        """``ceiling`` None (or below the floor): the wait never grows past ``floor``."""
         if floor <= 0:
             raise ValueError("floor must be > 0")
         self.floor = floor
-        self.ceiling = max(ceiling, floor)
+        self.ceiling = max(ceiling or floor, floor)
         self._next = floor
         self._wakeup = asyncio.Event()
 

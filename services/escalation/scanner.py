@@ -61,7 +61,7 @@ class DeadlineScanner:
         self._deps = deps
         self._on_committed = on_committed
         self.batch = batch
-        self.poll = IdlePoll(poll_seconds, idle_poll_seconds or poll_seconds)
+        self.poll = IdlePoll(poll_seconds, idle_poll_seconds)
 
     def wake(self) -> None:
         """Scan now (e.g. the test clock moved: rows may have fallen due)."""

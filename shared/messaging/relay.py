@@ -49,7 +49,7 @@ class OutboxRelay:
         self._pack = pack
         # Every commit that stages events wakes the relay (ServiceRuntime.poke_relay); the
         # poll is for rows nobody woke it for (another process's, a crash's leftovers).
-        self.poll = IdlePoll(poll_seconds, idle_poll_seconds or poll_seconds)
+        self.poll = IdlePoll(poll_seconds, idle_poll_seconds)
 
     def wake(self) -> None:
         self.poll.wake()
