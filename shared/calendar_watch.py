@@ -9,7 +9,8 @@ from pathlib import Path
 import structlog
 from prometheus_client import Counter
 
-from shared.domain.calendar import WorkingCalendar
+from shared.clock import Clock
+from shared.domain.calendar import SHANGHAI, WorkingCalendar
 
 UNCOVERED = Counter(
     "shaobao_calendar_uncovered_year_total",
@@ -26,6 +27,11 @@ def _uncovered(year: int) -> None:
         hint=f"add config/calendar/{year}.yaml (国务院节假日安排)",
     )
     UNCOVERED.labels(str(year)).inc()
+
+
+def coverage_warnings(calendar: WorkingCalendar, clock: Clock) -> list[str]:
+    """The calendar's warnings for today in Shanghai, by the service's clock (test clock too)."""
+    return calendar.coverage_warnings(clock.now().astimezone(SHANGHAI).date())
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:

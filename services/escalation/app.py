@@ -9,6 +9,7 @@ from services.escalation.deps import EscalationDeps
 from services.escalation.handlers.registry import HANDLERS
 from services.escalation.scanner import DeadlineScanner
 from services.escalation.tables import inbox, outbox
+from shared.calendar_watch import coverage_warnings
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web.app import build_app
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="哨报 Shaobao · escalation 督办",
         description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",
         runtime=runtime,
+        warnings=lambda: coverage_warnings(deps.config.calendar, runtime.clock),
         routers=[api.router, api_whistles.router, api_extensions.router],
         background=[scanner.run, deps.watch(settings).run],
     )

@@ -10,6 +10,7 @@ from services.router.deps import RouterDeps
 from services.router.feedback_timeout import FeedbackTimeout
 from services.router.handlers.registry import HANDLERS
 from services.router.tables import inbox, outbox
+from shared.calendar_watch import coverage_warnings
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web.app import build_app
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="哨报 Shaobao · router 分派",
         description="派单、签收与诉求全程记录。Routing, the department API and case timelines.",
         runtime=runtime,
+        warnings=lambda: coverage_warnings(deps.config.calendar, runtime.clock),
         routers=[
             dispatches.router,
             cases.router,

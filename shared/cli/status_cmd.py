@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from urllib.parse import unquote, urlparse
 
 import httpx
 import typer
 
+from shared.domain.calendar import SHANGHAI, WorkingCalendar
 from shared.settings import Settings
 
 SERVICES = {"intake": 8001, "router": 8002, "escalation": 8003, "notifier": 8004}
 
 
-async def _services(http: httpx.AsyncClient, host: str) -> list[str]:
+async def _services(http: httpx.AsyncClient, host: str, warnings: list[str]) -> list[str]:
+    """A line per service; the warnings its readiness answer carries are added to ``warnings``."""
     lines = []
     for name, port in SERVICES.items():
         try:
             r = await http.get(f"http://{host}:{port}/readyz")
             state = "就绪 ready" if r.status_code == 200 else f"未就绪 {r.json().get('problems')}"
+            warnings.extend(w for w in r.json().get("warnings", []) if w not in warnings)
         except httpx.HTTPError:
             state = "未运行 down"
         lag = await _lag(http, host, port)
@@ -72,8 +76,14 @@ def status(host: str = typer.Option("127.0.0.1", help="where the services run"))
 
     async def go() -> list[str]:
         settings = Settings()
+        # The calendar as this machine's files say today, and whatever the services warn of
+        # (they read the same files by their own clock, which may be a moved test clock).
+        warnings = WorkingCalendar.load(settings.calendar_dir).coverage_warnings(
+            datetime.now(SHANGHAI).date()
+        )
         async with httpx.AsyncClient(timeout=3) as http:
-            return ["服务 (services):", *await _services(http, host), "队列 (queues):",
-                    *await _queues(http, settings)]  # fmt: skip
+            lines = ["服务 (services):", *await _services(http, host, warnings),
+                     "队列 (queues):", *await _queues(http, settings)]  # fmt: skip
+        return lines + (["提醒 (warnings):", *(f"  ! {w}" for w in warnings)] if warnings else [])
 
     typer.echo("\n".join(asyncio.run(go())))

@@ -94,6 +94,9 @@ class YearData:
     holidays: Mapping[date, str] = field(default_factory=dict)
     workdays: Mapping[date, str] = field(default_factory=dict)
     source: str = ""
+    # True while the year's notice is not transcribed: the file then lists only what the law
+    # fixes (全国年节及纪念日放假办法), without the notice's 调休, and services warn about it.
+    provisional: bool = False
 
     def __post_init__(self) -> None:
         for kind, days in (("holiday", self.holidays), ("workday", self.workdays)):
@@ -160,6 +163,25 @@ class WorkingCalendar:
 
     def covers(self, year: int) -> bool:
         return year in self._years
+
+    def coverage_warnings(self, today: date, *, horizon_days: int = 60) -> list[str]:
+        """What an operator must fix before deadlines go wrong: every year from ``today``'s to
+        the one ``horizon_days`` ahead that has no file, or only a provisional one."""
+        last = (today + timedelta(days=horizon_days)).year
+        warnings = []
+        for year in range(today.year, last + 1):
+            data = self._years.get(year)
+            if data is None:
+                warnings.append(
+                    f"{year} 年工作日历缺失，时限只扣除周末；请添加 config/calendar/{year}.yaml "
+                    f"(no working-day calendar for {year}: weekends only)"
+                )
+            elif data.provisional:
+                warnings.append(
+                    f"{year} 年工作日历为临时数据（仅法定假日，无调休安排）；国务院办公厅通知发布后请更新 "
+                    f"config/calendar/{year}.yaml (provisional calendar for {year})"
+                )
+        return warnings
 
     def is_working_day(self, d: date) -> bool:
         if d in self._workdays:
@@ -288,7 +310,7 @@ def _utc(local: datetime) -> datetime:
 # bad date such as 2026-02-30 is ours to report instead of a crash inside the YAML library.
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TOP_KEYS = frozenset({"year", "source", "notes", "holidays", "workdays"})
+_TOP_KEYS = frozenset({"year", "source", "notes", "provisional", "holidays", "workdays"})
 MAX_RANGE = timedelta(days=31)
 
 
@@ -322,7 +344,8 @@ def read_year_file(path: Path) -> tuple[YearData, dict[date, int]]:
                     raise _fail(file, item, problem, entry=name, field=key)
                 lines[day] = item.start_mark.line + 1
     source = _scalar(file, top["source"], "source") if "source" in top else ""
-    data = YearData(int(year), days["holiday"], days["workday"], source)
+    provisional = _flag(file, top["provisional"], "provisional") if "provisional" in top else False
+    data = YearData(int(year), days["holiday"], days["workday"], source, provisional)
     return data, lines
 
 
@@ -353,6 +376,13 @@ def _entries(
                         entry=name)  # fmt: skip
         out.append((item, name, listed))
     return out
+
+
+def _flag(file: str, node: yaml.Node, field: str) -> bool:
+    value = _scalar(file, node, field)
+    if value not in ("true", "false"):
+        raise _fail(file, node, f"{field} 应为 true 或 false (want a boolean)", field=field)
+    return value == "true"
 
 
 def _mapping(file: str, node: Any, allowed: frozenset[str], what: str) -> dict[str, yaml.Node]:

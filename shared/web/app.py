@@ -47,6 +47,7 @@ def build_app(
     background: list[Callable[[], Awaitable[None]]] | None = None,
     description: str = "",
     large_body_paths: frozenset[str] = frozenset(),
+    warnings: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -65,7 +66,7 @@ def build_app(
     app.state.key_cache = {}
     for router in routers:
         app.include_router(router)
-    _add_probes(app, runtime)
+    _add_probes(app, runtime, warnings or (lambda: []))
     _add_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(
@@ -77,7 +78,7 @@ def build_app(
     return app
 
 
-def _add_probes(app: FastAPI, runtime: ServiceRuntime) -> None:
+def _add_probes(app: FastAPI, runtime: ServiceRuntime, warnings: Callable[[], list[str]]) -> None:
     @app.get("/healthz", tags=["ops"], summary="进程存活 (liveness)")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": runtime.name}
@@ -91,7 +92,12 @@ def _add_probes(app: FastAPI, runtime: ServiceRuntime) -> None:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        return JSONResponse({"status": "ready", "service": runtime.name})
+        # Warnings (e.g. a calendar year about to start without its holidays) keep the
+        # service ready: it works, but an operator must act before it works wrongly.
+        body: dict[str, Any] = {"status": "ready", "service": runtime.name}
+        if found := warnings():
+            body["warnings"] = found
+        return JSONResponse(body)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from shared.auth.keys import Role
+from shared.domain.calendar import SHANGHAI
 from tests.support.services import ROOT, ServiceProcs, free_port
 from tests.support.stack import StackUnderTest
 from tests.support.waiting import eventually
@@ -66,11 +68,11 @@ async def test_readiness_is_503_with_the_reason_while_a_dependency_is_unreachabl
 
 
 def _start_intake(
-    stack: StackUnderTest, tmp_path: Path, port: int, env: dict[str, str]
+    stack: StackUnderTest, tmp_path: Path, port: int, env: dict[str, str], service: str = "intake"
 ) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / "intake.log", "wb")
+    log = open(tmp_path / f"{service}.log", "wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.intake.app:create_app", "--factory",
+        [sys.executable, "-m", "uvicorn", f"services.{service}.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=stack.env(**env), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -98,6 +100,35 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after(
         assert [a.status_code for a in answers] == [404, 404, 404, 429]
         assert int(answers[-1].headers["retry-after"]) >= 1
         assert "频繁" in answers[-1].json()["detail"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("service", ["router", "escalation"])
+async def test_readiness_warns_of_a_year_without_a_working_calendar(
+    stack: StackUnderTest, tmp_path: Path, service: str
+) -> None:
+    """The services that count working days stay ready but say which year lacks its holidays
+    (here: a calendar folder with no year at all, so this year is missing whatever the date)."""
+    (tmp_path / "calendar").mkdir()
+    port = free_port()
+    proc = _start_intake(
+        stack, tmp_path, port, {"SHAOBAO_CALENDAR_DIR": str(tmp_path / "calendar")}, service
+    )
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+
+            async def ready() -> httpx.Response | None:
+                try:
+                    r = await http.get(f"http://127.0.0.1:{port}/readyz")
+                except httpx.HTTPError:
+                    return None
+                return r if r.status_code == 200 else None
+
+            answer = (await eventually(ready, timeout=60, what=f"{service} ready")).json()
+        this_year = datetime.now(SHANGHAI).year
+        assert any(w.startswith(f"{this_year} 年工作日历缺失") for w in answer["warnings"])
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -33,8 +33,36 @@ def cal() -> WorkingCalendar:
 
 
 # --- the shipped data ----------------------------------------------------------------------------
-def test_shipped_calendar_covers_2025_and_2026(shipped: WorkingCalendar) -> None:
-    assert shipped.covers(2025) and shipped.covers(2026) and not shipped.covers(2027)
+def test_shipped_calendar_covers_2025_to_2027(shipped: WorkingCalendar) -> None:
+    assert shipped.covers(2025) and shipped.covers(2026) and shipped.covers(2027)
+    assert not shipped.covers(2028)
+
+
+def test_the_provisional_2027_keeps_the_statutory_days_off(shipped: WorkingCalendar) -> None:
+    """Until the 2027 notice is transcribed: 元旦, 春节 with its 补假, 劳动节 and 国庆 are off."""
+    for off in (date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 8), date(2027, 2, 10),
+                date(2027, 4, 5), date(2027, 5, 3), date(2027, 6, 9), date(2027, 9, 15),
+                date(2027, 10, 5)):  # fmt: skip
+        assert not shipped.is_working_day(off), off
+    assert shipped.is_working_day(date(2027, 1, 4)) and shipped.is_working_day(date(2027, 2, 11))
+    # A 5-working-day deadline from the last working day of 2026 skips New Year's Day.
+    assert shipped.add_working_days(sh(2026, 12, 31, 10), 5) == sh(2027, 1, 8, 10)
+
+
+def test_a_year_ahead_without_a_file_or_only_provisional_is_warned_60_days_before(
+    shipped: WorkingCalendar,
+) -> None:
+    assert shipped.coverage_warnings(date(2026, 10, 1)) == []  # 2027 more than 60 days away
+    (warning,) = shipped.coverage_warnings(date(2026, 12, 7))
+    assert "2027" in warning and "临时" in warning
+    assert shipped.coverage_warnings(date(2027, 11, 2))[1].startswith("2028 年工作日历缺失")
+    final = WorkingCalendar.load(CALENDAR_DIR).coverage_warnings(date(2026, 11, 1))
+    assert final == []  # 2027 is 61 days away
+
+
+def test_a_provisional_flag_must_be_a_boolean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="true 或 false"):
+        load_one(tmp_path, "year: 2027\nprovisional: maybe\n")
 
 
 @pytest.mark.parametrize(
@@ -213,10 +241,10 @@ def test_an_uncovered_year_counts_weekends_only_and_is_recorded(cal: WorkingCale
 def test_an_uncovered_year_is_reported_once_to_the_callback() -> None:
     reported: list[int] = []
     cal = WorkingCalendar.load(CALENDAR_DIR, on_uncovered=reported.append)
-    due = cal.add_working_days(sh(2026, 12, 25, 16), 5)  # Fri → Fri 1/1/2027: no data yet
-    assert due == sh(2027, 1, 1, 16)
-    cal.add_working_days(sh(2027, 3, 1), 15)
-    assert reported == [2027] and cal.uncovered_years_seen == {2027}
+    due = cal.add_working_days(sh(2028, 12, 22, 16), 5)  # Fri → Fri 29/12/2028: no data yet
+    assert due == sh(2028, 12, 29, 16)
+    cal.add_working_days(sh(2028, 3, 1), 15)
+    assert reported == [2028] and cal.uncovered_years_seen == {2028}
 
 
 def test_a_covered_year_is_never_reported() -> None:
