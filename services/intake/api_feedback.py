@@ -28,10 +28,9 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
-from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF, Text
-from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
+from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
@@ -68,30 +67,10 @@ async def post_feedback(
     case_id: UUID, body: FeedbackCreate, key: ChannelKey, request: Request
 ) -> FeedbackAccepted:
     channel = key.channel if key.role is Role.CHANNEL else None
-    return await _accept(request, case_id, body, channel=channel)
+    return await accept_rating(request, case_id, body, channel=channel)
 
 
-@router.post(
-    "/feedback/{token}",
-    response_model=FeedbackAccepted,
-    status_code=202,
-    summary="凭签名链接评价 (rate by signed link, no key)",
-    responses=CONFLICT
-    | BODY
-    | {404: {"model": Problem, "description": "链接无效或已过期 (invalid or expired link)"}},
-)
-async def post_feedback_by_link(
-    token: Annotated[str, Path(max_length=512)], body: FeedbackCreate, request: Request
-) -> FeedbackAccepted:
-    runtime = request.app.state.runtime
-    key = runtime.settings.key_pepper.get_secret_value()
-    case_id = read_feedback_token(key, token, runtime.clock.now().timestamp())
-    if case_id is None:
-        raise NotFound("评价链接无效或已过期 (invalid or expired link)")
-    return await _accept(request, case_id, body, channel=None)
-
-
-async def _accept(
+async def accept_rating(
     request: Request, case_id: UUID, body: FeedbackCreate, *, channel: str | None
 ) -> FeedbackAccepted:
     """Take one rating for a case whose result was reported; the event goes with it."""

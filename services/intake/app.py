@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api, api_contact, api_feedback, api_watch
+from services.intake import api, api_contact, api_feedback, api_watch, feedback_page
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox
 from shared.domain.intake_rules import IntakePolicy
 from shared.domain.owners import OwnerDirectory
+from shared.domain.rules import RuleSet
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 from shared.settings import Settings
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # alerts.yaml sits beside rules.yaml (a Settings field would be the tidier home)
         policy=IntakePolicy.load(settings.rules_file.parent / "alerts.yaml"),
         owners=OwnerDirectory.load(settings.owners_file),
+        category_names=RuleSet.load(settings.rules_file).categories,
     )
     runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
     app = build_app(
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.refs_router,
             api_contact.router,
             api_feedback.router,
+            feedback_page.router,
             api_watch.router,
         ],
         large_body_paths=frozenset({"/v1/cases/batch"}),

@@ -44,6 +44,8 @@ class IntakeDeps:
     pseudonym_key: str
     policy: IntakePolicy = field(default_factory=IntakePolicy)
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
+    # Category code → Chinese name (rules.yaml, read at start) for what people read.
+    category_names: dict[str, str] = field(default_factory=dict)
 
 
 def lock_keys(

@@ -306,6 +306,57 @@ async def test_the_petitioner_is_told_by_sms_and_the_notice_board_shows_no_perso
     assert any(d["owner_id"] == "petitioner" and d["status"] == "delivered" for d in rows)
 
 
+async def test_the_sms_link_opens_a_rating_page_whose_form_closes_the_case_once(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient, sms: SmsGateway
+) -> None:
+    """As the petitioner: open the SMS link (GET, as a phone does), pick 不满意/满意 on the
+    page, submit the form; the case closes once, and the page then says it was rated."""
+    case_id = await submit(http, notif, n_keys, "environment.cooking_fume", petitioner=PERSON)
+    await resolve_lead(http, notif, n_keys, case_id)
+
+    async def texted() -> dict[str, Any] | None:  # the link's token names the whole case id
+        return next((m for m in sms.accepted if f"/{case_id}." in m["text"]), None)
+
+    link = (await eventually(texted, timeout=30, what="SMS"))["text"].split("：")[-1].strip()
+    page_url = f"{notif.url('intake')}/v1/feedback/{link.rsplit('/', 1)[-1]}"
+
+    async def resolved_page() -> httpx.Response | None:
+        r = await http.get(page_url)
+        return r if "提交评价" in r.text else None
+
+    page = await eventually(resolved_page, timeout=30, what="the page offers the rating")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert (
+        "width=device-width" in page.text
+        and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    )
+    for shown in ("满意", "基本满意", "不满意", "餐饮油烟扰民", "已解决", "已处理", "生态环境局"):
+        assert shown in page.text, shown
+    assert PERSON["phone"] not in page.text and PERSON["name"] not in page.text
+
+    empty = await http.post(page_url, data={"comment": "没选"})
+    assert empty.status_code == 422 and "请选择" in empty.text
+    form = {"rating": "satisfied", "comment": "处理及时"}
+    sent = await http.post(page_url, data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == page_url
+    assert "您已评价" in (await http.get(page_url)).text
+    again = await http.post(page_url, data={"rating": "unsatisfied"})
+    assert again.status_code == 303  # the page shows the rating already taken; nothing changes
+
+    ops = await n_keys.make(Role.OPS)
+
+    async def closed() -> dict[str, Any] | None:
+        r = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+        return r.json() if r.json()["state"] == "closed" else None
+
+    case = await eventually(closed, timeout=30, what="case closed by the page's rating")
+    reasons = [t["reason"] for t in case["timeline"] if t["action"] == "closed"]
+    assert len(reasons) == 1 and "满意" in reasons[0] and "不满意" not in reasons[0]
+
+    forged = await http.get(page_url[:-4] + "0000")
+    assert forged.status_code == 404 and "评价链接无效或已过期" in forged.text
+
+
 async def test_a_channel_callback_hears_its_cases_status_changes_signed(
     notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
 ) -> None:

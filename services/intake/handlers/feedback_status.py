@@ -34,18 +34,29 @@ async def _set(ctx: HandlerContext, case_id: UUID, status: str, *, only_from: se
 
 
 async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
+    """Also keeps the result (outcome, summary, lead) for the rating page and the channel."""
     await _set(ctx, event.case_id, "resolved", only_from=_BEFORE_RESOLVED)
+    result = {
+        "outcome": event.outcome,
+        "summary": event.summary,
+        "lead_owner_id": event.lead_owner_id,
+        "at": ctx.now.isoformat(),
+    }
+    await _merge_detail(ctx, event.case_id, {"result": result})
 
 
 async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
     await _set(ctx, event.case_id, "closed", only_from=set())
-    detail = await ctx.conn.scalar(
-        select(cases.c.status_detail).where(cases.c.case_id == event.case_id)
-    )
+    await _merge_detail(ctx, event.case_id, {"close_kind": event.kind})
+
+
+async def _merge_detail(ctx: HandlerContext, case_id: UUID, more: dict[str, object]) -> None:
+    """Add keys to the case's status detail (its row is locked by :func:`_set`)."""
+    detail = await ctx.conn.scalar(select(cases.c.status_detail).where(cases.c.case_id == case_id))
     await ctx.conn.execute(
         update(cases)
-        .where(cases.c.case_id == event.case_id)
-        .values(status_detail=dict(detail or {}) | {"close_kind": event.kind})
+        .where(cases.c.case_id == case_id)
+        .values(status_detail=dict(detail or {}) | more)
     )
 
 
