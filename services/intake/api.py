@@ -154,6 +154,7 @@ def _busy() -> HTTPException:
 def _accepted(submitted: Submitted) -> CaseAccepted:
     return CaseAccepted(
         case_id=submitted.case_id,
+        case_number=submitted.case_number,
         status=submitted.status,
         created=submitted.created,
         duplicate_of=submitted.duplicate_of,

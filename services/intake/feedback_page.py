@@ -34,9 +34,11 @@ from shared.domain.calendar import SHANGHAI
 from shared.domain.taxonomy import label
 from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
-from shared.web.problems import BODY, CONFLICT, Problem
+from shared.web.problems import BODY, CONFLICT, InvalidRequest, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
+MAX_TOKEN = 512
+_HTML = {"text/html": {"schema": {"type": "string"}}}
 _pages = Environment(
     loader=FileSystemLoader(FilePath(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -65,7 +67,7 @@ _BODIES = {
         },
     }
 }
-Token = Annotated[str, Path(max_length=512)]
+Token = Annotated[str, Path(max_length=MAX_TOKEN)]
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class CaseView:
     summary="评价页面（短信链接）(the rating page a petitioner opens)",
     responses={404: {"description": "链接无效或已过期 (invalid or expired link)"}},
 )
-async def feedback_page(token: Token, request: Request) -> Response:
+async def feedback_page(token: str, request: Request) -> Response:
     case_id = _case_of(request, token)
     if case_id is None:
         return _page(404, "评价链接无效", message=_INVALID, bad=True)
@@ -106,7 +108,16 @@ async def feedback_page(token: Token, request: Request) -> Response:
     | BODY
     | {
         303: {"description": "表单已提交，返回评价页面 (the page's form: back to the page)"},
-        404: {"model": Problem, "description": "链接无效或已过期 (invalid or expired link)"},
+        404: {
+            "model": Problem,
+            "description": "链接无效或已过期 (invalid or expired link; the form gets the page)",
+            "content": _HTML,
+        },
+        422: {
+            "model": InvalidRequest,
+            "description": "请求内容无效 (invalid request; the form gets the page)",
+            "content": _HTML,
+        },
     },
 )
 async def post_feedback_by_link(token: Token, request: Request) -> Any:
@@ -152,6 +163,8 @@ def _is_form(request: Request) -> bool:
 
 
 def _case_of(request: Request, token: str) -> UUID | None:
+    if len(token) > MAX_TOKEN:
+        return None
     runtime = request.app.state.runtime
     key = runtime.settings.key_pepper.get_secret_value()
     return read_feedback_token(key, token, runtime.clock.now().timestamp())

@@ -6,6 +6,7 @@ counts toward no alert (see ``signals._evaluate``) and carries no petitioner."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -22,12 +23,16 @@ LEVEL_CN = {"compound": "小区", "grid": "网格", "community": "社区"}
 
 
 async def open_linked_handling(
-    conn: AsyncConnection, alert: AlertRaised, now: datetime
+    conn: AsyncConnection,
+    alert: AlertRaised,
+    now: datetime,
+    number: Callable[[datetime], Awaitable[str]],
 ) -> Envelope | None:
+    """``number`` draws the new case's number (the unit's ``case_number``)."""
     if alert.kind != "cluster" or not alert.convene or alert.category.endswith("*"):
         return None
     where = Location(**{alert.level: alert.place}).by_level()
-    case_id = new_id()
+    case_id, case_number = new_id(), await number(now)
     names = "、".join(o.name for o in alert.convene)
     title = (
         f"预警联动处置：同一{LEVEL_CN.get(alert.level, alert.level)}{alert.case_count} 起同类诉求"
@@ -39,7 +44,7 @@ async def open_linked_handling(
             description=description, location={k: v for k, v in where.items() if v},
             urgency="urgent", status="received", status_detail={"alert_id": str(alert.alert_id)},
             status_at=now, received_at=now, community=where["community"], grid=where["grid"],
-            compound=where["compound"],
+            compound=where["compound"], case_number=case_number,
         )
     )  # fmt: skip
     event = CaseReceived(
@@ -50,5 +55,6 @@ async def open_linked_handling(
         description=description,
         location=LocationData(**where),
         urgency="urgent",
+        case_number=case_number,
     )
     return make_envelope(event, producer="intake", occurred_at=now, case_id=case_id)

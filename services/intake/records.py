@@ -34,6 +34,7 @@ class Submitted:
     suggested: list[UUID] = field(default_factory=list)
     key_person: bool = False
     rebound_of: UUID | None = None
+    case_number: str | None = None
 
 
 class RefConflict(Exception):
@@ -42,7 +43,8 @@ class RefConflict(Exception):
 
 _EXISTING = text(
     """
-    SELECT t.channel, t.kind, t.ref, c.case_id, c.status, c.received_at, c.key_person, r.linked
+    SELECT t.channel, t.kind, t.ref, c.case_id, c.status, c.received_at, c.key_person, r.linked,
+           c.case_number
     FROM unnest(CAST(:channels AS text[]), CAST(:kinds AS text[]), CAST(:refs AS text[]))
       AS t(channel, kind, ref)
     JOIN intake.case_refs r ON r.channel = t.channel AND r.kind = t.kind AND r.ref = t.ref
@@ -98,6 +100,7 @@ async def existing_cases(conn: AsyncConnection, keys: Sequence[RefKey]) -> dict[
             r.received_at,
             duplicate_of=r.case_id if r.linked else None,
             key_person=r.key_person,
+            case_number=r.case_number,
         )
         for r in rows
     }

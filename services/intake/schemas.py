@@ -67,6 +67,12 @@ class CaseCreate(BaseModel):
     title: Text = Field(min_length=1, max_length=200)
     description: Text = Field(min_length=1, max_length=5000)
     location: LocationIn
+    address: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="诉求人所说的地址（小区、楼号、单元、门牌），原样保存，供办理单位上门",
+    )
     urgency: Literal["emergency", "urgent", "normal"] = "normal"
     petitioner: PetitionerIn | None = None
     received_by: Text | None = Field(
@@ -91,6 +97,9 @@ class CaseCreate(BaseModel):
 
 class CaseAccepted(BaseModel):
     case_id: UUID
+    case_number: str | None = Field(
+        default=None, description="诉求编号（可电话告知，如 SB20261207-000123）"
+    )
     status: str
     created: bool
     duplicate_of: UUID | None = Field(default=None, description="已关联到的原工单（重复件）")
@@ -136,10 +145,12 @@ class CaseRef(BaseModel):
 
 class CaseStatus(BaseModel):
     case_id: UUID
+    case_number: str | None = Field(default=None, description="诉求编号")
     channel: str
     external_id: str | None
     category: str
     title: str
+    address: str | None = Field(default=None, description="诉求人所说的地址")
     status: str
     status_label: str
     status_at: datetime

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from services.intake import linked, matching, signals
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.tables import duplicate_links, duplicate_suggestions
+from services.intake.tables import cases, duplicate_links, duplicate_suggestions
 from services.intake.unit import Planned, Unit
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationData
@@ -148,6 +148,9 @@ async def _link(
         target.received_at,
         duplicate_of=target.case_id,
         key_person=flagged,
+        case_number=await conn.scalar(
+            select(cases.c.case_number).where(cases.c.case_id == target.case_id)
+        ),
     )
 
 
@@ -160,7 +163,7 @@ async def _create(
     events: list[Envelope],
 ) -> Submitted:
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
-    case_id = new_id()
+    case_id, number = new_id(), await unit.case_number(now)
     unit.claim(channel, planned.refs, case_id, linked=False)
     known = await unit.history(ref, body.category, now)
     flagged = await signals.key_person(
@@ -195,6 +198,8 @@ async def _create(
             "grid": where["grid"],
             "compound": where["compound"],
             "key_person": flagged,
+            "case_number": number,
+            "address": body.address,
         },
     )
     suggested = await _suggest(unit, deps, body, case_id, ref, where, now)
@@ -212,7 +217,9 @@ async def _create(
         make_envelope(a, producer="intake", occurred_at=now, case_id=None) for a in alerts
     )
     for alert in alerts:
-        if (linked_case := await linked.open_linked_handling(conn, alert, now)) is not None:
+        if (
+            linked_case := await linked.open_linked_handling(conn, alert, now, unit.case_number)
+        ) is not None:
             events.append(linked_case)
     if not mediated:
         event = CaseReceived(
@@ -228,10 +235,19 @@ async def _create(
             received_by=body.received_by,
             key_person=flagged,
             rebound_of=rebound,
+            case_number=number,
+            address=body.address,
         )
         events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
     return Submitted(
-        case_id, status, True, now, suggested=suggested, key_person=flagged, rebound_of=rebound
+        case_id,
+        status,
+        True,
+        now,
+        suggested=suggested,
+        key_person=flagged,
+        rebound_of=rebound,
+        case_number=number,
     )
 
 

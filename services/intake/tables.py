@@ -5,6 +5,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Float,
     Identity,
     Index,
@@ -55,6 +56,9 @@ cases = Table(
     Column("grid", Text),
     Column("compound", Text),
     Column("key_person", Boolean, nullable=False, server_default="false"),
+    Column("case_number", Text),  # SB20261207-000123 (services/intake/case_numbers.py)
+    Column("address", Text),  # as the resident said it: 小区, 楼号, 单元, 门牌
+    Index("ux_intake_cases_case_number", "case_number", unique=True),
     Index("ix_intake_cases_petitioner", "petitioner_ref", "category"),
     Index("ix_intake_cases_compound", "compound", "category", "received_at"),
     Index("ix_intake_cases_grid", "grid", "category", "received_at"),
@@ -63,6 +67,13 @@ cases = Table(
     Index("ix_intake_cases_compound_time", "compound", "received_at"),
     Index("ix_intake_cases_grid_time", "grid", "received_at"),
     Index("ix_intake_cases_community_time", "community", "received_at"),
+)
+
+case_number_days = Table(
+    "case_number_days",
+    metadata,
+    Column("day", Date, primary_key=True),  # Shanghai day
+    Column("base", BigInteger, nullable=False),  # the sequence value its numbers count from
 )
 
 case_refs = Table(

@@ -29,13 +29,13 @@ The caller holds every submission's advisory locks (petitioner, alert places) be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import matching, records, signals
+from services.intake import case_numbers, matching, records, signals
 from services.intake.records import RefKey, Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.tables import cases
@@ -73,9 +73,11 @@ class Unit:
     _claims: list[tuple[RefKey, UUID, bool]] = field(default_factory=list)
     _petitioners: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cases: list[dict[str, Any]] = field(default_factory=list)
+    _numbers: dict[date, list[str]] = field(default_factory=dict)
 
     async def prefetch(self, planned: list[Planned]) -> None:
-        """Read what every submission will ask."""
+        """Read what every submission will ask, and draw a case number for each."""
+        self._numbers = await case_numbers.draw(self.conn, [p.now for p in planned])
         keys = [(p.channel, kind, ref) for p in planned for kind, ref in p.refs]
         self._known = await records.existing_cases(self.conn, keys)
         targets: list[tuple[matching.TargetKey, datetime]] = []
@@ -156,6 +158,14 @@ class Unit:
             key = (channel, kind, ref)
             self._claimed.add(key)
             self._claims.append((key, case_id, linked))
+
+    async def case_number(self, now: datetime) -> str:
+        """The next number drawn for ``now``'s day (one more is drawn if the prefetch had
+        none left, as when a submission runs outside a prefetch)."""
+        day = case_numbers.local_day(now)
+        if not self._numbers.get(day):
+            self._numbers.update(await case_numbers.draw(self.conn, [now]))
+        return self._numbers[day].pop(0)
 
     def add_case(self, row: dict[str, Any]) -> None:
         self._cases.append(row)

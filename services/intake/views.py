@@ -64,6 +64,8 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
     ).all()
     return CaseStatus(
         case_id=row.case_id,
+        case_number=row.case_number,
+        address=row.address,
         channel=row.channel,
         external_id=row.external_id,
         category=row.category,

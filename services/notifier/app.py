@@ -11,6 +11,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.handlers.registry import HANDLERS
 from services.notifier.tables import DELIVERIES_POLLER, inbox, outbox
 from services.notifier.worker import DeliveryWorker
+from shared.domain.owners import OwnerDirectory
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 from shared.settings import Settings
@@ -22,6 +23,7 @@ class NotifierDeps:
     vault: PiiVault
     config: NotifierSettings
     settings: Settings
+    owners: OwnerDirectory  # names people read (read at start)
 
 
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
@@ -33,7 +35,7 @@ def create_app(settings: Settings | None = None, config: NotifierSettings | None
         inbox=inbox,
         outbox=outbox,
         handlers=HANDLERS,
-        deps=NotifierDeps(vault, config, settings),
+        deps=NotifierDeps(vault, config, settings, OwnerDirectory.load(settings.owners_file)),
     )
     worker = DeliveryWorker(runtime, vault, config)
     runtime.on_wake(DELIVERIES_POLLER, worker.wake)  # a commit wrote pending deliveries

@@ -85,6 +85,11 @@ case_facts = Table(
     Column("petitioner_ref", Text),  # a keyed hash; the contact itself stays in intake
     Column("received_by", Text),  # 首问负责人: the staff member who took it tracks the case
     Column("received_at", TZ, nullable=False),
+    Column("case_number", Text),  # 诉求编号 (notifier_0004)
+    Column("external_id", Text),  # the channel's own work-order number
+    Column("title", Text),
+    Column("description", Text),  # numbers in it masked by intake
+    Column("address", Text),  # as the resident said it
 )
 
 notices = Table(

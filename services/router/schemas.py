@@ -40,11 +40,16 @@ class TimelineEntry(BaseModel):
 
 class CaseRead(BaseModel):
     case_id: UUID
+    case_number: str | None = Field(default=None, description="诉求编号 (SB20261207-000123)")
     state: str
+    state_label: str = Field(default="", description="状态（中文）")
     close_kind: str | None
     channel: str
     category: str
+    category_name: str = Field(default="", description="事项类别（中文）")
     title: str
+    description: str | None = Field(default=None, description="诉求内容（号码已遮蔽）")
+    address: str | None = Field(default=None, description="诉求人所说的地址")
     location: dict[str, Any]
     tier: str | None
     urgency: str

@@ -37,7 +37,11 @@ cases = Table(
     Column("created_at", TZ, nullable=False, server_default=func.now()),
     Column("updated_at", TZ, nullable=False, server_default=func.now()),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("case_number", Text),  # 诉求编号, from intake (router_0004)
+    Column("description", Text),  # the complaint as the resident told it (numbers masked)
+    Column("address", Text),  # the address as the resident said it
     Index("ix_router_cases_state", "state"),
+    Index("ix_router_cases_case_number", "case_number"),
 )
 
 dispatches = Table(

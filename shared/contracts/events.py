@@ -38,6 +38,8 @@ class CaseReceived(Payload):
     received_by: str | None = None
     key_person: bool = False  # 重点人员: the petitioner is in intake's registry
     rebound_of: UUID | None = None  # 回弹: comes back to an explained closure (added, default)
+    case_number: str | None = None  # 诉求编号 SB20261207-000123 (added, default)
+    address: str | None = None  # the address as the resident said it (added, default)
 
 
 class DispatchInfo(Payload):
@@ -120,6 +122,7 @@ class DispatchProgressed(Payload):
     owner_id: str
     minutes_spent: int
     at: AwareDatetime
+    note: str = ""  # the progress note (进展说明) as the department wrote it (added, default)
 
 
 class ExtensionRequested(Payload):

@@ -7,6 +7,7 @@ data; a channel hears its case's status; a failed delivery is listed and replaye
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import subprocess
 import sys
@@ -276,6 +277,10 @@ async def test_the_petitioner_is_told_by_sms_and_the_notice_board_shows_no_perso
 
     message = await eventually(texted, timeout=30, what="SMS to the petitioner")
     assert message["to"] == PERSON["phone"]
+    ops = await n_keys.make(Role.OPS)
+    case = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+    number = case.json()["case_number"]
+    assert re.fullmatch(r"SB\d{8}-\d{6}", number) and f"编号 {number}" in message["text"]
     link = message["text"].split("：")[-1].strip()
     assert "/v1/feedback/" in link
     token = link.rsplit("/", 1)[-1]
@@ -289,14 +294,14 @@ async def test_the_petitioner_is_told_by_sms_and_the_notice_board_shows_no_perso
     async def noticed() -> list[dict[str, Any]] | None:
         r = await http.get(f"{notif.url('notifier')}/v1/notices")  # public: no key
         assert r.status_code == 200
-        rows = [n for n in r.json() if n["case_ref"] == case_id[:8]]
+        rows = [n for n in r.json() if n["case_ref"] == number]
         return r.json() if rows else None
 
     board = await eventually(noticed, what="notice published")
     text = str(board)
     for secret in (PERSON["name"], PERSON["phone"], PERSON["id_number"], "13912345678"):
         assert secret not in text
-    mine = next(n for n in board if n["case_ref"] == case_id[:8])
+    mine = next(n for n in board if n["case_ref"] == number)
     assert set(mine["location"]) <= {"district", "street", "community", "grid", "compound"}
     assert mine["outcome"] == "resolved" and mine["category"] == "environment.cooking_fume"
     for body in await outbox_bodies(n_stack):  # every event that went through RabbitMQ
@@ -355,6 +360,63 @@ async def test_the_sms_link_opens_a_rating_page_whose_form_closes_the_case_once(
 
     forged = await http.get(page_url[:-4] + "0000")
     assert forged.status_code == 404 and "评价链接无效或已过期" in forged.text
+
+
+async def test_the_channel_callback_carries_its_number_progress_result_rating_and_reopen(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    """As the street platform (grid_app): nothing to copy back by hand from another screen."""
+    channel = await n_keys.make(Role.CHANNEL, channel="grid_app")
+    ops = await n_keys.make(Role.OPS)
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        url = f"{notif.url('notifier')}/v1/channel-callbacks/grid_app"
+        body = {"url": receiver.url, "secret": receiver.secret}
+        assert (await http.put(url, json=body, headers=channel)).status_code == 200
+        external_id = f"JD-{secrets.token_hex(4)}"
+        case_id = await submit(
+            http, notif, n_keys, "environment.cooking_fume", channel="grid_app",
+            external_id=external_id,
+        )  # fmt: skip
+
+        async def lead() -> dict[str, Any] | None:
+            r = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+            return next((d for d in r.json().get("dispatches", []) if d["role"] == "lead"), None)
+
+        d = await eventually(lead, what="lead dispatch")
+        dept = await n_keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+        base = f"{notif.url('router')}/v1/dispatches/{d['dispatch_id']}"
+        assert (await http.post(f"{base}/acknowledge", headers=dept)).status_code == 200
+        note = {"note": "已约谈餐馆负责人，限三日内安装净化器", "minutes_spent": 40}
+        assert (await http.post(f"{base}/progress", json=note, headers=dept)).status_code == 200
+        done = {"outcome": "resolved", "summary": "净化器已安装，复查达标"}
+        assert (await http.post(f"{base}/resolve", json=done, headers=dept)).status_code == 200
+
+        async def resolved_in_intake() -> bool:
+            r = await http.get(f"{notif.url('intake')}/v1/cases/{case_id}", headers=channel)
+            return r.json()["status"] == "resolved"
+
+        await eventually(resolved_in_intake, what="intake status resolved")
+        rate = {"rating": "unsatisfied", "comment": "仍有油烟"}
+        r = await http.post(
+            f"{notif.url('intake')}/v1/cases/{case_id}/feedback", json=rate, headers=channel
+        )
+        assert r.status_code == 202, r.text
+
+        async def heard() -> dict[str, dict[str, Any]] | None:
+            mine = {m["event"]: m for m in receiver.accepted if m.get("case_id") == case_id}
+            return mine if {"dispatch.progressed", "case.reopened"} <= set(mine) else None
+
+        calls = await eventually(heard, timeout=30, what="progress and reopen callbacks")
+    assert all(c["external_id"] == external_id for c in calls.values())
+    assert all(re.fullmatch(r"SB\d{8}-\d{6}", c["case_number"]) for c in calls.values())
+    progressed = calls["dispatch.progressed"]
+    assert progressed["note"] == note["note"] and note["note"] in progressed["message"]
+    assert "生态环境局" in progressed["message"] and "UTC" not in progressed["message"]
+    resolved = calls["case.resolved"]
+    assert (resolved["outcome"], resolved["summary"]) == ("resolved", done["summary"])
+    reopened = calls["case.reopened"]
+    assert reopened["rating"] == "unsatisfied" and "不满意" in reopened["message"]
+    assert receiver.rejected_signatures == 0
 
 
 async def test_a_channel_callback_hears_its_cases_status_changes_signed(
@@ -442,11 +504,13 @@ async def test_the_petitioner_is_told_the_new_date_when_an_extension_is_approved
         return dict(r.json()) if r.status_code == 200 else None
 
     await eventually(decided, what="extension decided")
+    ops = await n_keys.make(Role.OPS)
+    number = (await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)).json()[
+        "case_number"
+    ]
 
     async def texted() -> dict[str, Any] | None:
-        return next(
-            (m for m in sms.accepted if case_id[:8] in m["text"] and "延期" in m["text"]), None
-        )
+        return next((m for m in sms.accepted if number in m["text"] and "延期" in m["text"]), None)
 
     message = await eventually(texted, timeout=30, what="SMS with the new date")
     assert message["to"] == person["phone"] and "新的办结时限" in message["text"]

@@ -514,7 +514,10 @@ MATRIX: dict[tuple[str, str, str], Row] = {
             lambda w: w.case("return-own"),
         ),
     ),
-    ("router", "GET", "/v1/cases/{case_id}"): Row(WATCH_ONE, on_case("/v1/cases/{case_id}")),
+    # the whole case: also the department holding a live dispatch of it (404 to another)
+    ("router", "GET", "/v1/cases/{case_id}"): Row(
+        WATCH_ONE | {"dept_own": "ok", "dept_other": 404}, on_case("/v1/cases/{case_id}")
+    ),
     ("router", "GET", "/v1/cases/{case_id}/routing"): Row(
         WATCH_ONE, on_case("/v1/cases/{case_id}/routing")
     ),
@@ -583,6 +586,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("notifier", "GET", "/v1/notices"): Row(PUBLIC, fixed("/v1/notices")),
     ("intake", "POST", "/v1/cases/{case_id}/feedback"): Row(
         cells(403, channel="ok", admin="ok"), feedback
+    ),
+    ("intake", "GET", "/v1/feedback/{token}"): Row(
+        cells(404, anon=404), fixed("/v1/feedback/not-a-token")
     ),
     ("intake", "POST", "/v1/feedback/{token}"): Row(
         cells(404, anon=404), fixed("/v1/feedback/not-a-token", json={"rating": "satisfied"})

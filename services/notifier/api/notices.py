@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from services.notifier.tables import notices
+from services.notifier.tables import case_facts, notices
+from shared.domain.display import case_label
 from shared.web.fields import CATEGORY
 from shared.web.problems import INVALID
 
@@ -40,7 +41,12 @@ async def list_notices(
     category: Annotated[str | None, Query(max_length=64, pattern=CATEGORY)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[NoticeRead]:
-    stmt = select(notices).order_by(notices.c.resolved_at.desc()).limit(limit)
+    stmt = (
+        select(notices, case_facts.c.case_number)
+        .outerjoin(case_facts, case_facts.c.case_id == notices.c.case_id)
+        .order_by(notices.c.resolved_at.desc())
+        .limit(limit)
+    )
     if category is not None:
         stmt = stmt.where(notices.c.category == category)
     async with request.app.state.runtime.engine.connect() as conn:
@@ -52,6 +58,6 @@ def _public(r: object) -> NoticeRead:
     m = r._mapping  # type: ignore[attr-defined]
     case_id: UUID = m["case_id"]
     return NoticeRead(
-        case_ref=str(case_id)[:8],
+        case_ref=case_label(m["case_number"], case_id),
         **{k: m[k] for k in NoticeRead.model_fields if k != "case_ref"},
     )

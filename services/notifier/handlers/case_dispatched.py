@@ -16,6 +16,7 @@ from services.notifier.handlers.common import (
     to_channel,
 )
 from shared.contracts.events import CaseDispatched
+from shared.domain.display import beijing, case_label
 from shared.messaging.consumer import HandlerContext
 
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
@@ -26,18 +27,24 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
     found = await registered(
         ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
     )
+    number = case_label(row.case_number, event.case_id)
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
             "event_id": str(ctx.cause.id),
             "message": (
-                f"【哨报派单】{d.owner_name}：请于 {d.acknowledge_due_at:%Y-%m-%d %H:%M} UTC 前签收，"
-                f"{d.resolve_due_at:%Y-%m-%d %H:%M} UTC 前办结。事项：{event.title}"
-                f"（{TIER_CN.get(event.tier, event.tier)}，{'主办' if d.role == 'lead' else '协办'}）"
+                f"【哨报派单】{d.owner_name}：诉求 {number}「{event.title}」"
+                f"（{TIER_CN.get(event.tier, event.tier)}，{'主办' if d.role == 'lead' else '协办'}），"
+                f"请于 {beijing(d.acknowledge_due_at)} 前签收，{beijing(d.resolve_due_at)} 前办结。"
+                + (f"地址：{row.address}。" if row.address else "")
+                + (f"诉求内容：{row.description}" if row.description else "")
             ),
             "case_id": str(event.case_id),
+            "case_number": row.case_number,
             "category": event.category,
             "title": event.title,
+            "description": row.description,
+            "address": row.address,
             "tier": event.tier,
             "location": event.location.model_dump(),
             "dispatch": d.model_dump(mode="json"),

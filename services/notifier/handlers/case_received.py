@@ -1,5 +1,6 @@
-"""Consumes ``case.received``; remembers the case's channel, category, place and
-``petitioner_ref`` (never raw contact details), for callbacks, notices and messages.
+"""Consumes ``case.received``; remembers the case's channel, category, place, number,
+content and ``petitioner_ref`` (never raw contact details), for callbacks, notices and
+messages.
 
 Keys on ``case_id``: a redelivery changes nothing. The row is deferred to the batch's
 array insert; a later event of the same case in the batch reads it after the flush.
@@ -24,6 +25,11 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
             "petitioner_ref": event.petitioner_ref,
             "received_by": event.received_by,
             "received_at": ctx.cause.occurred_at,
+            "case_number": event.case_number,
+            "external_id": event.external_id,
+            "title": event.title,
+            "description": event.description,
+            "address": event.address,
         },
         ignore_conflicts=True,
     )

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import CaseReminder
+from shared.domain.display import beijing
 from shared.messaging.consumer import HandlerContext
+
+CLOCK_CN = {"acknowledge": "签收", "progress": "进展报告", "resolve": "办结", "report_in": "报到"}
 
 
 async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
     body = {
         "event": "case.reminder",
         "event_id": str(ctx.cause.id),
-        "message": f"【哨报催办】{event.reason}（{event.clock} 时限 {event.due_at:%Y-%m-%d %H:%M} UTC）",
+        "message": f"【哨报催办】{event.reason}（{CLOCK_CN.get(event.clock, '')}时限 {beijing(event.due_at)}）",
         "case_id": str(event.case_id),
         "dispatch_id": str(event.dispatch_id),
         "clock": event.clock,

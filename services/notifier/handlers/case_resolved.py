@@ -18,6 +18,7 @@ from services.notifier.handlers.common import add_delivery, facts, to_channel
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints, notices
 from shared.contracts.events import CaseResolved
+from shared.domain.display import case_label
 from shared.messaging.consumer import HandlerContext
 from shared.security.links import feedback_token
 
@@ -36,6 +37,9 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
             "case_id": str(event.case_id),
             "status": "resolved",
             "outcome": event.outcome,
+            "summary": event.summary,
+            "lead_owner_id": event.lead_owner_id,
+            "message": f"【办结】{OUTCOME_CN[event.outcome]}：{event.summary}",
         },
         known=(case, None),
     )
@@ -58,7 +62,8 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
     expires = int(ctx.now.timestamp()) + settings.feedback_link_days * 86400
     token = feedback_token(settings.key_pepper.get_secret_value(), event.case_id, expires)
     text = (
-        f"【哨报】您反映的诉求（编号 {str(event.case_id)[:8]}）{OUTCOME_CN[event.outcome]}。"
+        f"【哨报】您反映的诉求（编号 {case_label(case.case_number, event.case_id)}）"
+        f"{OUTCOME_CN[event.outcome]}。"
         f"请对办理结果评价（满意 / 基本满意 / 不满意）：{settings.public_feedback_url}{token}"
     )
     body = {

@@ -158,7 +158,8 @@ async def to_channel(
     *,
     known: tuple[Any, set[str] | None] | None = None,
 ) -> None:
-    """The channel the case came from hears its status change, if it registered a callback.
+    """The channel the case came from hears its status change, if it registered a callback,
+    with its own work-order number (``external_id``) and the case number on every body.
 
     A walk-in case names its first receiver (首问负责人) as ``tracker``: the window's system
     routes every change to the staff member who took it.
@@ -169,5 +170,10 @@ async def to_channel(
     row, found = known if known is not None else (await facts(ctx, case_id), None)
     owner = channel_owner(row.channel)
     if owner in (found if found is not None else await registered(ctx, [owner])):
-        extra = {"channel": row.channel, "tracker": row.received_by}
+        extra = {
+            "channel": row.channel,
+            "tracker": row.received_by,
+            "external_id": row.external_id,  # the channel's own work-order number
+            "case_number": row.case_number,
+        }
         await add_delivery(ctx, owner, body | extra, case_id=case_id)

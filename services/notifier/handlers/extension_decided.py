@@ -12,6 +12,7 @@ from services.notifier.handlers.common import add_delivery, facts
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints
 from shared.contracts.events import ExtensionDecided
+from shared.domain.display import case_label
 from shared.messaging.consumer import HandlerContext
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -37,7 +38,7 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
         "petitioner_ref": case.petitioner_ref,
         "subject": "诉求办理时限延期告知 (new date for your case)",
         "message": (
-            f"【哨报】您反映的诉求（编号 {str(event.case_id)[:8]}）经批准延期办理，"
+            f"【哨报】您反映的诉求（编号 {case_label(case.case_number, event.case_id)}）经批准延期办理，"
             f"新的办结时限为 {new_date:%Y年%m月%d日 %H:%M}。"
         ),
         "resolve_due_at": event.resolve_due_at.isoformat(),

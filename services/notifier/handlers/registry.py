@@ -5,8 +5,10 @@ from services.notifier.handlers.case_dispatched import on_case_dispatched
 from services.notifier.handlers.case_escalated import on_case_escalated
 from services.notifier.handlers.case_received import on_case_received
 from services.notifier.handlers.case_reminder import on_case_reminder
+from services.notifier.handlers.case_reopened import on_case_reopened
 from services.notifier.handlers.case_resolved import on_case_resolved
 from services.notifier.handlers.dispatch_acknowledged import on_dispatch_acknowledged
+from services.notifier.handlers.dispatch_progressed import on_dispatch_progressed
 from services.notifier.handlers.extension_decided import on_extension_decided
 from services.notifier.handlers.whistle_blown import on_whistle_blown
 from shared.messaging.consumer import Handler
@@ -17,6 +19,8 @@ HANDLERS: dict[str, Handler] = {
     "dispatch.acknowledged": on_dispatch_acknowledged,
     "case.resolved": on_case_resolved,
     "case.closed": on_case_closed,
+    "case.reopened": on_case_reopened,
+    "dispatch.progressed": on_dispatch_progressed,
     "case.reminder": on_case_reminder,
     "case.escalated": on_case_escalated,
     "whistle.blown": on_whistle_blown,

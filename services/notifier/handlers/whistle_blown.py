@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import WhistleBlown
+from shared.domain.display import beijing
 from shared.messaging.consumer import HandlerContext
 
 
@@ -12,9 +13,7 @@ async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
     body = {
         "event": "whistle.blown",
         "event_id": str(ctx.cause.id),
-        "message": (
-            f"【哨报吹哨】请于 {event.report_in_due_at:%Y-%m-%d %H:%M} UTC 前报到：{event.reason}"
-        ),
+        "message": (f"【哨报吹哨】请于 {beijing(event.report_in_due_at)} 前报到：{event.reason}"),
         "case_id": str(event.case_id),
         "whistle_id": str(event.whistle_id),
         "category": event.category,

@@ -38,6 +38,7 @@ async def report_progress(
             owner_id=row.owner_id,
             minutes_spent=minutes_spent,
             at=ctx.now,
+            note=note,
         ),
         row.case_id,
     )

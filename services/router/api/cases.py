@@ -1,7 +1,9 @@
-"""Case queries for ops and supervisors: the timeline, and why a case went where it went.
+"""Case queries: the whole case (number, content, address, dispatches, timeline), and why a
+case went where it went.
 
-A supervisor reads the cases of its own area only (404 for any other, see
-``shared.auth.scope``)."""
+A supervisor reads the cases of its own area only, a department the cases it holds a live
+dispatch of (not returned, not cancelled): 404 for any other, the same answer as for a case
+that does not exist (see ``shared.auth.scope``)."""
 
 from __future__ import annotations
 
@@ -16,19 +18,21 @@ from services.router.tables import cases, dispatches, routing_decisions, timelin
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
+from shared.domain.lifecycle import DispatchState
+from shared.domain.taxonomy import label
 from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
+CaseReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR, Role.DEPARTMENT)]
+NOT_LIVE = (DispatchState.RETURNED.value, DispatchState.CANCELLED.value)
 
 
 @router.get("/{case_id}", response_model=CaseRead, summary="诉求全程记录 (case timeline)")
-async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseRead:
+async def get_case(case_id: UUID, key: CaseReaderKey, request: Request) -> CaseRead:
     async with request.app.state.runtime.engine.connect() as conn:
         case = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
-        if case is None or not _in_area(request, key, case.location):
-            raise NotFound("诉求不存在 (case not found)")
         ds = (
             await conn.execute(
                 select(dispatches)
@@ -36,13 +40,18 @@ async def get_case(case_id: UUID, key: ReaderKey, request: Request) -> CaseRead:
                 .order_by(dispatches.c.created_at)
             )
         ).all()
+        if case is None or not _may_read(request, key, case.location, ds):
+            raise NotFound("诉求不存在 (case not found)")
         tl = (
             await conn.execute(
                 select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.seq)
             )
         ).all()
+    names = request.app.state.runtime.deps.rules.categories
     return CaseRead(
         **{k: case._mapping[k] for k in CaseRead.model_fields if k in case._mapping},
+        state_label=label(case.state),
+        category_name=names.get(case.category, case.category),
         dispatches=[DispatchRead.model_validate(d._mapping) for d in ds],
         timeline=[TimelineEntry.model_validate(t._mapping) for t in tl],
     )
@@ -66,6 +75,12 @@ async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[R
     if not rows:
         raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
     return [RoutingRead.model_validate(r._mapping) for r in rows]
+
+
+def _may_read(request: Request, key: ApiKey, location: dict[str, Any], held: list[Any]) -> bool:
+    if key.role is Role.DEPARTMENT:
+        return any(d.owner_id == key.owner_id and d.state not in NOT_LIVE for d in held)
+    return _in_area(request, key, location)
 
 
 def _in_area(request: Request, key: ApiKey, location: dict[str, Any] | None) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from services.router import timeline
 from services.router.tables import dispatches
 from shared.contracts.events import ExtensionDecided
+from shared.domain.display import beijing
 from shared.messaging.consumer import HandlerContext, RetryLater
 
 
@@ -33,7 +34,7 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
             )
         )
     verdict = (
-        f"同意延期 {event.working_days} 个工作日，新办结时限 {event.resolve_due_at:%Y-%m-%d %H:%M} UTC"
+        f"同意延期 {event.working_days} 个工作日，新办结时限 {beijing(event.resolve_due_at)}"
         if event.approved
         else "不同意延期，时限照常"
     )

@@ -1,0 +1,30 @@
+"""Consumes ``dispatch.progressed``; the case's channel hears each progress note (进展) on
+its callback, so a 12345 agent need not copy it back by hand. Keys on
+``(event_id, channel)``."""
+
+from __future__ import annotations
+
+from services.notifier.handlers.common import to_channel
+from shared.contracts.events import DispatchProgressed
+from shared.domain.display import beijing
+from shared.messaging.consumer import HandlerContext
+
+
+async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
+    owner = ctx.deps.owners.get(event.owner_id)
+    name = owner.name if owner is not None else event.owner_id
+    await to_channel(
+        ctx,
+        event.case_id,
+        {
+            "event": "dispatch.progressed",
+            "event_id": str(ctx.cause.id),
+            "case_id": str(event.case_id),
+            "status": "in_progress",
+            "owner_id": event.owner_id,
+            "owner_name": name,
+            "note": event.note,
+            "at": event.at.isoformat(),
+            "message": f"【办理进展】{beijing(event.at)} {name}：{event.note}",
+        },
+    )
