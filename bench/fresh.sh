@@ -23,15 +23,18 @@ ENV_LINES="SHAOBAO_DATABASE_URL=postgresql+asyncpg://shaobao:shaobao@127.0.0.1:5
 SHAOBAO_AMQP_URL=amqp://shaobao:shaobao@127.0.0.1:55672/$DB
 SHAOBAO_RATE_LIMIT_PER_SECOND=100000
 SHAOBAO_RATE_LIMIT_BURST=100000"
-if [ "${1:-}" = env ]; then echo "$ENV_LINES"; exit 0; fi
+# The installation's own secrets (deploy/stack.sh): the services on 8001-8004 never run on
+# the public built-in ones, and the bench tools make their keys with the same pepper.
+SECRET_LINES=$(bash deploy/stack.sh env | sed -n -E 's/^export (SHAOBAO_(PII_KEY|PSEUDONYM_KEY|KEY_PEPPER)=)/\1/p')
+if [ "${1:-}" = env ]; then echo "$ENV_LINES"; echo "$SECRET_LINES"; exit 0; fi
 bash deploy/stack.sh up >/dev/null
 bash deploy/services.sh down >/dev/null
 bash deploy/stack.sh psql -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB OWNER shaobao" >/dev/null
 bash deploy/stack.sh mq-ctl delete_vhost "$DB" >/dev/null 2>&1 || true
 bash deploy/stack.sh mq-ctl add_vhost "$DB" >/dev/null
 bash deploy/stack.sh mq-ctl set_permissions -p "$DB" shaobao '.*' '.*' '.*' >/dev/null
-# shellcheck disable=SC2046
-export $ENV_LINES
+# shellcheck disable=SC2046,SC2086
+export $ENV_LINES $SECRET_LINES
 uv run --frozen shaobao migrate >/dev/null
 bash deploy/services.sh up
 PRIME=${BENCH_PRIME:-3000}

@@ -2,6 +2,7 @@
 # PostgreSQL and RabbitMQ for Shaobao on one Debian machine, as root.
 #
 #   bash deploy/stack.sh up | down | status | env
+#   printf %s VALUE | bash deploy/stack.sh set-secret SHAOBAO_NAME   keep one more secret
 #   bash deploy/stack.sh pg-start | pg-stop [fast|immediate] | mq-start | mq-stop
 #   bash deploy/stack.sh psql [ARGS]      psql as the postgres superuser (local socket)
 #   bash deploy/stack.sh mq-ctl ARGS      rabbitmqctl against our node
@@ -29,6 +30,11 @@
 #   process group (a test timeout) does not kill it.
 # - Everything is idempotent; mutating commands hold a lock ($STATE/.stack.lock) so
 #   two concurrent `up`s do not both start a server. Children never inherit the lock.
+# - Secrets: the first `up` or `env` makes this installation's own random secrets
+#   (SHAOBAO_PII_KEY, SHAOBAO_PSEUDONYM_KEY, SHAOBAO_KEY_PEPPER) in $STATE/secrets.env,
+#   mode 0600, kept with the data it protects and reused on every later run; `env`
+#   exports them (for `eval`), nothing else prints them. The services refuse the built-in
+#   defaults outside the test suite (shared/settings.py). Rotation: docs/operations.md.
 set -euo pipefail
 
 DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +53,8 @@ PG_BIN=            # resolved by resolve_pg_bin
 MQ_DIR=$STATE/rabbitmq
 MQ_BIN=/usr/lib/rabbitmq/bin
 MQ_LAUNCH_PID=
+
+SECRETS=$STATE/secrets.env
 
 APP_USER=shaobao
 APP_PASSWORD=shaobao
@@ -78,6 +86,48 @@ render() {
 }
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------- secrets
+
+random_b64() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_'; }
+
+# Make the installation's secrets once. Written aside and hard-linked into place, so of two
+# first runs at once one file wins and both use it; an existing file is never replaced.
+ensure_secrets() {
+  [ -s "$SECRETS" ] && return
+  mkdir -p "$STATE" 2>/dev/null || die "cannot create $STATE for the secrets (run as root or set SHAOBAO_STATE_DIR)"
+  local tmp
+  tmp=$(umask 077 && mktemp "$STATE/.secrets.XXXXXX" 2>/dev/null) ||
+    die "cannot write the secrets in $STATE (run as root or set SHAOBAO_STATE_DIR)"
+  {
+    printf '# Secrets of this Shaobao installation, made by deploy/stack.sh on %s.\n' "$(date -u +%FT%TZ)"
+    printf '# Back them up with the data: without SHAOBAO_PII_KEY stored personal data is unreadable.\n'
+    printf '# How to rotate each one: docs/operations.md, "Secrets".\n'
+    printf 'SHAOBAO_PII_KEY=%s\n' "$(random_b64 32)"   # a Fernet key: 32 bytes, URL-safe base64
+    printf 'SHAOBAO_PSEUDONYM_KEY=%s\n' "$(random_b64 48)"
+    printf 'SHAOBAO_KEY_PEPPER=%s\n' "$(random_b64 48)"
+  } >"$tmp"
+  chmod 600 "$tmp"
+  ln "$tmp" "$SECRETS" 2>/dev/null || true
+  rm -f "$tmp"
+  [ -s "$SECRETS" ] || die "could not keep the secrets in $SECRETS"
+}
+
+# The NAME=value lines of the secrets file (comments left out).
+secret_lines() { grep -E '^SHAOBAO_[A-Z0-9_]+=' "$SECRETS" || true; }
+
+# set-secret NAME: keep the value read from stdin (not argv: ps shows arguments) as NAME.
+set_secret() {
+  local name=$1 value tmp
+  [[ "$name" =~ ^SHAOBAO_[A-Z0-9_]+$ ]] || die "set-secret: not a SHAOBAO_* name: $name"
+  IFS= read -r value || [ -n "$value" ] || die "set-secret: no value on stdin"
+  [[ "$value" =~ ^[A-Za-z0-9_.=,+/-]+$ ]] || die "set-secret: the value has characters a secret never has"
+  ensure_secrets
+  tmp=$(umask 077 && mktemp "$STATE/.secrets.XXXXXX")
+  { grep -v -E "^$name=" "$SECRETS" || true; printf '%s=%s\n' "$name" "$value"; } >"$tmp"
+  chmod 600 "$tmp"
+  mv "$tmp" "$SECRETS"
+}
 
 # ---------------------------------------------------------------- installation
 
@@ -335,6 +385,9 @@ mq_stop() {
 # ---------------------------------------------------------------- commands
 
 print_env() {
+  local line
+  ensure_secrets
+  [ -r "$SECRETS" ] || die "cannot read $SECRETS (mode 0600): run as its owner (root)"
   cat <<ENV
 export SHAOBAO_DATABASE_URL=postgresql+asyncpg://$APP_USER:$APP_PASSWORD@127.0.0.1:$PG_PORT/shaobao
 export SHAOBAO_AMQP_URL=amqp://$APP_USER:$APP_PASSWORD@127.0.0.1:$AMQP_PORT/
@@ -342,6 +395,9 @@ export SHAOBAO_MQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT
 export SHAOBAO_PG_PORT=$PG_PORT
 export SHAOBAO_AMQP_PORT=$AMQP_PORT
 ENV
+  while IFS= read -r line; do
+    printf 'export %s=%q\n' "${line%%=*}" "${line#*=}"
+  done < <(secret_lines)
 }
 
 status() {
@@ -365,13 +421,14 @@ usage() {
   exit 2
 }
 
-[ "$(id -u)" -eq 0 ] || case "${1:-}" in env) ;; *) die "run as root (PostgreSQL runs as postgres, RabbitMQ as root)" ;; esac
+[ "$(id -u)" -eq 0 ] || case "${1:-}" in env|set-secret) ;; *) die "run as root (PostgreSQL runs as postgres, RabbitMQ as root)" ;; esac
 
 case "${1:-}" in
-  up)       take_lock; pg_start; mq_start ;;
+  up)       take_lock; ensure_secrets; pg_start; mq_start ;;
   down)     take_lock; mq_stop; pg_stop ;;
   status)   status ;;
   env)      print_env ;;
+  set-secret) set_secret "${2:-}" ;;
   pg-start) take_lock; pg_start ;;
   pg-stop)  take_lock; pg_stop "${2:-fast}" ;;
   mq-start) take_lock; mq_start ;;

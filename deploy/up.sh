@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
 # The one command: install what is missing, start PostgreSQL and RabbitMQ, migrate,
 # start the four services and run a short demo. Safe to run again.
+#
+# The services run on this installation's own secrets (made by deploy/stack.sh on the
+# first run, kept in $SHAOBAO_STATE_DIR/secrets.env, never printed); the notifier gets a
+# service key of its own, made once and kept there too; and the demo's webhook receiver
+# (127.0.0.1:8010) is the one local address the notifier is told it may call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash deploy/stack.sh up
-eval "$(bash deploy/stack.sh env)"
+stack_env=$(bash deploy/stack.sh env)   # a failure here stops the run (set -e)
+eval "$stack_env"
 uv run --frozen shaobao migrate
+if [ -z "${SHAOBAO_NOTIFIER_INTAKE_KEY:-}" ]; then
+  uv run --frozen shaobao keys create --role service --label notifier \
+    | bash deploy/stack.sh set-secret SHAOBAO_NOTIFIER_INTAKE_KEY
+  stack_env=$(bash deploy/stack.sh env)
+  eval "$stack_env"
+fi
+export SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS=${SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS:-'["*", "127.0.0.1:8010"]'}
 bash deploy/services.sh up
 uv run --frozen shaobao demo

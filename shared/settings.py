@@ -1,7 +1,9 @@
 """Settings for every Shaobao process, read from ``SHAOBAO_*`` environment variables.
 
-Unsafe values are refused rather than warned about: the development secrets and the
-movable test clock are only accepted outside production.
+Unsafe values are refused rather than warned about: the built-in secrets are public (they
+are in this file), so only the test suite (``environment="test"``) may run on them; every
+other process gets the secrets generated for its installation (``deploy/stack.sh env``,
+docs/operations.md "Secrets"). The movable test clock is refused in production.
 """
 
 from __future__ import annotations
@@ -14,13 +16,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-not-secret"
-# A valid Fernet key used only in development and tests; production refuses it.
+# A valid Fernet key used only by the test suite; every other environment refuses it.
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1ub3Qtc2VjcmV0LTAwMDA="
+SECRET_NAMES = ("pii_key", "pseudonym_key", "key_pepper")
+MIN_SECRET_CHARS = 32
 
 Environment = Literal["development", "test", "production"]
 
 
-class Settings(BaseSettings):
+class ConfigFiles(BaseSettings):
+    """Where the operator's files are: all that the offline commands (``shaobao rules``)
+    need, so they run without the installation's secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="SHAOBAO_", extra="ignore", frozen=True)
+
+    rules_file: Path = ROOT / "config" / "rules.yaml"
+    owners_file: Path = ROOT / "config" / "owners.yaml"
+    calendar_dir: Path = ROOT / "config" / "calendar"
+
+
+class Settings(ConfigFiles):
     """One settings object, built by each composition root and passed down."""
 
     model_config = SettingsConfigDict(env_prefix="SHAOBAO_", extra="ignore", frozen=True)
@@ -37,10 +52,6 @@ class Settings(BaseSettings):
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
     pseudonym_key: SecretStr = SecretStr(DEV_SECRET)
     key_pepper: SecretStr = SecretStr(DEV_SECRET)
-
-    rules_file: Path = ROOT / "config" / "rules.yaml"
-    owners_file: Path = ROOT / "config" / "owners.yaml"
-    calendar_dir: Path = ROOT / "config" / "calendar"
 
     prefetch: int = Field(default=200, ge=1, le=2000)
     # Events applied per consumer transaction (1 = one at a time) and how many such
@@ -83,21 +94,37 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.environment != "production":
-            return self
-        if self.test_clock:
+    def _refuse_unsafe(self) -> Settings:
+        if self.environment == "production" and self.test_clock:
             raise ValueError(
                 "SHAOBAO_TEST_CLOCK 不能在生产环境启用 (test clock refused in production)"
             )
-        for name in ("pii_key", "pseudonym_key", "key_pepper"):
-            value = getattr(self, name).get_secret_value()
-            if value in (DEV_SECRET, DEV_PII_KEY):
-                raise ValueError(
-                    f"SHAOBAO_{name.upper()} 使用了开发默认值 (default secret refused in production)"
-                )
+        if self.environment != "test":
+            for name in SECRET_NAMES:
+                refusal = _secret_refusal(name, getattr(self, name).get_secret_value())
+                if refusal:
+                    raise ValueError(refusal)
         return self
 
     def for_service(self, name: str) -> Settings:
         """A copy naming the service, so logs and metrics carry it."""
         return self.model_copy(update={"service_name": name})
+
+
+def _secret_refusal(name: str, value: str) -> str | None:
+    """Why a secret may not be used outside the test suite: a built-in default (public),
+    or too short to be a generated one. ``pii_key`` may list old keys after the first
+    (rotation, see ``shared.security.pii.PiiVault``): the first is the one checked."""
+    env = f"SHAOBAO_{name.upper()}"
+    primary = value.split(",")[0].strip()
+    if primary in (DEV_SECRET, DEV_PII_KEY):
+        return (
+            f"{env} 使用了公开的内置默认值，只有测试可以使用；请用本机生成的密钥："
+            'eval "$(bash deploy/stack.sh env)" (default secret refused outside the test suite)'
+        )
+    if name != "pii_key" and len(primary) < MIN_SECRET_CHARS:
+        return (
+            f"{env} 太短：至少 {MIN_SECRET_CHARS} 个字符的随机值"
+            f" (secret shorter than {MIN_SECRET_CHARS} characters)"
+        )
+    return None

@@ -8,8 +8,9 @@ rating is kept on the case and ``feedback.received`` is staged in the same trans
 ``GET /v1/petitioners/{petitioner_ref}/contact``: how the notifier reaches a petitioner.
 **Decision:** raw contact details never travel through RabbitMQ; events carry only
 ``petitioner_ref``, and the notifier asks intake (the only holder of raw PII) for the
-contact at send time with an ops/admin service key, over HTTP, and forgets it after
-sending. Each read is written to the audit log (``petitioner.contact``).
+contact at send time with its own ``service`` key (admin may too; ops, read-only and
+without personal data, may not), over HTTP, and forgets it after sending. Each read is
+written to the audit log (``petitioner.contact``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
@@ -34,7 +35,7 @@ from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
-ServiceKey = Annotated[ApiKey, require(Role.OPS)]
+ServiceKey = Annotated[ApiKey, require(Role.SERVICE)]
 
 
 class FeedbackCreate(BaseModel):
@@ -113,8 +114,6 @@ async def accept_rating(
 async def get_contact(
     petitioner_ref: Annotated[str, Path(pattern=PETITIONER_REF)], key: ServiceKey, request: Request
 ) -> PetitionerContact:
-    if key.role not in (Role.OPS, Role.ADMIN):
-        raise HTTPException(403, "仅服务密钥可读取联系方式 (service key only)")
     runtime = request.app.state.runtime
     async with runtime.engine.begin() as conn:
         row = (

@@ -13,7 +13,11 @@ class NotifierSettings(BaseSettings):
 
     webhook_allowed_hosts: list[str] = Field(
         default_factory=lambda: ["*"],
-        description="hosts webhooks may go to; '*' = any host that is not link-local/metadata",
+        description=(
+            "hosts webhooks may go to; '*' = any host with a public address. Loopback,"
+            " private, link-local, multicast addresses only when named exactly, optionally"
+            " with a port ('127.0.0.1:8010'); see shared/security/urls.py"
+        ),
     )
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=3600)
@@ -24,7 +28,7 @@ class NotifierSettings(BaseSettings):
     sms_gateway_url: str | None = None
 
     intake_url: str = "http://127.0.0.1:8001"
-    intake_key: SecretStr | None = None  # an ops key: reads a petitioner's contact at send time
+    intake_key: SecretStr | None = None  # a service key: reads a petitioner's contact to send
 
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)

@@ -3,8 +3,8 @@
 **Decision:** raw contact details never travel through RabbitMQ and are never stored by
 the notifier. Events carry only ``petitioner_ref`` (a keyed hash); the delivery row holds
 the message text and that reference. At send time the worker asks intake
-(``GET /v1/petitioners/{ref}/contact``, with the ops service key
-``SHAOBAO_NOTIFIER_INTAKE_KEY``) and uses the answer for this one send: email through
+(``GET /v1/petitioners/{ref}/contact``, with its own ``service`` key
+``SHAOBAO_NOTIFIER_INTAKE_KEY``, made with ``shaobao keys create --role service``) and uses the answer for this one send: email through
 SMTP when intake has an address, else SMS through the HTTP gateway. Messages to people
 respect quiet hours: inside the window a delivery is held (rescheduled to the window's
 end without spending an attempt), never dropped.

@@ -16,7 +16,7 @@ import httpx
 
 from services.notifier.config import NotifierSettings
 from shared.security.signing import DELIVERY_HEADER, signed_headers
-from shared.security.urls import Resolver, resolve_checked, system_resolver
+from shared.security.urls import Resolver, credentials_refusal, resolve_checked, system_resolver
 
 _PORTS = {"http": 80, "https": 443}
 
@@ -44,7 +44,11 @@ async def post_webhook(
 
     The host is resolved and every address checked before each attempt; the request then
     goes to that address with the original ``Host`` and TLS server name, so a second DNS
-    answer cannot redirect it. A refusal is an attempt that failed with its reason."""
+    answer cannot redirect it. A refusal is an attempt that failed with its reason (also a
+    stored URL with credentials in it, from before they were refused)."""
+    refusal = credentials_refusal(url)
+    if refusal:
+        return failed(refusal)
     target = httpx.URL(url)
     checked = await resolve_checked(
         target.host, target.port or _PORTS[target.scheme], allowed, resolve

@@ -2,7 +2,9 @@
 
 A key reads ``sbk_<prefix>_<secret>``. The prefix finds the row; the secret is compared
 as HMAC-SHA256(pepper, secret) in constant time. Roles: channel (bound to one channel),
-department and supervisor (bound to one owner), ops, admin.
+department and supervisor (bound to one owner), ops (reads everything but personal data),
+service (a service's own key: the notifier reads a petitioner's contact to send a message,
+and nothing else), admin.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     SUPERVISOR = "supervisor"
     OPS = "ops"
+    SERVICE = "service"
     ADMIN = "admin"
 
 

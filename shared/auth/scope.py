@@ -81,12 +81,17 @@ def area_of(key: ApiKey, owners: OwnerDirectory) -> Area:
 
 
 def area_for(request: Request, key: ApiKey) -> Area:
-    """:func:`area_of` with the service's owner directory: its deps' when it has one, else
-    ``settings.owners_file`` loaded once per app (the notifier keeps no directory)."""
+    """:func:`area_of` with the service's owner directory (:func:`owners_for`)."""
     if key.role is not Role.SUPERVISOR:
         return Area()
+    return area_of(key, owners_for(request))
+
+
+def owners_for(request: Request) -> OwnerDirectory:
+    """The service's owner directory: its deps' when it has one, else
+    ``settings.owners_file`` loaded once per app (the notifier keeps no directory)."""
     runtime = request.app.state.runtime
     owners = getattr(runtime.deps, "owners", None) or getattr(request.app.state, "owners", None)
     if owners is None:
         owners = request.app.state.owners = OwnerDirectory.load(runtime.settings.owners_file)
-    return area_of(key, owners)
+    return owners

@@ -75,11 +75,13 @@ async def _walk(
         admin = {"Authorization": f"Bearer {admin_key}"}
         owners = (await http.get(f"{router}/v1/owners", headers=admin)).raise_for_status().json()
         for o in owners:
-            await http.put(
+            r = await http.put(
                 f"{notifier}/v1/endpoints/{o['id']}",
                 headers=admin,
                 json={"url": f"http://127.0.0.1:{RECEIVER_PORT}/hook", "secret": receiver.secret},
             )
+            if r.status_code != 200:
+                raise SystemExit(_REFUSED.format(answer=r.text[:300], port=RECEIVER_PORT))
         print(
             f"① 已为 {len(owners)} 个责任单位登记本地接收地址 (webhook receiver on :{RECEIVER_PORT})"
         )
@@ -137,6 +139,10 @@ DEMO_LOCATION = {
     "grid": "g01",
     "compound": "k01",
 }
+
+_REFUSED = """通知服务拒绝了演示的本地接收地址 (the notifier refused the demo receiver): {answer}
+通知服务默认不向本机和内网地址发送；演示时启动通知服务前请设置
+SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS='["*", "127.0.0.1:{port}"]'（deploy/up.sh 会设置）"""
 
 _NEXT_STEPS = """
 下一步 (next steps):

@@ -11,6 +11,7 @@ from sqlalchemy import insert, update
 from shared.auth.keys import Role, create_key, validate_scope
 from shared.cli.db import transaction
 from shared.db.platform import api_keys, audit_log
+from shared.domain.owners import OwnerDirectory
 from shared.settings import Settings
 
 app = typer.Typer(help="API 密钥 (API keys)", no_args_is_help=True)
@@ -52,7 +53,9 @@ async def make_key(
 
 @app.command("create")
 def create(
-    role: Role = typer.Option(..., help="channel | department | supervisor | ops | admin"),
+    role: Role = typer.Option(
+        ..., help="channel | department | supervisor | ops | service | admin"
+    ),
     channel: str | None = typer.Option(None, help="渠道, for --role channel"),
     owner: str | None = typer.Option(None, help="责任单位 ID, for department/supervisor"),
     label: str | None = typer.Option(None, help="备注"),
@@ -63,7 +66,19 @@ def create(
         validate_scope(role, channel, owner)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    typer.echo(asyncio.run(make_key(Settings(), role, channel, owner, label, expires_in_days)))
+    settings = Settings()
+    if owner is not None:
+        known_owner(settings, owner)
+    typer.echo(asyncio.run(make_key(settings, role, channel, owner, label, expires_in_days)))
+
+
+def known_owner(settings: Settings, owner: str) -> None:
+    """A key bound to an owner the directory does not know would see nothing: refused."""
+    if OwnerDirectory.load(settings.owners_file).get(owner) is None:
+        raise typer.BadParameter(
+            f"责任单位 {owner} 不在名录 {settings.owners_file} 中 (unknown owner)",
+            param_hint="--owner",
+        )
 
 
 @app.command("revoke")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from shared.domain.errors import ConfigError
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import Location, RuleSet, explain_text, route
-from shared.settings import Settings
+from shared.settings import ConfigFiles
 
 app = typer.Typer(help="派单规则 (routing rules)", no_args_is_help=True)
 
@@ -21,7 +22,7 @@ def check(
 ) -> None:
     """Validate a rules file against the owner directory; errors name the rule and field."""
     try:
-        directory = OwnerDirectory.load(owners or Settings().owners_file)
+        directory = OwnerDirectory.load(owners or ConfigFiles().owners_file)
         ruleset = RuleSet.load(file)
         ruleset.check_owners(directory)
     except ConfigError as exc:
@@ -40,7 +41,7 @@ def explain(
     compound: str | None = None,
 ) -> None:
     """Say which rule would route such a case, which fields matched, and why others lost."""
-    settings = Settings()
+    settings = ConfigFiles()
     try:
         decision = route(
             RuleSet.load(settings.rules_file),
@@ -53,4 +54,8 @@ def explain(
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
+    except ValidationError as exc:  # a place given wrong: say which, no traceback
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"地点有误 (invalid place): {reasons}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(explain_text(decision))

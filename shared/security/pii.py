@@ -6,14 +6,18 @@ import hashlib
 import hmac
 import re
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 
 class PiiVault:
-    """Encrypts name, phone and ID number with a key from settings (Fernet, AES-128-CBC+HMAC)."""
+    """Encrypts name, phone and ID number with a key from settings (Fernet, AES-128-CBC+HMAC).
+
+    ``key`` may list several Fernet keys, comma-separated, newest first (rotation): the
+    first encrypts everything written from then on, every one of them decrypts."""
 
     def __init__(self, key: str) -> None:
-        self._fernet = Fernet(key.encode())
+        keys = [Fernet(k.strip().encode()) for k in key.split(",") if k.strip()]
+        self._fernet = MultiFernet(keys)
 
     def seal(self, value: str | None) -> bytes | None:
         return None if value is None else self._fernet.encrypt(value.encode())

@@ -1,14 +1,19 @@
-"""Where webhooks may go: an operator's allow-list of hosts, and never a link-local or
-cloud-metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254) unless the operator
-names that exact host or address.
+"""Where webhooks may go: public addresses on the operator's allow-list, never an address
+inside the machine or the network (loopback, private, shared, link-local, cloud metadata,
+unspecified, multicast, reserved) unless the operator names that host or address, and
+never a URL that carries credentials (``user:pass@``).
 
 ``allowed`` is the ``SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS`` list: host names, IP
-addresses, ``*.suffix`` wildcards, or ``*`` for any host that is not link-local.
+addresses, ``*.suffix`` wildcards, or ``*`` for any host with a public address. An entry
+may name a port (``127.0.0.1:8010``, ``[::1]:8010``, ``hooks.lan:8443``): it admits that
+host on that port only. Naming is the only way to an internal address: ``*`` and
+``*.suffix`` never admit one.
 
-Two checks: :func:`host_refusal` on the URL when an endpoint is registered, and
-:func:`resolve_checked` right before each delivery (DNS rebinding): the host is checked
-again, resolved, and every address it resolves to must pass :func:`address_refusal`; the
-sender then connects to the checked address itself, so a second lookup cannot swap it.
+Two checks, the same rules: :func:`resolve_checked` when an endpoint is registered and
+again right before each delivery (DNS rebinding): the host is checked, resolved, and every
+address it resolves to must pass :func:`address_refusal`; the sender then connects to the
+checked address itself, so a second lookup cannot swap it. :func:`credentials_refusal`
+and :func:`length_refusal` look at the URL itself.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 _METADATA = {"metadata.google.internal", "metadata", "169.254.169.254", "fd00:ec2::254"}
+MAX_URL_LENGTH = 2048
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _ip(value: str) -> IP | None:
     try:
         ip = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
@@ -34,28 +42,50 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return ip
 
 
-def _forbidden_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_link_local or ip.is_unspecified or str(ip) in _METADATA
+def internal_kind(ip: IP) -> str | None:
+    """What kind of internal address ``ip`` is (Chinese, then English), None when public."""
+    if ip.is_link_local or str(ip) in _METADATA:
+        return "链路本地或云元数据 (link-local/metadata)"
+    if ip.is_loopback:
+        return "本机回环 (loopback)"
+    if ip.is_unspecified:
+        return "未指定 (unspecified)"
+    if ip.is_multicast:
+        return "组播 (multicast)"
+    if not ip.is_global:
+        return "内网或保留 (private/reserved)"
+    return None
 
 
-def _link_local(host: str) -> bool:
-    ip = _ip(host)
-    return host.lower() in _METADATA if ip is None else _forbidden_ip(ip)
+def _refused_kind(host: str, kind: str) -> str:
+    cn, _, en = kind.partition(" ")
+    return f"不允许{cn}地址 {host} {en[:-1]} refused)"
 
 
-def _named(host: str, allowed: list[str]) -> bool:
-    return host.lower() in (a.lower() for a in allowed)
+def _names(host: str, port: int | None) -> set[str]:
+    host = host.lower().strip("[]")
+    shown = f"[{host}]" if ":" in host else host
+    return {host, shown} | ({f"{shown}:{port}"} if port is not None else set())
 
 
-def host_refusal(host: str | None, allowed: list[str]) -> str | None:
-    """Why a webhook may not go to ``host`` (Chinese first), or None when it may."""
+def _named(host: str, port: int | None, allowed: list[str]) -> bool:
+    return not _names(host, port).isdisjoint(a.lower() for a in allowed)
+
+
+def host_refusal(host: str | None, allowed: list[str], port: int | None = None) -> str | None:
+    """Why a webhook may not go to ``host`` by its name or literal address (Chinese first),
+    or None when it may (its resolved addresses are checked by :func:`resolve_checked`)."""
     if not host:
         return "地址缺少主机名 (no host)"
     host = host.lower()
-    if _named(host, allowed):
+    if _named(host, port, allowed):
         return None
-    if _link_local(host):
-        return f"不允许链路本地或云元数据地址 {host} (link-local/metadata refused)"
+    ip = _ip(host)
+    kind = internal_kind(ip) if ip is not None else None
+    if kind is None and host in _METADATA:
+        kind = internal_kind(ipaddress.ip_address("169.254.169.254"))
+    if kind is not None:
+        return _refused_kind(host, kind)
     if "*" in allowed:
         return None
     if any(a.startswith("*.") and host.endswith(a[1:].lower()) for a in allowed):
@@ -63,22 +93,43 @@ def host_refusal(host: str | None, allowed: list[str]) -> str | None:
     return f"主机 {host} 不在运维配置的允许列表中 (host not in the allow-list)"
 
 
-def address_refusal(host: str, address: str, allowed: list[str]) -> str | None:
+def address_refusal(
+    host: str, address: str, allowed: list[str], port: int | None = None
+) -> str | None:
     """Why a delivery to ``host`` may not connect to ``address`` (one it resolved to)."""
     ip = _ip(address)
     if ip is None:
         return f"主机 {host} 解析出无效地址 {address} (not an IP address)"
-    if _forbidden_ip(ip) and not (_named(host, allowed) or _named(str(ip), allowed)):
-        return (
-            f"主机 {host} 解析到链路本地或云元数据地址 {ip}，拒绝发送"
-            " (resolves to a link-local/metadata address: DNS rebinding?)"
-        )
+    kind = internal_kind(ip)
+    if kind is None or _named(host, port, allowed) or _named(str(ip), port, allowed):
+        return None
+    cn, _, en = kind.partition(" ")
+    return (
+        f"主机 {host} 解析到{cn}地址 {ip}，拒绝发送"
+        f" (resolves to a {en.strip('()')} address: DNS rebinding?)"
+    )
+
+
+def credentials_refusal(url: str) -> str | None:
+    """A URL with a user name or password is refused: the notifier never logs in anywhere."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "地址格式不正确 (malformed URL)"
+    if parts.username is not None or parts.password is not None:
+        return "地址不能包含用户名或密码 (credentials in the URL refused)"
+    return None
+
+
+def length_refusal(url: str) -> str | None:
+    if len(url) > MAX_URL_LENGTH:
+        return f"地址过长：最多 {MAX_URL_LENGTH} 个字符 (URL longer than {MAX_URL_LENGTH})"
     return None
 
 
 @dataclass(frozen=True)
 class Checked:
-    """The outcome of the send-time check: the address to connect to, or why not."""
+    """The outcome of the check: the address to connect to, or why not."""
 
     address: str | None
     refusal: str | None = None
@@ -93,8 +144,8 @@ async def system_resolver(host: str, port: int) -> list[str]:
 async def resolve_checked(
     host: str | None, port: int, allowed: list[str], resolve: Resolver = system_resolver
 ) -> Checked:
-    """Check ``host`` against the allow-list again, resolve it, and check every address."""
-    refusal = host_refusal(host, allowed)
+    """Check ``host`` against the allow-list, resolve it, and check every address."""
+    refusal = host_refusal(host, allowed, port)
     if refusal or host is None:
         return Checked(None, refusal or "地址缺少主机名 (no host)")
     if _ip(host) is not None:
@@ -107,7 +158,7 @@ async def resolve_checked(
     if not addresses:
         return Checked(None, f"无法解析主机 {host} (no address)", retry=True)
     for address in addresses:
-        refusal = address_refusal(host, address, allowed)
+        refusal = address_refusal(host, address, allowed, port)
         if refusal:
             return Checked(None, refusal)
     return Checked(addresses[0])

@@ -94,7 +94,7 @@ async def notif(
     sms: SmsGateway,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ServiceProcs]:
-    service_key = (await n_keys.make(Role.OPS))["Authorization"].removeprefix("Bearer ")
+    service_key = (await n_keys.make(Role.SERVICE))["Authorization"].removeprefix("Bearer ")
     procs = ServiceProcs(
         stack=n_stack,
         log_dir=Path(tmp_path_factory.mktemp("notifier-logs")),

@@ -119,7 +119,7 @@ async def sms() -> AsyncIterator[SmsGateway]:
 
 @pytest.fixture(scope="module")
 async def service_key(p_keys: Keys) -> str:
-    return (await p_keys.make(Role.OPS))["Authorization"].removeprefix("Bearer ")
+    return (await p_keys.make(Role.SERVICE))["Authorization"].removeprefix("Bearer ")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 Roles (columns): no key; the channel the cases came from (12345); the department that
 holds the dispatch (新华街道综合行政执法队) and one that does not (和平派出所); the
-supervisor of the cases' area (新华街道) and one of another area (和平街道); ops; admin.
+supervisor of the cases' area (新华街道) and one of another area (和平街道); ops; a
+service key (the notifier's: a petitioner's contact and nothing else); admin.
 Every case here is a broken streetlight at 幸福里小区 (d01.s01), so it is dispatched to
 the street's city-management team, which 新华街道 supervises.
 
@@ -39,9 +40,13 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-ROLES = ("anon", "channel", "dept_own", "dept_other", "sup_in", "sup_out", "ops", "admin")
+ROLES = (
+    "anon", "channel", "dept_own", "dept_other", "sup_in", "sup_out", "ops", "service", "admin",
+)  # fmt: skip
 # Refusals first: a shared target is still untouched when the allowed roles come to it.
-RUN_ORDER = ("anon", "channel", "dept_other", "sup_out", "ops", "sup_in", "dept_own", "admin")
+RUN_ORDER = (
+    "anon", "channel", "dept_other", "sup_out", "ops", "service", "sup_in", "dept_own", "admin",
+)  # fmt: skip
 CHANNEL = "hotline_12345"
 OWN, OTHER = "d01-s01-zfd", "d01-s02-pcs"  # 新华街道综合行政执法队 / 和平派出所
 SUP_IN, SUP_OUT = "d01-s01-jd", "d01-s02-jd"  # 新华街道 / 和平街道
@@ -115,6 +120,7 @@ class World:
             "sup_in": self.keys.make(Role.SUPERVISOR, owner=SUP_IN),
             "sup_out": self.keys.make(Role.SUPERVISOR, owner=SUP_OUT),
             "ops": self.keys.make(Role.OPS),
+            "service": self.keys.make(Role.SERVICE),
             "admin": self.keys.make(Role.ADMIN),
             "superior": self.keys.make(Role.CHANNEL, channel="superior_transfer"),
             "convened": self.keys.make(Role.DEPARTMENT, owner=CONVENED[1]),
@@ -475,8 +481,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "GET", "/v1/cases/{case_id}/petitioner"): Row(
         cells(403, dept_own="ok", dept_other=404, admin="ok"), petitioner
     ),
+    # the raw contact: the notifier's service key (each read audited), never ops
     ("intake", "GET", "/v1/petitioners/{petitioner_ref}/contact"): Row(
-        cells(403, ops="ok", admin="ok"), contact
+        cells(403, service="ok", admin="ok"), contact
     ),
     ("intake", "GET", "/v1/alerts"): Row(WATCH_LIST, alerts),
     ("intake", "GET", "/v1/key-persons"): Row(WATCH_LIST, key_persons),
@@ -701,7 +708,8 @@ async def _admin_use_and_every_reveal_were_audited(world: World) -> None:
     actions = {(r["actor"], r["action"]) for r in rows}
     assert ("admin:-", "admin.request") in actions
     assert (f"department:{OWN}", "petitioner.reveal") in actions
-    assert ("ops:-", "petitioner.contact") in actions
+    assert ("service:-", "petitioner.contact") in actions
+    assert ("ops:-", "petitioner.contact") not in actions
     reveals = [r for r in rows if r["action"] == "petitioner.reveal"]
     assert any(shared.case_id in str(r["detail"]) for r in reveals)
 

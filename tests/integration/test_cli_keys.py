@@ -52,3 +52,23 @@ def test_the_clock_cannot_move_unless_the_test_clock_is_enabled(stack: StackUnde
     out = shaobao(stack, "clock", "advance", "3d")
     assert out.returncode == 2
     assert "SHAOBAO_TEST_CLOCK" in out.stderr
+
+
+async def test_a_key_for_an_owner_not_in_the_directory_is_refused_and_nothing_is_stored(
+    stack: StackUnderTest,
+) -> None:
+    out = shaobao(stack, "keys", "create", "--role", "department", "--owner", "no-such-owner")
+    assert out.returncode != 0 and out.stdout == ""
+    assert "责任单位 no-such-owner 不在名录" in out.stderr and "unknown owner" in out.stderr
+    stored = await stack.fetchval(
+        "SELECT count(*) FROM platform.api_keys WHERE owner_id = 'no-such-owner'"
+    )
+    assert stored == 0
+
+
+async def test_a_service_key_is_made_for_the_notifier(stack: StackUnderTest) -> None:
+    out = shaobao(stack, "keys", "create", "--role", "service", "--label", "notifier")
+    assert out.returncode == 0, out.stderr
+    prefix = out.stdout.strip().split("_")[1]
+    role = await stack.fetchval("SELECT role FROM platform.api_keys WHERE prefix = $1", prefix)
+    assert role == "service"

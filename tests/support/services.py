@@ -22,6 +22,10 @@ from tests.support.stack import StackUnderTest
 
 SERVICES = ("intake", "router", "escalation", "notifier")
 ROOT = Path(__file__).resolve().parents[2]
+# The test receivers (tests/support/receiver.py) listen on loopback at free ports: the
+# services under test name loopback explicitly, as deploy/up.sh names the demo receiver.
+# A process's own env_extra wins (a test of the default refusal sets the default back).
+TEST_ENV = {"SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS": '["*", "127.0.0.1", "localhost"]'}
 
 
 def replica_name(service: str, replica: int = 1) -> str:
@@ -79,7 +83,7 @@ class ServiceProcs:
                 "--no-access-log",
             ],
             cwd=ROOT,
-            env=self.stack.env(**self.env_extra),
+            env=self.stack.env(**(TEST_ENV | self.env_extra)),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -12,14 +12,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from services.notifier.api.endpoints import EndpointRead, EndpointWrite, check_host, save_endpoint
+from services.notifier.api.endpoints import (
+    EndpointRead,
+    EndpointWrite,
+    check_channel,
+    check_host,
+    save_endpoint,
+)
 from services.notifier.handlers.common import channel_owner
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.web.fields import WORD
-from shared.web.problems import BODY, KEYED
+from shared.web.problems import BODY, KEYED, NOT_FOUND
 
-router = APIRouter(prefix="/v1", tags=["channel callbacks"], responses=KEYED | BODY)
+router = APIRouter(prefix="/v1", tags=["channel callbacks"], responses=KEYED | BODY | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
 
 
@@ -36,5 +42,6 @@ async def put_channel_callback(
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.channel != channel:
         raise HTTPException(403, "只能登记本渠道的回调地址 (own channel only)")
-    check_host(request, body)
+    check_channel(channel)
+    await check_host(request, body)
     return await save_endpoint(request, channel_owner(channel), body)

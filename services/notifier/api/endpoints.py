@@ -26,10 +26,10 @@ from services.notifier.tables import (
     endpoints,
 )
 from shared.auth.dependency import require
-from shared.auth.keys import ApiKey, Role
-from shared.auth.scope import Area, area_for
+from shared.auth.keys import CHANNELS, ApiKey, Role
+from shared.auth.scope import Area, area_for, owners_for
 from shared.db.types import inline
-from shared.security.urls import host_refusal
+from shared.security.urls import credentials_refusal, length_refusal, resolve_checked
 from shared.web.app import NotFound
 from shared.web.fields import OWNER_ID, WORD
 from shared.web.problems import BODY, KEYED, NOT_FOUND
@@ -43,14 +43,25 @@ AdminKey = Annotated[ApiKey, require(Role.ADMIN)]
 class EndpointWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyUrl = Field(description="http(s):// 回调地址，或 mailto: 邮箱")
+    url: AnyUrl = Field(description="http(s):// 回调地址，或 mailto: 邮箱；最多 2048 个字符")
     secret: str = Field(min_length=16, max_length=200, description="用于 HMAC-SHA256 签名的密钥")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _length(cls, url: object) -> object:
+        refusal = length_refusal(url) if isinstance(url, str) else None
+        if refusal:
+            raise ValueError(refusal)
+        return url
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: AnyUrl) -> AnyUrl:
         if url.scheme not in ("http", "https", "mailto"):
             raise ValueError("只支持 http、https 或 mailto 地址 (http, https or mailto only)")
+        refusal = credentials_refusal(str(url)) if url.scheme != "mailto" else None
+        if refusal:
+            raise ValueError(refusal)
         return url
 
     @property
@@ -100,18 +111,26 @@ async def put_endpoint(
 ) -> EndpointRead:
     if key.role is not Role.ADMIN and key.owner_id != owner_id:
         raise HTTPException(403, "只能登记本单位的接收地址 (own endpoint only)")
-    check_host(request, body)
+    if owners_for(request).get(owner_id) is None:
+        raise NotFound(f"责任单位 {owner_id} 不在名录中 (no such owner)")
+    await check_host(request, body)
     return await save_endpoint(request, owner_id, body)
 
 
-def check_host(request: Request, body: EndpointWrite) -> None:
-    """422 for a webhook host outside the operator's allow-list or on a link-local address."""
+async def check_host(request: Request, body: EndpointWrite) -> None:
+    """422 for a webhook host outside the operator's allow-list or with an internal address
+    (loopback, private, link-local...; its name is resolved and every address checked)."""
     if body.url.scheme == "mailto":
         return
     allowed = request.app.state.runtime.deps.config.webhook_allowed_hosts
-    refusal = host_refusal(body.url.host, allowed)
-    if refusal:
-        raise HTTPException(422, refusal)
+    checked = await resolve_checked(body.url.host, body.url.port or 443, allowed)
+    if checked.refusal:
+        raise HTTPException(422, checked.refusal)
+
+
+def check_channel(channel: str) -> None:
+    if channel not in CHANNELS:
+        raise NotFound(f"渠道 {channel} 不存在 (no such channel)")
 
 
 async def save_endpoint(request: Request, owner_id: str, body: EndpointWrite) -> EndpointRead:
