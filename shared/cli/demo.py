@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from shared.auth.keys import Role
 from shared.cli.keys_cmd import make_key
+from shared.domain.display import beijing
 from shared.security.signing import verify
 from shared.settings import Settings
 
@@ -91,20 +93,24 @@ async def _walk(
             "title": "3号楼电梯停运两天，老人无法下楼",
             "description": "幸福里小区3号楼电梯自周一起停运，物业称配件需从外省调货。",
             "location": DEMO_LOCATION,
+            "address": "幸福里小区3号楼2单元",
             "urgency": "urgent",
-            "petitioner": {"name": "王女士", "phone": "13800001234"},
+            # a new caller each run: a second run must not be linked to the first as a repeat
+            "petitioner": {"name": "王女士", "phone": f"138{secrets.randbelow(10**8):08d}"},
         }
         resp = await http.post(
             f"{intake}/v1/cases", json=case, headers={"Authorization": f"Bearer {channel_key}"}
         )
         resp.raise_for_status()
-        case_id = resp.json()["case_id"]
-        print(f"② 12345 热线提交诉求，工单号 {case_id}")
+        case_id, number = resp.json()["case_id"], resp.json()["case_number"]
+        print(f"② 12345 热线提交诉求，诉求编号 {number}（热线工单号 {case['external_id']}）")
         view = await _wait_case(http, router, case_id, admin, lambda c: c["dispatches"])
+        names = {o["id"]: o["name"] for o in owners}
         for d in view["dispatches"]:
             print(
-                f"③ 已派单 → {d['owner_id']}（{'主办' if d['role'] == 'lead' else '协办'}），"
-                f"签收时限 {d['acknowledge_due_at']}，办结时限 {d['resolve_due_at']}"
+                f"③ 已派单 → {names.get(d['owner_id'], d['owner_id'])}"
+                f"（{'主办' if d['role'] == 'lead' else '协办'}），"
+                f"签收时限 {_local(d['acknowledge_due_at'])}，办结时限 {_local(d['resolve_due_at'])}"
             )
         await _wait(lambda: any(r["case_id"] == case_id for r in receiver.received), "webhook")
         print("④ 责任单位的接收地址已收到签名派单（签名校验通过）")
@@ -115,7 +121,7 @@ async def _walk(
             headers={"Authorization": f"Bearer {dept_key}"},
         )
         ack.raise_for_status()
-        print(f"⑤ {lead['owner_id']} 已签收")
+        print(f"⑤ {names.get(lead['owner_id'], lead['owner_id'])} 已签收")
         view = await _wait_case(
             http,
             router,
@@ -126,9 +132,10 @@ async def _walk(
         print("\n全程记录 (timeline):")
         for t in view["timeline"]:
             print(
-                f"  {t['at'][:19]}  {ACTION_CN.get(t['action'], t['action']):<4} {t['actor']:<28} {t['reason'] or ''}"
+                f"  {_local(t['at'])}  {ACTION_CN.get(t['action'], t['action']):<4} "
+                f"{t['actor']:<28} {t['reason'] or ''}"
             )
-    print(_NEXT_STEPS.format(router=router, case_id=case_id))
+    print(_NEXT_STEPS.format(router=router, case_id=case_id, intake=intake))
     return 0
 
 
@@ -148,10 +155,17 @@ _NEXT_STEPS = """
 下一步 (next steps):
   API 文档:  http://127.0.0.1:8001/docs  {router}/docs  http://127.0.0.1:8003/docs  http://127.0.0.1:8004/docs
   诉求记录:  curl -H "Authorization: Bearer <ops key>" {router}/v1/cases/{case_id}
-  新建密钥:  uv run shaobao keys create --role ops
+  诉求状态:  curl -H "Authorization: Bearer <12345 channel key>" {intake}/v1/cases/{case_id}
+  新建密钥:  eval "$(bash deploy/stack.sh env)" && uv run shaobao keys create --role ops
+  运行概况:  eval "$(bash deploy/stack.sh env)" && uv run shaobao status
   RabbitMQ:  http://127.0.0.1:55673  (shaobao / shaobao)
   停止系统:  bash deploy/down.sh
 """
+
+
+def _local(iso: str) -> str:
+    """An API's ISO time as people read it: Beijing time, to the minute."""
+    return beijing(datetime.fromisoformat(iso))
 
 
 async def _wait_case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from shared.cli import (
     clock_cmd,
@@ -48,5 +49,19 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(intake=intake, router=router, notifier=notifier)))
 
 
+def main() -> None:
+    """The ``shaobao`` command: settings that cannot be used are said in one line, not a
+    traceback (e.g. the built-in secrets outside the test suite: run the stack's env)."""
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.echo(f"设置有误 (settings): {message}", err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()
