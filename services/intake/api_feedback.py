@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from services.intake.tables import cases, outbox, petitioners
 from shared.auth import audit
-from shared.auth.dependency import require
+from shared.auth.dependency import AnonymousLimit, require
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
@@ -31,7 +31,7 @@ from shared.db.outbox import write_events
 from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF, Text
-from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
+from shared.web.problems import ANONYMOUS, BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
@@ -78,7 +78,9 @@ async def post_feedback(
     summary="凭签名链接评价 (rate by signed link, no key)",
     responses=CONFLICT
     | BODY
+    | ANONYMOUS
     | {404: {"model": Problem, "description": "链接无效或已过期 (invalid or expired link)"}},
+    dependencies=[AnonymousLimit],
 )
 async def post_feedback_by_link(
     token: Annotated[str, Path(max_length=512)], body: FeedbackCreate, request: Request

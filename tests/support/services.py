@@ -21,6 +21,7 @@ import httpx
 from tests.support.stack import StackUnderTest
 
 SERVICES = ("intake", "router", "escalation", "notifier")
+HTTP_PROTOCOL = "shared.web.server:GuardedH11Protocol"  # as deploy/services.sh starts them
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,6 +77,8 @@ class ServiceProcs:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--http",
+                HTTP_PROTOCOL,
                 "--no-access-log",
             ],
             cwd=ROOT,

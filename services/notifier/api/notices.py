@@ -19,9 +19,10 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, not_, or_, select, true
 
 from services.notifier.tables import notices
+from shared.auth.dependency import AnonymousLimit
 from shared.domain.notices import NoticePolicy
 from shared.web.fields import CATEGORY
-from shared.web.problems import INVALID
+from shared.web.problems import ANONYMOUS, INVALID
 
 router = APIRouter(prefix="/v1", tags=["notices"], responses=INVALID)
 
@@ -38,7 +39,13 @@ class NoticeRead(BaseModel):
     rating: str | None
 
 
-@router.get("/notices", response_model=list[NoticeRead], summary="公示 (public notice board)")
+@router.get(
+    "/notices",
+    response_model=list[NoticeRead],
+    summary="公示 (public notice board)",
+    dependencies=[AnonymousLimit],
+    responses=ANONYMOUS,
+)
 async def list_notices(
     request: Request,
     category: Annotated[str | None, Query(max_length=64, pattern=CATEGORY)] = None,

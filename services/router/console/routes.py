@@ -29,7 +29,8 @@ from fastapi.templating import Jinja2Templates
 from services.router.api.reports import KpiReport, report_for, scoped, window_of
 from services.router.console import sources, view
 from shared.auth.audit import admin_use
-from shared.auth.keys import ApiKey, Role, lookup_key
+from shared.auth.dependency import AnonymousLimit, check_key
+from shared.auth.keys import ApiKey, Role
 from shared.domain.calendar import SHANGHAI
 from shared.web.headers import PAGE_CSP
 
@@ -54,14 +55,7 @@ templates.env.globals.update(pct=view.pct, num=view.num)
 async def _verify(request: Request, raw: str | None) -> ApiKey | None:
     if not raw:
         return None
-    runtime = request.app.state.runtime
-    async with runtime.engine.connect() as conn:
-        key = await lookup_key(
-            conn,
-            pepper=runtime.settings.key_pepper.get_secret_value(),
-            raw=raw,
-            now=runtime.clock.now(),
-        )
+    key = await check_key(request, raw)  # failed checks count toward the address's limit
     return key if key is not None and key.role in READERS else None
 
 
@@ -109,7 +103,7 @@ async def console(
     )
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[AnonymousLimit])
 async def login(request: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     raw = form.pop("key", "").strip()
