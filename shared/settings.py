@@ -41,6 +41,25 @@ class Settings(ConfigFiles):
     model_config = SettingsConfigDict(env_prefix="SHAOBAO_", extra="ignore", frozen=True)
 
     environment: Environment = "development"
+
+    # --- Web hardening (issue 17 #12, #13): per-address limits and slow-client timeouts ---
+    # Routes without a key (notice board, feedback links, console sign-in): a token bucket
+    # per client address (IPv6 by /64) in each process; past it, 429 with Retry-After.
+    anon_rate_limit_per_second: float = Field(default=10.0, gt=0, le=100_000)
+    anon_rate_limit_burst: int = Field(default=60, ge=1, le=1_000_000)
+    # Failed key checks (unknown, wrong, revoked, expired) per client address: past the
+    # burst, a key not already known good is refused with 429 without a database read.
+    failed_key_per_second: float = Field(default=1.0, gt=0, le=100_000)
+    failed_key_burst: int = Field(default=20, ge=1, le=1_000_000)
+    # A wrong key is remembered as wrong this long (a repeat reads no database; 0: never).
+    failed_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Client addresses each limiter tracks at most (memory bound; full buckets go first).
+    rate_limit_addresses: int = Field(default=100_000, ge=100, le=10_000_000)
+    # Slow clients (shared/web/server.py): the request line and headers must arrive within
+    # the first, the body within the second after them; else 408 and the connection closes.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # --- end of web hardening ---
     service_name: str = "shaobao"
     database_url: str = "postgresql+asyncpg://shaobao:shaobao@127.0.0.1:55432/shaobao"
     amqp_url: str = "amqp://shaobao:shaobao@127.0.0.1:55672/"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from services.escalation.extensions import ExtensionDecision, decide_extension
 from services.escalation.tables import outbox
-from services.escalation.whistles import NotAllowed
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
@@ -20,8 +19,10 @@ from shared.web.problems import BODY, KEYED, Problem
 router = APIRouter(prefix="/v1/extensions", tags=["extensions"], responses=KEYED | BODY)
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"model": Problem, "description": "不是该单位的上级 (not its supervisor)"},
-    404: {"model": Problem, "description": "没有待审批的延期申请 (no pending request)"},
+    404: {
+        "model": Problem,
+        "description": "没有待审批的延期申请，或不是该单位的上级 (none you may decide)",
+    },
 }
 
 
@@ -36,14 +37,11 @@ async def decide(
 ) -> ExtensionDecided:
     runtime = request.app.state.runtime
     now = runtime.clock.now()
-    try:
-        async with runtime.engine.begin() as conn:
-            decided = await decide_extension(conn, key, dispatch_id, body, now, runtime.deps)
-            envelope = make_envelope(
-                decided, producer="escalation", occurred_at=now, case_id=decided.case_id
-            )
-            await write_events(conn, outbox, [envelope])
-    except NotAllowed as exc:
-        raise HTTPException(403, str(exc)) from exc
+    async with runtime.engine.begin() as conn:
+        decided = await decide_extension(conn, key, dispatch_id, body, now, runtime.deps)
+        envelope = make_envelope(
+            decided, producer="escalation", occurred_at=now, case_id=decided.case_id
+        )
+        await write_events(conn, outbox, [envelope])
     runtime.poke_relay()
     return decided

@@ -4,6 +4,8 @@
 office or one below it; a department sees those it is convened to. ``report-in``: a
 department, for itself, when convened. ``lead``: a supervisor of the blowing office or
 above; answers the decided whistle and stages ``whistle.lead_designated`` for the router.
+A whistle the caller may not act on answers the same 404 as one that does not exist (its
+existence and who blew it are not the caller's business).
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR, Role.DEPARTMENT
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    403: {"model": Problem, "description": "不在本单位权限内 (not yours)"},
-    404: {"model": Problem, "description": "哨令不存在 (not found)"},
+    403: {"model": Problem, "description": "管理员不能代为报到 (admin cannot report in)"},
+    404: {
+        "model": Problem,
+        "description": "哨令不存在，或不在本单位权限内 (not found or not yours)",
+    },
     409: {"model": Problem, "description": "哨令已决定 (already decided)"},
 }
 

@@ -25,11 +25,14 @@ from shared.domain.owners import OwnerDirectory
 from shared.web.app import Conflict, NotFound
 from shared.web.fields import OWNER_ID
 
-OwnerId = Annotated[str, Field(max_length=64, pattern=OWNER_ID)]
+NO_WHISTLE = "哨令不存在 (whistle not found)"
 
 
 class NotAllowed(DomainError):
-    """The key may not act on this whistle (answered 403)."""
+    """The key may see the whistle but not do this (answered 403); it names nobody."""
+
+
+OwnerId = Annotated[str, Field(max_length=64, pattern=OWNER_ID)]
 
 
 class LeadDecision(BaseModel):
@@ -46,12 +49,16 @@ async def lock_whistle(conn: AsyncConnection, whistle_id: UUID) -> Row[Any]:
         )
     ).first()
     if row is None:
-        raise NotFound("哨令不存在 (whistle not found)")
+        raise NotFound(NO_WHISTLE)
     return row
 
 
 async def report_in(conn: AsyncConnection, key: ApiKey, whistle_id: UUID, now: datetime) -> None:
     await lock_whistle(conn, whistle_id)
+    if key.owner_id is None:  # an admin key acts for no department
+        raise NotAllowed(
+            "报到须使用被召集单位的密钥 (report in with the convened department's key)"
+        )
     member = (
         await conn.execute(
             select(whistle_members).where(
@@ -61,7 +68,7 @@ async def report_in(conn: AsyncConnection, key: ApiKey, whistle_id: UUID, now: d
         )
     ).first()
     if member is None:
-        raise NotAllowed(f"{key.owner_id} 未被召集，不能报到 (not convened)")
+        raise NotFound(NO_WHISTLE)  # not convened: the whistle is none of its business
     if member.state == "reported":
         return
     await conn.execute(
@@ -85,7 +92,7 @@ async def designate_lead(
 ) -> WhistleLeadDesignated:
     row = await lock_whistle(conn, whistle_id)
     if key.role is not Role.ADMIN and not may_decide(owners, key.owner_id, row.blown_by):
-        raise NotAllowed(f"{key.owner_id} 不是吹哨单位 {row.blown_by} 或其上级 (not your area)")
+        raise NotFound(NO_WHISTLE)  # another area's whistle: the same 404 as none
     if row.state != "open":
         raise Conflict(f"哨令已决定，主办为 {row.lead_owner_id} (already decided)")
     co = [o for o in dict.fromkeys(decision.co_handler_ids) if o != decision.lead_owner_id]

@@ -30,11 +30,12 @@ from sqlalchemy import select
 
 from services.intake.api_feedback import FeedbackAccepted, FeedbackCreate, accept_rating
 from services.intake.tables import cases
+from shared.auth.dependency import AnonymousLimit
 from shared.domain.calendar import SHANGHAI
 from shared.domain.taxonomy import label
 from shared.security.links import read_feedback_token
 from shared.web.app import Conflict, NotFound
-from shared.web.problems import BODY, CONFLICT, InvalidRequest, Problem
+from shared.web.problems import ANONYMOUS, BODY, CONFLICT, InvalidRequest, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 MAX_TOKEN = 512
@@ -83,7 +84,8 @@ class CaseView:
     "/feedback/{token}",
     response_class=HTMLResponse,
     summary="评价页面（短信链接）(the rating page a petitioner opens)",
-    responses={404: {"description": "链接无效或已过期 (invalid or expired link)"}},
+    responses=ANONYMOUS | {404: {"description": "链接无效或已过期 (invalid or expired link)"}},
+    dependencies=[AnonymousLimit],
 )
 async def feedback_page(token: str, request: Request) -> Response:
     case_id = _case_of(request, token)
@@ -104,8 +106,10 @@ async def feedback_page(token: str, request: Request) -> Response:
     status_code=202,
     summary="凭签名链接评价 (rate by signed link, no key; JSON or the page's form)",
     openapi_extra=_BODIES,
+    dependencies=[AnonymousLimit],
     responses=CONFLICT
     | BODY
+    | ANONYMOUS
     | {
         303: {"description": "表单已提交，返回评价页面 (the page's form: back to the page)"},
         404: {

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.notifier.api import channel_callbacks, endpoints, notices
 from services.notifier.config import NotifierSettings
 from services.notifier.handlers.registry import HANDLERS
+from services.notifier.notice_rules import NoticeRules
 from services.notifier.tables import DELIVERIES_POLLER, inbox, outbox
 from services.notifier.worker import DeliveryWorker
 from shared.domain.owners import OwnerDirectory
@@ -24,18 +25,22 @@ class NotifierDeps:
     config: NotifierSettings
     settings: Settings
     owners: OwnerDirectory  # names people read (read at start)
+    notices: NoticeRules
 
 
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
     settings = (settings or Settings()).for_service("notifier")
     config = config or NotifierSettings()
     vault = PiiVault(settings.pii_key.get_secret_value())
+    notice_rules = NoticeRules(settings.rules_file)
     runtime = ServiceRuntime(
         settings,
         inbox=inbox,
         outbox=outbox,
         handlers=HANDLERS,
-        deps=NotifierDeps(vault, config, settings, OwnerDirectory.load(settings.owners_file)),
+        deps=NotifierDeps(
+            vault, config, settings, OwnerDirectory.load(settings.owners_file), notice_rules
+        ),
     )
     worker = DeliveryWorker(runtime, vault, config)
     runtime.on_wake(DELIVERIES_POLLER, worker.wake)  # a commit wrote pending deliveries
@@ -48,5 +53,5 @@ def create_app(settings: Settings | None = None, config: NotifierSettings | None
         ),
         runtime=runtime,
         routers=[endpoints.router, channel_callbacks.router, notices.router],
-        background=[worker.run],
+        background=[worker.run, notice_rules.watch().run],
     )

@@ -101,6 +101,7 @@ action_requests = Table(
     Column("action", Text, nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", TZ, nullable=False, server_default=func.now()),
+    Column("request_hash", Text),  # sha256 of the body: same key, other body = 422
 )
 
 outbox = outbox_table(metadata)

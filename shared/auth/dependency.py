@@ -1,9 +1,11 @@
-"""FastAPI dependencies for ``Authorization: Bearer <key>`` with a short in-process cache."""
+"""FastAPI dependencies for ``Authorization: Bearer <key>`` with a short in-process cache,
+and the per-address limits of routes without a key and of failed key checks."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -23,28 +25,102 @@ async def current_key(request: Request) -> ApiKey:
             "缺少密钥：请使用 Authorization: Bearer <key> (missing bearer key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    runtime = request.app.state.runtime
-    cache: dict[str, tuple[float, ApiKey]] = request.app.state.key_cache
-    hit = cache.get(raw)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    async with runtime.engine.connect() as conn:
-        key = await lookup_key(
-            conn,
-            pepper=runtime.settings.key_pepper.get_secret_value(),
-            raw=raw,
-            now=runtime.clock.now(),
-        )
+    key = await check_key(request, raw)
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "密钥无效、已吊销或已过期 (invalid, revoked or expired key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return key
+
+
+async def check_key(request: Request, raw: str) -> ApiKey | None:
+    """The key's scope, or None when it is unknown, wrong, revoked or expired.
+
+    A good key is remembered for 10 s, a wrong one for ``failed_key_cache_seconds`` (a
+    repeat reads no database). Each failure takes a token from the client address's
+    bucket; once it is empty, a key not remembered as good is refused with 429 before
+    any database read, so a flood of guessed keys costs the database nothing.
+    """
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    cache: dict[str, tuple[float, ApiKey | None]] = request.app.state.key_cache
+    hit = cache.get(raw)
+    fresh = hit is not None and hit[0] > time.monotonic()
+    if hit is not None and fresh and hit[1] is not None:
+        return hit[1]
+    failures = _limiter(request, "failed_key", settings.failed_key_per_second,
+                        settings.failed_key_burst)  # fmt: skip
+    address = client_address(request)
+    if (wait := failures.waiting(address)) > 0:
+        raise too_many(
+            wait, "密钥校验失败次数过多，请稍后再试 (too many failed keys from this address)"
+        )
+    if hit is not None and fresh:
+        key = None
+    else:
+        async with runtime.engine.connect() as conn:
+            key = await lookup_key(
+                conn, pepper=settings.key_pepper.get_secret_value(), raw=raw,
+                now=runtime.clock.now(),
+            )  # fmt: skip
+        _remember(cache, raw, key, _CACHE_SECONDS if key else settings.failed_key_cache_seconds)
+    if key is None:
+        failures.retry_after(address)
+    return key
+
+
+def _remember(cache: dict[str, Any], raw: str, key: ApiKey | None, seconds: float) -> None:
+    if seconds <= 0:
+        return
     if len(cache) > 10_000:
         cache.clear()
-    cache[raw] = (time.monotonic() + _CACHE_SECONDS, key)
-    return key
+    cache[raw] = (time.monotonic() + seconds, key)
+
+
+def client_address(request: Request) -> str:
+    """Who a per-address limit counts: the client's IP (as uvicorn's proxy headers give it
+    behind a trusted proxy), an IPv6 client by its /64 (one host holds a whole /64)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{host}/64", strict=False))
+    return str(ip)
+
+
+async def limit_anonymous(request: Request) -> None:
+    """A dependency for routes without a key: a token bucket per client address."""
+    settings = request.app.state.runtime.settings
+    limiter = _limiter(request, "anonymous", settings.anon_rate_limit_per_second,
+                       settings.anon_rate_limit_burst)  # fmt: skip
+    wait = limiter.retry_after(client_address(request))
+    if wait > 0:
+        raise too_many(wait, "请求过于频繁，请稍后再试 (rate limit for this address)")
+
+
+AnonymousLimit = Depends(limit_anonymous)
+
+
+def too_many(wait: float, reason: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, reason,
+        headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+    )  # fmt: skip
+
+
+def _limiter(request: Request, name: str, per_second: float, burst: int) -> RateLimiter:
+    """The app's limiter of that name, made on first use (per process)."""
+    limiters: dict[str, RateLimiter] = request.app.state.__dict__.setdefault("limiters", {})
+    if name not in limiters:
+        most = request.app.state.runtime.settings.rate_limit_addresses
+        limiters[name] = RateLimiter(per_second, burst, max_keys=most)
+    return limiters[name]
 
 
 class RateLimiter:
@@ -53,10 +129,31 @@ class RateLimiter:
     Per process, not shared: with N replicas a key gets up to N times the rate, which is
     stated in docs/operations.md. A refusal is 429 with Retry-After."""
 
-    def __init__(self, per_second: float, burst: int) -> None:
+    def __init__(self, per_second: float, burst: int, max_keys: int = 1_000_000) -> None:
         self.rate = per_second
         self.burst = float(burst)
+        self.max_keys = max_keys
         self._buckets: dict[object, tuple[float, float]] = {}
+
+    def waiting(self, key_id: object, need: float = 1.0) -> float:
+        """Seconds until ``need`` tokens are there (0: now), taking nothing."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= need else (need - tokens) / self.rate
+
+    def _make_room(self, now: float) -> None:
+        """Past ``max_keys`` buckets, forget the full ones (a full bucket is the same as
+        none); if all are in use, start over (the memory bound wins)."""
+        full = [
+            k
+            for k, (t, last) in self._buckets.items()
+            if t + (now - last) * self.rate >= self.burst
+        ]
+        for k in full:
+            del self._buckets[k]
+        if len(self._buckets) >= self.max_keys:
+            self._buckets.clear()
 
     def retry_after(self, key_id: object, cost: float = 1.0, need: float | None = None) -> float:
         """0 when the request may go ahead (and takes ``cost`` tokens), else seconds to wait.
@@ -67,6 +164,8 @@ class RateLimiter:
         """
         need = min(cost if need is None else need, self.burst)
         now = time.monotonic()
+        if key_id not in self._buckets and len(self._buckets) >= self.max_keys:
+            self._make_room(now)
         tokens, last = self._buckets.get(key_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens >= need:
@@ -96,11 +195,7 @@ def charge(request: Request, key: ApiKey, cost: float) -> None:
     # the key's own token is already taken: a batch needs at most the rest of a full bucket
     wait = limiter.retry_after(key.id, cost, need=min(cost, limiter.burst - 1))
     if wait > 0:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "请求过于频繁，请稍后再试 (rate limit for this key)",
-            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
-        )
+        raise too_many(wait, "请求过于频繁，请稍后再试 (rate limit for this key)")
 
 
 CurrentKey = Annotated[ApiKey, Depends(limited_key)]

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from shared.domain.errors import ConfigError, YamlSource
+from shared.domain.notices import NoticePolicy
 from shared.domain.owners import OwnerDirectory, OwnerKind
 from shared.domain.taxonomy import (
     LEVELS,
@@ -196,6 +197,7 @@ class _RulesFile(BaseModel):
     acknowledge: dict[Urgency, DeadlineSpec]
     tiers: dict[Tier, TierPolicy]
     unmatched: _Unmatched = Field(default_factory=_Unmatched)
+    notices: NoticePolicy = Field(default_factory=NoticePolicy)
     rules: list[Rule]
 
 
@@ -210,6 +212,7 @@ class RuleSet:
         self.tiers: dict[Tier, TierPolicy] = dict(parsed.tiers)
         self.unmatched_tier = parsed.unmatched.tier
         self.unmatched_urgency = parsed.unmatched.urgency
+        self.notices = parsed.notices
         self._by_id = {r.id: (i, r) for i, r in enumerate(self.rules)}
         self._source = source
 
@@ -281,6 +284,11 @@ def _check_file(src: YamlSource, parsed: _RulesFile) -> None:
         missing = [m.value for m in members if m not in getattr(parsed, section)]
         if missing:
             raise src.error(f"缺少 (missing): {', '.join(missing)}", section, entry=section)
+    for i, pattern in enumerate(parsed.notices.never_publish):
+        if not any(category_matches(pattern, c) for c in parsed.categories):
+            problem = f"分类「{pattern}」不在 categories 中 (unknown category)"
+            raise src.error(problem, "notices", "never_publish", i, entry="notices",
+                            field="never_publish")  # fmt: skip
     _check_rules(src, parsed)
 
 

@@ -26,6 +26,7 @@ from shared.logging import configure_logging
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.outages import UNAVAILABLE_TYPES, dependency_unavailable
 from shared.runtime import ServiceRuntime, settle_heap
+from shared.web.headers import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 RETRY_AFTER_SECONDS = 3
@@ -75,6 +76,7 @@ def build_app(
         large_paths=large_body_paths,
         large_bytes=settings.max_batch_body_bytes,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: a 413 gets them too
     return app
 
 

@@ -50,6 +50,9 @@ KEYED: Responses = {
     429: _problem("请求过于频繁，见 Retry-After (rate limit for this key)"),
     **INVALID,
 }
+ANONYMOUS: Responses = {  # routes without a key: limited per client address
+    429: _problem("请求过于频繁，见 Retry-After (rate limit for this address)"),
+}
 NOT_FOUND: Responses = {404: _problem("不存在，或此密钥无权查看 (not found or not yours)")}
 CONFLICT: Responses = {409: _problem("当前状态不允许此操作 (refused in the current state)")}
 BODY: Responses = {

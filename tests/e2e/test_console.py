@@ -9,16 +9,20 @@ Chromium is Debian's ``chromium`` package; without it the browser test is skippe
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import secrets
 import shutil
 import signal
 import tempfile
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
@@ -87,6 +91,41 @@ class Office:
         url = f"{self.services.url('router')}/v1/dispatches/{d['dispatch_id']}/{action}"
         r = await self.http.post(url, json=body, headers=dept)
         assert r.status_code == 200, r.text
+
+
+@asynccontextmanager
+async def sign_in_page(console: str, raw_key: str, window: dict[str, str]) -> AsyncIterator[str]:
+    """A page on another port of 127.0.0.1 (the same site, so the SameSite=Strict cookie
+    goes along) that posts the console's sign-in form at once: the browser signs in the
+    way a person does and lands on the console with the window asked for."""
+    fields = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in ({"key": raw_key} | window).items()
+    )
+    page = (
+        f'<!doctype html><form method="post" action="{console}/console/login">{fields}</form>'
+        "<script>document.forms[0].submit()</script>"
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def lead_of(case: dict[str, Any]) -> dict[str, Any]:
@@ -191,8 +230,8 @@ async def test_the_console_shows_the_numbers_the_api_reports(
     assert by_name["shaobao.router.dlq"]["dead_letter"] and "shaobao.router" in by_name
 
     raw_key = office.ops["Authorization"].removeprefix("Bearer ")
-    url = f"{services.url('router')}/console?{urlencode(query | {'key': raw_key})}"
-    dom = await chromium("--dump-dom", url)
+    async with sign_in_page(services.url("router"), raw_key, query) as url:
+        dom = await chromium("--virtual-time-budget=20000", "--dump-dom", url)
     assert "运行监控台" in dom, dom[:2000]
     funnel = {k: int(v) for k, v in shown(dom, "funnel").items()}
     assert {k: v for k, v in funnel.items() if v} == total["by_state"]
@@ -206,7 +245,10 @@ async def test_the_console_shows_the_numbers_the_api_reports(
     assert raw_key not in dom  # the key went into an HttpOnly cookie, not the page
 
     png = ROOT / "docs" / "console.png"
-    await chromium(f"--screenshot={png}", "--window-size=1280,1600", url)
+    async with sign_in_page(services.url("router"), raw_key, query) as url:
+        await chromium(
+            "--virtual-time-budget=20000", f"--screenshot={png}", "--window-size=1280,1600", url
+        )
     assert png.exists() and png.stat().st_size > 10_000
 
 
@@ -272,3 +314,47 @@ async def test_the_dashboard_rabbitmq_names_exist_on_the_broker() -> None:
     assert names
     for name in names:
         assert re.search(rf"^{name}\{{[^}}]*queue=", text, re.M), f"{name} (per queue) not exported"
+
+
+async def test_the_console_takes_its_key_by_form_only_and_sends_a_strict_policy(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    ops = (await keys.make(Role.OPS))["Authorization"].removeprefix("Bearer ")
+    async with httpx.AsyncClient(timeout=10, base_url=services.url("router")) as http:
+        in_url = await http.get("/console", params={"key": ops, "area": "d01"})
+        assert in_url.status_code == 400 and "表单" in in_url.text, in_url.text[:300]
+        assert "set-cookie" not in in_url.headers
+        assert 'name="area" value="d01"' in in_url.text  # the form carries the window on
+
+        form = {"key": ops, "from": "2026-01-01T00:00:00+08:00", "area": "d01"}
+        signed = await http.post(
+            "/console/login", data=form, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert signed.status_code == 303, signed.text
+        assert (
+            signed.headers["location"] == "/console?from=2026-01-01T00%3A00%3A00%2B08%3A00&area=d01"
+        )
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+        assert "secure" not in (await http.post("/console/login", data={"key": ops})).headers[
+            "set-cookie"
+        ].lower().split("; ")  # plain http: a Secure cookie would never come back
+
+        page = await http.get("/console")
+        assert page.status_code == 200 and "运行监控台" in page.text
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "inline script"
+        assert " style=" not in page.text, "inline style"
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["cache-control"] == "no-store"
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service in ("intake", "router", "escalation", "notifier"):
+            r = await http.get(f"{services.url(service)}/healthz")
+            assert r.headers["x-content-type-options"] == "nosniff", service
+            assert r.headers["x-frame-options"] == "DENY", service
+            assert r.headers["content-security-policy"].startswith("default-src 'none'"), service

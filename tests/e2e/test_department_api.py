@@ -3,6 +3,7 @@ progress, extension, resolution with co-handlers, refusals and idempotent retrie
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -166,6 +167,29 @@ async def test_an_action_retried_with_the_same_idempotency_key_happens_once(desk
         lead, "resolve", {"outcome": "resolved", "summary": "x"}, **{"Idempotency-Key": key}
     )
     assert other.status_code == 409
+
+
+async def test_concurrent_retries_with_one_idempotency_key_all_get_the_first_answer(
+    desk: Desk,
+) -> None:
+    case_id = await desk.submit("property.elevator", "电梯")
+    lead = lead_of(await desk.wait_state(case_id, "dispatched"))
+    await desk.act(lead, "acknowledge")
+    key, body = secrets.token_hex(8), {"note": "并发重试", "minutes_spent": 15}
+    answers = await asyncio.gather(
+        *(desk.act(lead, "progress", body, **{"Idempotency-Key": key}) for _ in range(20))
+    )
+    assert [r.status_code for r in answers] == [200] * 20, [r.text[:120] for r in answers]
+    assert len({r.text for r in answers}) == 1
+    case = await desk.case(case_id)
+    assert [t["action"] for t in case["timeline"]].count("progress") == 1
+
+    other = await desk.act(
+        lead, "progress", body | {"note": "另一内容"}, **{"Idempotency-Key": key}
+    )
+    assert other.status_code == 422 and "内容不同" in other.json()["detail"], other.text
+    again = await desk.act(lead, "progress", body, **{"Idempotency-Key": key})
+    assert again.status_code == 200 and again.text == answers[0].text
 
 
 async def test_an_extension_request_is_recorded_for_the_supervisor(desk: Desk) -> None:

@@ -7,6 +7,7 @@ data; a channel hears its case's status; a failed delivery is listed and replaye
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import subprocess
@@ -16,6 +17,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -417,6 +419,81 @@ async def test_the_channel_callback_carries_its_number_progress_result_rating_an
     reopened = calls["case.reopened"]
     assert reopened["rating"] == "unsatisfied" and "不满意" in reopened["message"]
     assert receiver.rejected_signatures == 0
+
+
+async def resolve_all(
+    http: httpx.AsyncClient, notif: ServiceProcs, keys: Keys, case_id: str
+) -> None:
+    """Acknowledge and resolve every dispatch of the case, co-handlers first."""
+    ops = await keys.make(Role.OPS)
+
+    async def dispatched() -> list[dict[str, Any]] | None:
+        r = await http.get(f"{notif.url('router')}/v1/cases/{case_id}", headers=ops)
+        return r.json()["dispatches"] if r.status_code == 200 and r.json()["dispatches"] else None
+
+    for d in sorted(
+        await eventually(dispatched, what="dispatches"), key=lambda d: d["role"] == "lead"
+    ):
+        dept = await keys.make(Role.DEPARTMENT, owner=d["owner_id"])
+        base = f"{notif.url('router')}/v1/dispatches/{d['dispatch_id']}"
+        assert (await http.post(f"{base}/acknowledge", headers=dept)).status_code == 200
+        body = {"outcome": "resolved", "summary": "已处理"}
+        r = await http.post(f"{base}/resolve", json=body, headers=dept)
+        assert r.status_code == 200, r.text
+
+
+async def notifier_took_resolution(stack: StackUnderTest, case_id: str) -> bool:
+    conn = await asyncpg.connect(stack.raw_database_url)
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT count(*) FROM router.outbox o JOIN notifier.inbox i USING (event_id) "
+                "WHERE o.routing_key = 'case.resolved' AND o.case_id = $1",
+                UUID(case_id),
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_the_notice_board_never_shows_family_matters_nor_a_place_below_the_community(
+    notif: ServiceProcs, n_stack: StackUnderTest, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    family = await submit(http, notif, n_keys, "family.dispute", urgency="urgent")
+    fume = await submit(http, notif, n_keys, "environment.cooking_fume", urgency="urgent")
+    for case_id in (family, fume):
+        await resolve_all(http, notif, n_keys, case_id)
+    for case_id in (family, fume):
+        await eventually(
+            lambda c=case_id: notifier_took_resolution(n_stack, c), what="case.resolved consumed"
+        )
+    conn = await asyncpg.connect(n_stack.raw_database_url)
+    try:  # rows stored before this rule (or before a rules change) are filtered when read
+        for category in ("family.violence", "environment.cooking_fume"):
+            await conn.execute(
+                "INSERT INTO notifier.notices (case_id, category, location, tier, urgency, "
+                "outcome, resolved_at) VALUES ($1, $2, $3, 'complex', 'urgent', 'resolved', now())",
+                uuid4(), category, json.dumps(HERE),
+            )  # fmt: skip
+    finally:
+        await conn.close()
+
+    r = await http.get(f"{notif.url('notifier')}/v1/notices", params={"limit": 200})  # no key
+    assert r.status_code == 200, r.text
+    board = r.json()
+    assert not [n for n in board if n["category"].startswith("family.")], board
+    ops = await n_keys.make(Role.OPS)
+    fume_case = await http.get(f"{notif.url('router')}/v1/cases/{fume}", headers=ops)
+    assert any(n["case_ref"] == fume_case.json()["case_number"] for n in board)
+    for notice in board:
+        assert set(notice["location"]) <= {"district", "street", "community"}, notice
+    assert {"district": "d01", "street": "s01", "community": "c01"} in [
+        n["location"] for n in board
+    ]
+    only = await http.get(
+        f"{notif.url('notifier')}/v1/notices", params={"category": "family.dispute"}
+    )
+    assert only.status_code == 200 and only.json() == []
 
 
 async def test_a_channel_callback_hears_its_cases_status_changes_signed(

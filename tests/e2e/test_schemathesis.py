@@ -104,6 +104,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         env_extra={
             "SHAOBAO_RATE_LIMIT_PER_SECOND": "10000",
             "SHAOBAO_RATE_LIMIT_BURST": "100000",
+            "SHAOBAO_ANON_RATE_LIMIT_PER_SECOND": "10000",
+            "SHAOBAO_ANON_RATE_LIMIT_BURST": "100000",
+            "SHAOBAO_FAILED_KEY_PER_SECOND": "10000",
+            "SHAOBAO_FAILED_KEY_BURST": "100000",
             "SHAOBAO_NOTIFIER_QUIET_START": "00:00",
             "SHAOBAO_NOTIFIER_QUIET_END": "00:00",
         },

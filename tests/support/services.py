@@ -21,6 +21,7 @@ import httpx
 from tests.support.stack import StackUnderTest
 
 SERVICES = ("intake", "router", "escalation", "notifier")
+HTTP_PROTOCOL = "shared.web.server:GuardedH11Protocol"  # as deploy/services.sh starts them
 ROOT = Path(__file__).resolve().parents[2]
 # The test receivers (tests/support/receiver.py) listen on loopback at free ports: the
 # services under test name loopback explicitly, as deploy/up.sh names the demo receiver.
@@ -80,6 +81,8 @@ class ServiceProcs:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--http",
+                HTTP_PROTOCOL,
                 "--no-access-log",
             ],
             cwd=ROOT,

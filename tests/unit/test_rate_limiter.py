@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.requests import Request
 
 from shared.auth import dependency
 from shared.auth.dependency import RateLimiter
@@ -61,3 +62,38 @@ def test_a_batch_is_refused_while_the_bucket_is_short_and_nothing_is_taken(
     assert limiter.retry_after("k", cost=200) == 0.0  # 100 left
     assert limiter.retry_after("k", cost=500) == pytest.approx(2.0)  # needs a full bucket
     assert limiter.retry_after("k", cost=100) == 0.0  # the refusal took nothing
+
+
+def test_waiting_says_how_long_without_taking_a_token(clock: _Clock) -> None:
+    limiter = RateLimiter(per_second=1, burst=1)
+    assert limiter.waiting("a") == 0.0
+    assert limiter.waiting("a") == 0.0  # nothing taken
+    assert limiter.retry_after("a") == 0.0
+    assert limiter.waiting("a") == pytest.approx(1.0)
+
+
+def test_the_limiter_forgets_full_buckets_first_to_stay_within_its_bound(clock: _Clock) -> None:
+    limiter = RateLimiter(per_second=1, burst=2, max_keys=3)
+    for who in ("a", "b", "c"):
+        limiter.retry_after(who)
+    clock.t += 5  # a, b and c are full again: the same as never seen
+    limiter.retry_after("d")
+    assert len(limiter._buckets) == 1
+    for who in ("e", "f", "g"):  # all in use: the bound wins, it starts over
+        limiter.retry_after(who)
+    assert len(limiter._buckets) <= 3
+
+
+@pytest.mark.parametrize(
+    ("host", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),  # one host holds a whole /64
+        ("::ffff:198.51.100.4", "198.51.100.4"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_a_client_is_counted_by_its_address_and_ipv6_by_its_64(host: str, counted_as: str) -> None:
+    request = Request({"type": "http", "client": (host, 5000), "headers": []})
+    assert dependency.client_address(request) == counted_as

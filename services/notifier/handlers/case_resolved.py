@@ -2,10 +2,12 @@
 the result and asked to rate it (SMS/email, see :mod:`services.notifier.petitioner`),
 and a key matter (重点事项) is published on the notice board (公示).
 
-The notice keeps structured fields only (category, place down to compound, tier,
+The notice keeps structured fields only (category, place down to community at most, tier,
 urgency, outcome, time): free text can carry names, phone or ID numbers, so titles,
-descriptions and summaries are never published. Keys on ``case_id`` (notice) and
-``(event_id, recipient)`` (deliveries).
+descriptions and summaries are never published, and a category the rules file marks
+``never_publish`` (family matters) is not published at all
+(:mod:`shared.domain.notices`). Keys on ``case_id`` (notice) and ``(event_id, recipient)``
+(deliveries).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from shared.messaging.consumer import HandlerContext
 from shared.security.links import feedback_token
 
 OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
-PUBLIC_LEVELS = ("district", "street", "community", "grid", "compound")
 
 
 async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
@@ -78,7 +79,10 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
 
 
 async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
-    place = {k: case.location.get(k) for k in PUBLIC_LEVELS if case.location.get(k)}
+    policy = ctx.deps.notices.policy
+    if not policy.publishable(case.category):
+        return
+    place = policy.public_place(case.location)
     await ctx.conn.execute(
         pg_insert(notices)
         .values(

@@ -1,16 +1,22 @@
 """The department API: a department sees and acts on its own dispatches only (404 for
 anyone else's). Every action answers the dispatch as it now stands; a refused action
 answers 409 with the current state and the reason. With an ``Idempotency-Key`` header a
-retried action answers the first result and changes nothing."""
+retried action answers the first result and changes nothing, also when the retries arrive
+at once: they queue on a transaction lock of (key, Idempotency-Key), so only the first
+acts and every later one reads its stored answer. The same key for another dispatch or
+action is 409; with another body, 422. A refused action stores nothing (a retry tries
+again and is refused or applied on the state it then finds)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
-from sqlalchemy import Row, insert, select
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Row, insert, select, text
 
 from services.router.actions.acknowledge import acknowledge
 from services.router.actions.common import ActionContext
@@ -39,6 +45,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "不是本单位的派单 (not yours)"},
     409: {"model": Problem, "description": "当前状态不允许此操作 (state does not allow it)"},
 }
+_HOLD = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
 
 
 @router.get("", response_model=list[DispatchRead], summary="本单位的派单 (own dispatches)")
@@ -65,7 +72,7 @@ async def acknowledge_dispatch(
     dispatch_id: UUID, key: DepartmentKey, request: Request, idem: IdemKey = None
 ) -> DispatchRead:
     return await _act(
-        request, key, dispatch_id, "acknowledge", idem, lambda c: acknowledge(c, dispatch_id)
+        request, key, dispatch_id, "acknowledge", idem, lambda c: acknowledge(c, dispatch_id), None
     )
 
 
@@ -78,6 +85,7 @@ async def return_(
     return await _act(
         request, key, dispatch_id, "return", idem,
         lambda c: return_dispatch(c, dispatch_id, reason_code=body.reason_code, note=body.note),
+        body,
     )  # fmt: skip
 
 
@@ -90,6 +98,7 @@ async def progress(
     return await _act(
         request, key, dispatch_id, "progress", idem,
         lambda c: report_progress(c, dispatch_id, note=body.note, minutes_spent=body.minutes_spent),
+        body,
     )  # fmt: skip
 
 
@@ -102,6 +111,7 @@ async def extension(
     return await _act(
         request, key, dispatch_id, "extension", idem,
         lambda c: request_extension(c, dispatch_id, working_days=body.working_days, reason=body.reason),
+        body,
     )  # fmt: skip
 
 
@@ -114,6 +124,7 @@ async def resolve_(
     return await _act(
         request, key, dispatch_id, "resolve", idem,
         lambda c: resolve(c, dispatch_id, outcome=body.outcome, summary=body.summary),
+        body,
     )  # fmt: skip
 
 
@@ -124,12 +135,16 @@ async def _act(
     action: str,
     idem: str | None,
     run: Callable[[ActionContext], Awaitable[Row[Any]]],
+    body: BaseModel | None,
 ) -> DispatchRead:
     """One transaction: replay check, the action, its events, the stored answer."""
     runtime = request.app.state.runtime
+    asked = hashlib.sha256(body.model_dump_json().encode() if body else b"").hexdigest()
     async with runtime.engine.begin() as conn:
-        if idem and (prior := await _prior(conn, key, idem, dispatch_id, action)) is not None:
-            return prior
+        if idem:
+            await conn.execute(_HOLD, {"k": f"router.action:{key.id}:{idem}"})
+            if (prior := await _prior(conn, key, idem, dispatch_id, action, asked)) is not None:
+                return prior
         ctx = ActionContext(conn=conn, key=key, now=runtime.clock.now(), deps=runtime.deps)
         result = DispatchRead.model_validate((await run(ctx))._mapping)
         await ctx.flush()
@@ -141,6 +156,7 @@ async def _act(
                     dispatch_id=dispatch_id,
                     action=action,
                     response=result.model_dump(mode="json"),
+                    request_hash=asked,
                 )
             )
     if ctx.events:
@@ -149,8 +165,9 @@ async def _act(
 
 
 async def _prior(
-    conn: Any, key: ApiKey, idem: str, dispatch_id: UUID, action: str
+    conn: Any, key: ApiKey, idem: str, dispatch_id: UUID, action: str, asked: str
 ) -> DispatchRead | None:
+    """The stored answer of this key's earlier request, or None (the caller holds the lock)."""
     row = (
         await conn.execute(
             select(action_requests).where(
@@ -162,4 +179,8 @@ async def _prior(
         return None
     if row.dispatch_id != dispatch_id or row.action != action:
         raise Conflict("该 Idempotency-Key 已用于另一项操作 (key reused for another action)")
+    if row.request_hash is not None and row.request_hash != asked:
+        raise HTTPException(
+            422, "该 Idempotency-Key 已用于内容不同的请求 (key reused with a different body)"
+        )
     return DispatchRead.model_validate(row.response)

@@ -2,10 +2,15 @@
 
 A supervisor sees its own area only: the KPIs default to it (another area is 403), and
 intake and escalation, which get its key, answer only what lies in it; the queues are
-shown to ops and admin only. Sign-in: open ``/console?key=<ops or supervisor key>`` once, or post the key from the form
-at ``/console``. Either way the key is checked, stored in an HttpOnly, SameSite=Strict
-cookie scoped to ``/console`` (8 hours), and the browser is redirected to a URL without
-it. ``POST /console/logout`` forgets it. The page reloads its data every 10 s.
+shown to ops and admin only. Sign-in: post the key from the form at ``/console``
+(``POST /console/login``, rate-limited per client address); it is checked, stored in an
+HttpOnly, SameSite=Strict cookie scoped to ``/console`` (8 hours; Secure when served over
+https), and the browser is redirected to the console with the window it asked for
+(``from``, ``to``, ``area``). A key in the URL (``?key=``) is refused with 400: URLs end
+up in browser history, proxy logs and Referer headers. ``POST /console/logout`` forgets
+it. Pages carry a Content-Security-Policy without inline script or style
+(:data:`shared.web.headers.PAGE_CSP`), are never framed and never cached. The page
+reloads its data every 10 s.
 """
 
 from __future__ import annotations
@@ -24,14 +29,23 @@ from fastapi.templating import Jinja2Templates
 from services.router.api.reports import KpiReport, report_for, scoped, window_of
 from services.router.console import sources, view
 from shared.auth.audit import admin_use
-from shared.auth.keys import ApiKey, Role, lookup_key
+from shared.auth.dependency import AnonymousLimit, check_key
+from shared.auth.keys import ApiKey, Role
 from shared.domain.calendar import SHANGHAI
+from shared.web.headers import PAGE_CSP
 
 HERE = Path(__file__).parent
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 COOKIE = "shaobao_console"
 COOKIE_SECONDS = 8 * 3600
 READERS = (Role.OPS, Role.SUPERVISOR, Role.ADMIN)
+WINDOW = ("from", "to", "area")  # what a sign-in carries over to the page it opens
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
+KEY_IN_URL = (
+    "密钥不能放在网址中（网址会留在浏览记录、代理日志和 Referer 里），请用下方表单登录，"
+    "并请更换该密钥 (a key in the URL is refused: sign in with the form, and rotate the key)"
+)
+BAD_KEY = "密钥无效，或不是运维/督查角色 (invalid key or wrong role)"
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -41,28 +55,27 @@ templates.env.globals.update(pct=view.pct, num=view.num)
 async def _verify(request: Request, raw: str | None) -> ApiKey | None:
     if not raw:
         return None
-    runtime = request.app.state.runtime
-    async with runtime.engine.connect() as conn:
-        key = await lookup_key(
-            conn,
-            pepper=runtime.settings.key_pepper.get_secret_value(),
-            raw=raw,
-            now=runtime.clock.now(),
-        )
+    key = await check_key(request, raw)  # failed checks count toward the address's limit
     return key if key is not None and key.role in READERS else None
 
 
-def _signed_in(target: str, raw: str) -> RedirectResponse:
-    resp = RedirectResponse(target, status_code=303)
+def _signed_in(request: Request, raw: str, window: dict[str, str]) -> RedirectResponse:
+    """To the console (never anywhere else) with the window the sign-in carried."""
+    query = urlencode({k: v for k, v in window.items() if k in WINDOW and v})
+    resp = RedirectResponse("/console" + (f"?{query}" if query else ""), status_code=303)
     resp.set_cookie(COOKIE, raw, max_age=COOKIE_SECONDS, path="/console", httponly=True,
-                    samesite="strict")  # fmt: skip
+                    samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
     return resp
 
 
-def _login(request: Request, error: str | None = None) -> HTMLResponse:
+def _login(
+    request: Request, window: dict[str, str], error: str | None = None, status: int = 401
+) -> HTMLResponse:
+    kept = {k: v for k, v in window.items() if k in WINDOW and v}
     return templates.TemplateResponse(
-        request, "login.html", {"error": error}, status_code=401 if error else 200
-    )
+        request, "login.html", {"error": error, "window": kept},
+        status_code=status if error else 200, headers=PAGE_HEADERS,
+    )  # fmt: skip
 
 
 @router.get("", response_class=HTMLResponse)
@@ -73,30 +86,30 @@ async def console(
     end: Annotated[datetime | None, Query(alias="to")] = None,
     area: Annotated[str, Query()] = "",
 ) -> Response:
-    if key is not None:
-        if await _verify(request, key) is None:
-            return _login(request, "密钥无效，或不是运维/督查角色 (invalid key or wrong role)")
-        rest = {k: v for k, v in request.query_params.items() if k != "key"}
-        return _signed_in("/console" + (f"?{urlencode(rest)}" if rest else ""), key)
+    asked = dict(request.query_params)
+    if key is not None:  # never checked: it is not used, and must not be kept in URLs
+        return _login(request, asked, KEY_IN_URL, status=400)
     raw = request.cookies.get(COOKIE)
     who = await _verify(request, raw)
     if who is None or raw is None:
-        return _login(request)
+        return _login(request, asked)
     runtime = request.app.state.runtime
     await admin_use(request, who)
     window = scoped(request, who, window_of(runtime.clock.now(), start, end, area))
     report = await report_for(request, window)
     context = await _context(request, report, raw, system=who.role is not Role.SUPERVISOR)
-    return templates.TemplateResponse(request, "console.html", context | {"who": who})
+    return templates.TemplateResponse(
+        request, "console.html", context | {"who": who}, headers=PAGE_HEADERS
+    )
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[AnonymousLimit])
 async def login(request: Request) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    raw = (form.get("key") or [""])[0].strip()
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    raw = form.pop("key", "").strip()
     if await _verify(request, raw) is None:
-        return _login(request, "密钥无效，或不是运维/督查角色 (invalid key or wrong role)")
-    return _signed_in("/console", raw)
+        return _login(request, form, BAD_KEY)
+    return _signed_in(request, raw, form)
 
 
 @router.post("/logout")

@@ -1,0 +1,125 @@
+"""The HTTP protocol every service runs: uvicorn's h11 protocol with deadlines for slow
+clients (``uvicorn ... --http shared.web.server:GuardedH11Protocol``).
+
+uvicorn has no header-read timeout, and any byte cancels its keep-alive timer: a client
+that sends a header line every few seconds (slowloris) holds a connection, and a file
+descriptor, for as long as it likes. This protocol gives each request two deadlines that
+later bytes do not move:
+
+- the request line and headers must arrive within ``http_header_timeout_seconds`` of the
+  connection opening or of the request's first byte;
+- the body must arrive within ``http_body_timeout_seconds`` after the headers.
+
+A missed deadline answers 408 (unless the application already answered) and closes the
+connection; an application still reading the body hears a disconnect. How long the
+application itself takes is not limited here, and an idle keep-alive connection is
+closed by uvicorn's own ``--timeout-keep-alive`` (5 s). Both settings are read once per
+process from the same ``SHAOBAO_*`` environment as the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from typing import Any
+
+import h11
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from shared.settings import Settings
+
+
+@functools.cache
+def timeouts() -> tuple[float, float]:
+    """(header, body) seconds, from this process's settings."""
+    settings = Settings()
+    return settings.http_header_timeout_seconds, settings.http_body_timeout_seconds
+
+
+def _timeout_response(what: str) -> bytes:
+    body = json.dumps(
+        {"detail": f"请求超时：{what}未在时限内收全，连接已关闭 (request timeout)"},
+        ensure_ascii=False,
+    ).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_TIMED_OUT = {"headers": _timeout_response("请求头"), "body": _timeout_response("请求体")}
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus the header and body deadlines (module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_timeout, self.body_timeout = timeouts()
+        self._phase = ""
+        self._deadline: asyncio.TimerHandle | None = None
+        self._heard = False  # bytes came since the deadline was armed
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm("headers")
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+        self._heard = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow(after_response=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _follow(self, *, after_response: bool = False) -> None:
+        """Arm the deadline of the phase the client is in now (once per phase)."""
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            self._arm("body")
+        elif state is h11.IDLE and not after_response:
+            self._arm("headers")  # bytes came and no request is complete yet
+        else:
+            self._disarm()  # the request is in, or the connection idles (keep-alive's job)
+
+    def _arm(self, phase: str) -> None:
+        if self._phase == phase:
+            return
+        self._disarm()
+        self._phase, self._heard = phase, False
+        seconds = self.header_timeout if phase == "headers" else self.body_timeout
+        self._deadline = self.loop.call_later(seconds, self._expired, phase)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline, self._phase = None, ""
+
+    def _expired(self, phase: str) -> None:
+        self._deadline, self._phase = None, ""
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle if phase == "body" else None
+        answered = cycle is not None and cycle.response_started
+        if cycle is not None:
+            cycle.disconnected = True  # the app's receive() hears it; its sends are dropped
+            cycle.message_event.set()
+        if (phase == "body" or self._heard) and not answered:
+            self.transport.write(_TIMED_OUT[phase])
+        self.logger.info("slow client cut off after its %s deadline (%s)", phase, self.client)
+        self.transport.close()
