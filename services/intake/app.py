@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api, api_contact, api_feedback, api_watch
+from services.intake import api, api_admin, api_contact, api_feedback, api_watch
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.router,
             api.refs_router,
             api_contact.router,
+            api_admin.router,
             api_feedback.router,
             api_watch.router,
         ],

@@ -79,12 +79,12 @@ async def submit_case(
     if existing is not None:
         return existing, False
     body, staged, where = planned.body, len(stage), planned.where
-    ref = unit.store_petitioner(deps, body)
+    ref, contact = unit.store_petitioner(deps, body)
     target = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
-        answer = await _link(unit, deps, planned, target, ref, stage)
+        answer = await _link(unit, deps, planned, target, (ref, contact), stage)
     else:
-        answer = await _create(unit, deps, planned, ref, where, stage)
+        answer = await _create(unit, deps, planned, (ref, contact), where, stage)
     unit.seen(ref)
     return answer, len(stage) > staged
 
@@ -112,10 +112,11 @@ async def _link(
     deps: IntakeDeps,
     planned: Planned,
     target: matching.Target,
-    ref: str | None,
+    who: tuple[str | None, dict[str, Any]],
     events: list[Envelope],
 ) -> Submitted:
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
+    ref, contact = who
     unit.claim(channel, planned.refs, target.case_id, linked=True)
     known = await unit.history(ref, body.category, now)
     flagged = await signals.key_person(
@@ -129,6 +130,7 @@ async def _link(
             petitioner_ref=ref,
             reason=target.reason,
             linked_at=now,
+            **contact,
         )
     )
     event = CaseDuplicateLinked(
@@ -153,11 +155,13 @@ async def _create(
     unit: Unit,
     deps: IntakeDeps,
     planned: Planned,
-    ref: str | None,
+    who: tuple[str | None, dict[str, Any]],
     where: dict[str, str | None],
     events: list[Envelope],
 ) -> Submitted:
+    """A new case; the contact given with it is the case's own (a reveal shows it)."""
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
+    ref, contact = who
     case_id = new_id()
     unit.claim(channel, planned.refs, case_id, linked=False)
     known = await unit.history(ref, body.category, now)
@@ -193,7 +197,8 @@ async def _create(
             "grid": where["grid"],
             "compound": where["compound"],
             "key_person": flagged,
-        },
+        }
+        | contact,
     )
     suggested = await _suggest(unit, deps, body, case_id, ref, where, now)
     alerts = await signals.raise_alerts(
