@@ -6,6 +6,7 @@ concurrent submissions of one matter make one case and one link, never two cases
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -18,6 +19,7 @@ from services.intake.schemas import CaseCreate
 from services.intake.tables import case_refs, cases
 from shared.domain.intake_rules import (
     OPEN_STATUSES,
+    SIMILARITY_CHARS,
     DuplicatePolicy,
     suggested_duplicates,
     window_start,
@@ -66,6 +68,9 @@ _SAME_PETITIONER = text(
     ) m
     """
 )
+# Up to this many characters of candidates are compared on the event loop (~2 ms); more go
+# to a worker thread, so a burst of long anonymous texts never holds up other requests.
+_IN_LOOP_CHARS = 20_000
 TargetKey = tuple[str, str, str]  # (petitioner_ref, category, compound)
 _LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
@@ -154,4 +159,7 @@ async def find_suggestions(
     ).all()
     mine = f"{body.title}\n{body.description}"
     candidates = [(r.case_id, f"{r.title}\n{r.description}") for r in rows]
-    return suggested_duplicates(mine, candidates, policy)
+    compared = sum(min(len(t), SIMILARITY_CHARS) for _, t in candidates)
+    if compared < _IN_LOOP_CHARS:
+        return suggested_duplicates(mine, candidates, policy)
+    return await asyncio.to_thread(suggested_duplicates, mine, candidates, policy)
