@@ -26,8 +26,7 @@ from shared.web.problems import BODY, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/petitioners", tags=["petitioners"], responses=KEYED | NOT_FOUND)
 AdminKey = Annotated[ApiKey, require(Role.ADMIN)]
-COLUMNS = {"name": "name_enc", "phone": "phone_enc", "id_number": "id_number_enc",
-           "email": "email_enc"}  # fmt: skip
+COLUMNS = {f: f"{f}_enc" for f in ("name", "phone", "id_number", "email")}
 
 
 class ContactCorrection(BaseModel):
@@ -73,6 +72,7 @@ async def correct_contact(
         )
         if done.rowcount == 0:
             raise NotFound("诉求人不存在 (petitioner not found)")
-        await audit.record(conn, key, "petitioner.correct", petitioner_ref=petitioner_ref,
-                           fields=given)  # fmt: skip
+        await audit.record(
+            conn, key, "petitioner.correct", petitioner_ref=petitioner_ref, fields=given
+        )
     return Corrected(petitioner_ref=petitioner_ref, fields=given)

@@ -80,11 +80,12 @@ async def submit_case(
         return existing, False
     body, staged, where = planned.body, len(stage), planned.where
     ref, contact = unit.store_petitioner(deps, body)
-    target = await unit.target(body, ref, where["compound"], planned.now)
+    target, named = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
         answer = await _link(unit, deps, planned, target, (ref, contact), stage)
     else:
         answer = await _create(unit, deps, planned, (ref, contact), where, stage)
+        await _suggest_named(unit, answer, named)
     unit.seen(ref)
     return answer, len(stage) > staged
 
@@ -236,6 +237,19 @@ async def _create(
     return Submitted(
         case_id, status, True, now, suggested=suggested, key_person=flagged, rebound_of=rebound
     )
+
+
+async def _suggest_named(unit: Unit, answer: Submitted, named: list[UUID]) -> None:
+    """The open cases a submission named (``related_refs``) that are another matter: kept
+    as suggestions for a person to confirm (``reason: related_ref``), never linked, and
+    not shown to channels (they would tell a channel that another's number exists)."""
+    rows = [
+        {"case_id": answer.case_id, "suggested_case_id": c, "score": 0.0, "reason": "related_ref"}
+        for c in named
+        if c not in answer.suggested
+    ]
+    if rows:
+        await unit.conn.execute(insert(duplicate_suggestions), rows)
 
 
 async def _suggest(

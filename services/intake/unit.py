@@ -101,13 +101,14 @@ class Unit:
 
     async def target(
         self, body: CaseCreate, petitioner_ref: str | None, compound: str | None, now: datetime
-    ) -> matching.Target | None:
-        """The open case this submission is another number for (see ``matching``)."""
+    ) -> tuple[matching.Target | None, list[UUID]]:
+        """The open case this submission is another number for, and the open cases it
+        names that are another matter (see ``matching``)."""
         duplicates = self.policy.duplicates
         if body.related_refs or petitioner_ref in self._people:
             await self.flush()
         elif petitioner_ref is not None and compound is not None:
-            return self._targets.get(((petitioner_ref, body.category, compound), now))
+            return self._targets.get(((petitioner_ref, body.category, compound), now)), []
         return await matching.find_target(
             self.conn,
             policy=duplicates,

@@ -39,7 +39,11 @@ async def case_by_ref(conn: AsyncConnection, channel: str, ref: str) -> UUID | N
     )
 
 
-async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None:
+async def case_status(
+    conn: AsyncConnection, case_id: UUID, *, named: bool = False
+) -> CaseStatus | None:
+    """The case as its readers see it. ``named``: also the suggestions from numbers the
+    channel named that are another matter (for ops and supervisors, never channels)."""
     row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
     if row is None:
         return None
@@ -58,7 +62,12 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
     suggested = (
         await conn.scalars(
             select(duplicate_suggestions.c.suggested_case_id)
-            .where(duplicate_suggestions.c.case_id == case_id)
+            .where(
+                duplicate_suggestions.c.case_id == case_id,
+                duplicate_suggestions.c.reason.in_(
+                    ["similar_text", "related_ref"] if named else ["similar_text"]
+                ),
+            )
             .order_by(duplicate_suggestions.c.score.desc())
         )
     ).all()

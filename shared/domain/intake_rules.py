@@ -182,6 +182,24 @@ def suggested_duplicates(
     return sorted(hits, key=lambda h: -h[1])
 
 
+def same_matter(
+    category: str, where: dict[str, str | None], other: str, other_where: dict[str, str | None]
+) -> bool:
+    """Whether two cases may be one matter: the same category family (``property`` of
+    ``property.elevator``) and the same place, as precisely as both were given (their
+    deepest levels are one path; a case placed nowhere is the same matter as none).
+
+    A number a channel names (``related_refs``) links its submission only to the same
+    matter: a link lets the channel read the case, so a number alone must not (issue 17)."""
+    here, there = _deepest(where), _deepest(other_where)
+    family, other_family = category.split(".", 1)[0], other.split(".", 1)[0]
+    return here is not None and here == there and family == other_family
+
+
+def _deepest(where: dict[str, str | None]) -> str | None:
+    return next((v for v in reversed(list(where.values())) if v), None)
+
+
 def window_start(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 

@@ -19,6 +19,7 @@ from shared.domain.intake_rules import (
     convene_owners,
     is_key_person,
     places,
+    same_matter,
     shingles,
     similarity,
     suggested_duplicates,
@@ -174,3 +175,15 @@ def test_alert_category_patterns_translate_to_like_so_the_store_can_count() -> N
     assert like("fire.?bike") == "fire._bike"
     assert like("a_b%c") == "a\\_b\\%c"  # LIKE's own wildcards are escaped
     assert like("fire.[ab]*") is None  # a set has no LIKE form: the rows are read instead
+
+
+def test_the_same_matter_is_the_same_category_family_at_the_same_place() -> None:
+    here = places(XINGFU)
+    there = places(XINGFU | {"compound": "k02"})
+    community = places({"district": "d01", "street": "s01", "community": "c01"})
+    assert same_matter("property.elevator", here, "property.leak", here)
+    assert not same_matter("property.elevator", here, "neighbour.dispute", here)
+    assert not same_matter("property.elevator", here, "property.elevator", there)
+    assert not same_matter("property.elevator", community, "property.elevator", here)
+    assert same_matter("property.elevator", community, "property.elevator", community)
+    assert not same_matter("property.elevator", places({}), "property.elevator", places({}))
