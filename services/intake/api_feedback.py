@@ -29,6 +29,7 @@ from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
 from shared.security.links import read_feedback_token
+from shared.security.redact import mask_numbers
 from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF, Text
 from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND, Problem
@@ -116,7 +117,7 @@ async def _accept(
             case_id=case_id,
             channel=row.channel,
             rating=body.rating,
-            comment=body.comment,
+            comment=mask_numbers(body.comment),
             received_at=now,
         )
         env = make_envelope(event, producer="intake", occurred_at=now, case_id=case_id)

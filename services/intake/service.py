@@ -25,6 +25,7 @@ from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationD
 from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
 from shared.security.pii import PiiVault, petitioner_ref
+from shared.security.redact import mask_numbers
 
 STATUS_LABELS = {
     "received": "已受理",
@@ -224,8 +225,8 @@ async def _create(
             channel=channel,
             external_id=body.external_id,
             category=body.category,
-            title=body.title,
-            description=body.description,
+            title=mask_numbers(body.title),  # the full text stays in intake (the reveal)
+            description=mask_numbers(body.description),
             location=LocationData(**location),
             urgency=body.urgency,
             petitioner_ref=ref,

@@ -27,6 +27,7 @@ from services.intake.tables import (
 )
 from shared.auth.scope import Area
 from shared.security.pii import PiiVault, mask_phone
+from shared.security.redact import mask_numbers, mask_optional
 
 
 async def case_by_ref(conn: AsyncConnection, channel: str, ref: str) -> UUID | None:
@@ -76,11 +77,11 @@ async def case_status(
         channel=row.channel,
         external_id=row.external_id,
         category=row.category,
-        title=row.title,
+        title=mask_numbers(row.title),
         status=row.status,
         status_label=STATUS_LABELS.get(row.status, row.status),
         status_at=row.status_at,
-        status_detail=row.status_detail,
+        status_detail=masked_detail(row.status_detail),
         received_at=row.received_at,
         received_by=row.received_by,
         key_person=row.key_person,
@@ -88,6 +89,19 @@ async def case_status(
         duplicates_linked=int(linked or 0),
         suggested_duplicates=list(suggested),
     )
+
+
+def masked_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``status_detail`` with its free text (a mediation's outcome, a rating's comment)
+    masked like titles: phone and ID numbers typed there stay in intake."""
+    if not detail:
+        return detail
+    out = dict(detail)
+    if isinstance(out.get("outcome"), str):
+        out["outcome"] = mask_numbers(out["outcome"])
+    if isinstance(feedback := out.get("feedback"), dict):
+        out["feedback"] = feedback | {"comment": mask_optional(feedback.get("comment"))}
+    return out
 
 
 async def location_of(conn: AsyncConnection, case_id: UUID) -> dict[str, Any] | None:
@@ -179,7 +193,7 @@ async def _file(conn: AsyncConnection, vault: PiiVault, row: Any, area: Area) ->
                 case_id=c.case_id,
                 channel=c.channel,
                 category=c.category,
-                title=c.title,
+                title=mask_numbers(c.title),
                 status=c.status,
                 status_label=STATUS_LABELS.get(c.status, c.status),
                 received_at=c.received_at,
