@@ -32,6 +32,7 @@ async def test_naming_a_number_of_another_matter_suggests_it_and_never_shows_it(
     intake = services.url("intake")
     number = f"12345-{secrets.token_hex(4)}"
     named = [{"channel": "hotline_12345", "ref": number}]
+    elsewhere = HEPINGLI | {"compound": f"k{secrets.token_hex(3)}"}  # no other test's look-alikes
     async with httpx.AsyncClient(timeout=10) as http:
         theirs = await http.post(
             f"{intake}/v1/cases",
@@ -41,7 +42,7 @@ async def test_naming_a_number_of_another_matter_suggests_it_and_never_shows_it(
         assert theirs.status_code == 201, theirs.text
         target = theirs.json()["case_id"]
 
-        prying = case("neighbour.dispute", "邻居噪音", HEPINGLI, related_refs=named)
+        prying = case("neighbour.dispute", "邻居噪音", elsewhere, related_refs=named)
         mine = await http.post(f"{intake}/v1/cases", json=prying, headers=wechat)
         assert mine.status_code == 201, mine.text
         assert mine.json()["created"] is True and mine.json()["duplicate_of"] is None
@@ -65,7 +66,7 @@ async def test_naming_a_number_of_another_matter_suggests_it_and_never_shows_it(
             "duplicates_linked"
         ] == 0
 
-        same_family_elsewhere = case("property.leak", "楼上漏水", HEPINGLI, related_refs=named)
+        same_family_elsewhere = case("property.leak", "楼上漏水", elsewhere, related_refs=named)
         r = await http.post(f"{intake}/v1/cases", json=same_family_elsewhere, headers=wechat)
         assert r.status_code == 201 and r.json()["duplicate_of"] is None
 
