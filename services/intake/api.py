@@ -183,13 +183,18 @@ async def get_case_by_ref(
     async with request.app.state.runtime.engine.connect() as conn:
         case_id = await views.case_by_ref(conn, channel, ref)
     if case_id is None:
-        raise NotFound("编号不存在 (no case has this number)")
+        raise NotFound(_NOT_FOUND)  # the same answer as a case the key may not see
     return await _visible_case(request, key, case_id)
 
 
+_NOT_FOUND = "诉求不存在 (case not found)"
+
+
 async def _visible_case(request: Request, key: ApiKey, case_id: UUID) -> CaseStatus:
+    """The case if ``key`` may see it; else 404 with the same text as an unknown case or
+    number, so an answer never tells a channel that another's case exists."""
     async with request.app.state.runtime.engine.connect() as conn:
-        found = await views.case_status(conn, case_id)
+        found = await views.case_status(conn, case_id, named=key.role is not Role.CHANNEL)
         if found is not None and key.role is Role.CHANNEL:
             if key.channel not in await views.channels_of(conn, case_id):
                 found = None
@@ -197,7 +202,7 @@ async def _visible_case(request: Request, key: ApiKey, case_id: UUID) -> CaseSta
         if found is not None and not area.covers_location(await views.location_of(conn, case_id)):
             found = None  # a supervisor sees its own area only
     if found is None:
-        raise NotFound("诉求不存在 (case not found)")
+        raise NotFound(_NOT_FOUND)
     return found
 
 

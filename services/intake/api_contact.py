@@ -1,22 +1,27 @@
 """A department's view of the petitioner on its own dispatches: a masked phone
 (138****1234) by default; the full contact only with ``?reveal=true``, and every reveal is
-written to the audit log (who, which case, when). Only owners holding a dispatch of the
-case may ask; anyone else gets 404."""
+written to the audit log (who, which case, when). Only owners holding a *live* dispatch of
+the case may ask (a dispatch returned or cancelled no longer counts); anyone else gets 404.
+
+The contact shown is the one given with this case (``cases.*_enc``), not the petitioner's
+record: another submission naming the same phone never changes what this case shows. A
+reveal also answers the case's title and description as written: elsewhere they leave
+intake with phone and ID numbers masked (``shared.security.redact``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from services.intake.tables import cases, petitioners
+from services.intake.tables import cases
+from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
-from shared.db.platform import audit_log
-from shared.security.pii import mask_phone
+from shared.security.pii import PiiVault, mask_phone
 from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
@@ -30,6 +35,18 @@ class PetitionerView(BaseModel):
     revealed: bool
     name: str | None = None
     phone: str | None = None
+    email: str | None = None
+    title: str | None = None
+    description: str | None = None
+
+
+def live_owners(holders: dict[str, str | None] | None, detail: dict[str, Any] | None) -> set[str]:
+    """The owners holding a live dispatch of a case (``holders``: dispatch → owner, null
+    once ended). A case intake has heard no dispatch of since the change falls back to
+    ``status_detail.owners`` (none for a new case)."""
+    if holders is not None:
+        return {owner for owner in holders.values() if owner}
+    return set((detail or {}).get("owners", []))
 
 
 @router.get(
@@ -39,33 +56,29 @@ async def petitioner_of(
     case_id: UUID,
     key: DepartmentKey,
     request: Request,
-    reveal: Annotated[bool, Query(description="查看完整号码（记入审计日志）")] = False,
+    reveal: Annotated[bool, Query(description="查看完整联系方式和原文（记入审计日志）")] = False,
 ) -> PetitionerView:
     runtime = request.app.state.runtime
-    vault = runtime.deps.vault
     async with runtime.engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(cases.c.status_detail, petitioners.c.name_enc, petitioners.c.phone_enc)
-                .select_from(
-                    cases.outerjoin(
-                        petitioners, cases.c.petitioner_ref == petitioners.c.petitioner_ref
-                    )
-                )
-                .where(cases.c.case_id == case_id)
-            )
-        ).first()
-        holders = set((row.status_detail or {}).get("owners", [])) if row else set()
-        if row is None or (key.role is not Role.ADMIN and key.owner_id not in holders):
+        row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
+        if row is None or (
+            key.role is not Role.ADMIN
+            and key.owner_id not in live_owners(row.holders, row.status_detail)
+        ):
             raise NotFound("诉求不存在 (case not found)")
-        phone = vault.open(row.phone_enc)
         if reveal:
-            await conn.execute(
-                insert(audit_log).values(
-                    actor=key.actor, action="petitioner.reveal", detail={"case_id": str(case_id)}
-                )
-            )
-    view = PetitionerView(case_id=case_id, masked_phone=mask_phone(phone), revealed=reveal)
+            await audit.record(conn, key, "petitioner.reveal", case_id=str(case_id))
+    return _view(runtime.deps.vault, row, reveal=reveal)
+
+
+def _view(vault: PiiVault, row: Any, *, reveal: bool) -> PetitionerView:
+    phone = vault.open(row.phone_enc)
+    view = PetitionerView(case_id=row.case_id, masked_phone=mask_phone(phone), revealed=reveal)
     if reveal:
-        view.name, view.phone = vault.open(row.name_enc), phone
+        view.name, view.phone, view.email = (
+            vault.open(row.name_enc),
+            phone,
+            vault.open(row.email_enc),
+        )
+        view.title, view.description = row.title, row.description
     return view

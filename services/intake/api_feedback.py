@@ -29,6 +29,7 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
+from shared.security.redact import mask_numbers
 from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF, Text
 from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND
@@ -96,7 +97,7 @@ async def accept_rating(
             case_id=case_id,
             channel=row.channel,
             rating=body.rating,
-            comment=body.comment,
+            comment=mask_numbers(body.comment),
             received_at=now,
         )
         env = make_envelope(event, producer="intake", occurred_at=now, case_id=case_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api, api_contact, api_feedback, api_watch, feedback_page
+from services.intake import api, api_admin, api_contact, api_feedback, api_watch, feedback_page
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.router,
             api.refs_router,
             api_contact.router,
+            api_admin.router,
             api_feedback.router,
             feedback_page.router,
             api_watch.router,

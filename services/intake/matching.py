@@ -6,6 +6,7 @@ concurrent submissions of one matter make one case and one link, never two cases
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -18,7 +19,10 @@ from services.intake.schemas import CaseCreate
 from services.intake.tables import case_refs, cases
 from shared.domain.intake_rules import (
     OPEN_STATUSES,
+    SIMILARITY_CHARS,
     DuplicatePolicy,
+    places,
+    same_matter,
     suggested_duplicates,
     window_start,
 )
@@ -66,6 +70,9 @@ _SAME_PETITIONER = text(
     ) m
     """
 )
+# Up to this many characters of candidates are compared on the event loop (~2 ms); more go
+# to a worker thread, so a burst of long anonymous texts never holds up other requests.
+_IN_LOOP_CHARS = 20_000
 TargetKey = tuple[str, str, str]  # (petitioner_ref, category, compound)
 _LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
@@ -81,12 +88,35 @@ async def find_target(
     petitioner_ref: str | None,
     compound: str | None,
     now: datetime,
-) -> Target | None:
-    """The open case this submission names (related_refs) or repeats (same petitioner)."""
+) -> tuple[Target | None, list[UUID]]:
+    """The open case this submission names (related_refs) or repeats (same petitioner),
+    and the open cases it names that are another matter (to suggest, never to link)."""
+    target, named = await _named(conn, body)
+    if target is not None:
+        return target, named
+    if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
+        return None, named
+    key = ((petitioner_ref, body.category, compound), now)
+    found = await same_petitioner_targets(conn, policy, [key])
+    return found.get(key), named
+
+
+async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None, list[UUID]]:
+    """The first open case named in ``related_refs`` that is the same matter (same
+    category family and place, :func:`~shared.domain.intake_rules.same_matter`); the
+    other open cases named, in order, for a person to confirm."""
+    where = places(body.location.model_dump())
+    others: list[UUID] = []
     for rel in body.related_refs:
         row = (
             await conn.execute(
-                select(cases.c.case_id, cases.c.status, cases.c.received_at)
+                select(
+                    cases.c.case_id,
+                    cases.c.status,
+                    cases.c.received_at,
+                    cases.c.category,
+                    cases.c.location,
+                )
                 .join(case_refs, case_refs.c.case_id == cases.c.case_id)
                 .where(
                     case_refs.c.channel == rel.channel,
@@ -96,13 +126,13 @@ async def find_target(
                 )
             )
         ).first()
-        if row is not None:
-            return Target(row.case_id, row.status, row.received_at, "related_ref")
-    if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
-        return None
-    key = ((petitioner_ref, body.category, compound), now)
-    found = await same_petitioner_targets(conn, policy, [key])
-    return found.get(key)
+        if row is None:
+            continue
+        if same_matter(body.category, where, row.category, places(row.location)):
+            return Target(row.case_id, row.status, row.received_at, "related_ref"), others
+        if row.case_id not in others:
+            others.append(row.case_id)
+    return None, others
 
 
 async def same_petitioner_targets(
@@ -154,4 +184,7 @@ async def find_suggestions(
     ).all()
     mine = f"{body.title}\n{body.description}"
     candidates = [(r.case_id, f"{r.title}\n{r.description}") for r in rows]
-    return suggested_duplicates(mine, candidates, policy)
+    compared = sum(min(len(t), SIMILARITY_CHARS) for _, t in candidates)
+    if compared < _IN_LOOP_CHARS:
+        return suggested_duplicates(mine, candidates, policy)
+    return await asyncio.to_thread(suggested_duplicates, mine, candidates, policy)

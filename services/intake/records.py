@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.schemas import CaseCreate
+from services.intake.tables import SEALED_CONTACT
 from shared.security.pii import petitioner_ref
 
 if TYPE_CHECKING:
@@ -61,23 +62,22 @@ _CLAIM = text(
     RETURNING 1
     """
 )
-# A field not given keeps its stored value (NULL is "not given", never "erase").
-_UPSERT_PETITIONERS = text(
+# A person's record is written by the first submission that names them and never again by
+# a submission: anyone who knows a phone number could otherwise rewrite the name and email
+# the notifier uses (issue 17). What each submission said stays with its own case
+# (``cases.*_enc``) or link (``duplicate_links.*_enc``); only an audited admin action
+# corrects the person's record (``services/intake/api_admin.py``).
+_INSERT_PETITIONERS = text(
     """
-    INSERT INTO intake.petitioners AS p (petitioner_ref, name_enc, phone_enc, id_number_enc,
-                                         email_enc)
+    INSERT INTO intake.petitioners (petitioner_ref, name_enc, phone_enc, id_number_enc,
+                                    email_enc)
     SELECT * FROM unnest(CAST(:refs AS text[]), CAST(:names AS bytea[]),
                          CAST(:phones AS bytea[]), CAST(:id_numbers AS bytea[]),
                          CAST(:emails AS bytea[]))
-    ON CONFLICT (petitioner_ref) DO UPDATE SET
-      name_enc = coalesce(excluded.name_enc, p.name_enc),
-      phone_enc = coalesce(excluded.phone_enc, p.phone_enc),
-      id_number_enc = coalesce(excluded.id_number_enc, p.id_number_enc),
-      email_enc = coalesce(excluded.email_enc, p.email_enc),
-      updated_at = excluded.updated_at
+    ON CONFLICT (petitioner_ref) DO NOTHING
     """
 )
-SEALED = ("name_enc", "phone_enc", "id_number_enc", "email_enc")
+SEALED = SEALED_CONTACT
 
 
 async def existing_cases(conn: AsyncConnection, keys: Sequence[RefKey]) -> dict[RefKey, Submitted]:
@@ -133,24 +133,25 @@ async def claim_all(conn: AsyncConnection, claims: list[tuple[RefKey, UUID, bool
         raise RefConflict(f"{len(claims) - inserted} of {len(claims)} numbers already claimed")
 
 
-def sealed_petitioner(deps: IntakeDeps, body: CaseCreate) -> tuple[str, dict[str, Any]] | None:
-    """The petitioner's keyed ref and their contact fields, encrypted (None: anonymous)."""
+def sealed_contact(deps: IntakeDeps, body: CaseCreate) -> dict[str, bytes | None]:
+    """The contact this submission gave, encrypted, by column (all None: none given)."""
     p = body.petitioner
-    if p is None:
-        return None
-    ref = petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number)
-    if ref is None:
-        return None
-    fields = (p.name, p.phone, p.id_number, p.email)
-    return ref, {k: deps.vault.seal(v) for k, v in zip(SEALED, fields, strict=True)}
+    fields = (p.name, p.phone, p.id_number, p.email) if p else (None,) * len(SEALED)
+    return {k: deps.vault.seal(v) for k, v in zip(SEALED, fields, strict=True)}
 
 
-async def upsert_petitioners(conn: AsyncConnection, rows: dict[str, dict[str, Any]]) -> None:
-    """Store each petitioner (ref → sealed fields; a field given as None keeps its value)."""
+def petitioner_of(deps: IntakeDeps, body: CaseCreate) -> str | None:
+    """The petitioner's keyed ref (None: anonymous, no phone or ID number given)."""
+    p = body.petitioner
+    return petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None
+
+
+async def insert_petitioners(conn: AsyncConnection, rows: dict[str, dict[str, Any]]) -> None:
+    """Store each petitioner not known yet (ref → sealed fields); a known one is untouched."""
     if not rows:
         return
     params = {"refs": list(rows)} | {
         name: [r[col] for r in rows.values()]
         for name, col in zip(("names", "phones", "id_numbers", "emails"), SEALED, strict=True)
     }
-    await conn.execute(_UPSERT_PETITIONERS, params)
+    await conn.execute(_INSERT_PETITIONERS, params)

@@ -36,9 +36,9 @@ class PetitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text | None = Field(default=None, min_length=1, max_length=50)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 \-]{5,19}$")
-    id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$|^[0-9]{15}$")
-    email: str | None = Field(
+    phone: Text | None = Field(default=None, pattern=r"^\+?[0-9][0-9 \-]{5,19}$")
+    id_number: Text | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$|^[0-9]{15}$")
+    email: Text | None = Field(
         default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="电子邮箱"
     )
 

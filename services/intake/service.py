@@ -25,6 +25,7 @@ from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationD
 from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
 from shared.security.pii import PiiVault, petitioner_ref
+from shared.security.redact import mask_numbers
 
 STATUS_LABELS = {
     "received": "已受理",
@@ -81,12 +82,13 @@ async def submit_case(
     if existing is not None:
         return existing, False
     body, staged, where = planned.body, len(stage), planned.where
-    ref = unit.store_petitioner(deps, body)
-    target = await unit.target(body, ref, where["compound"], planned.now)
+    ref, contact = unit.store_petitioner(deps, body)
+    target, named = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
-        answer = await _link(unit, deps, planned, target, ref, stage)
+        answer = await _link(unit, deps, planned, target, (ref, contact), stage)
     else:
-        answer = await _create(unit, deps, planned, ref, where, stage)
+        answer = await _create(unit, deps, planned, (ref, contact), where, stage)
+        await _suggest_named(unit, answer, named)
     unit.seen(ref)
     return answer, len(stage) > staged
 
@@ -114,10 +116,11 @@ async def _link(
     deps: IntakeDeps,
     planned: Planned,
     target: matching.Target,
-    ref: str | None,
+    who: tuple[str | None, dict[str, Any]],
     events: list[Envelope],
 ) -> Submitted:
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
+    ref, contact = who
     unit.claim(channel, planned.refs, target.case_id, linked=True)
     known = await unit.history(ref, body.category, now)
     flagged = await signals.key_person(
@@ -131,6 +134,7 @@ async def _link(
             petitioner_ref=ref,
             reason=target.reason,
             linked_at=now,
+            **contact,
         )
     )
     event = CaseDuplicateLinked(
@@ -158,11 +162,13 @@ async def _create(
     unit: Unit,
     deps: IntakeDeps,
     planned: Planned,
-    ref: str | None,
+    who: tuple[str | None, dict[str, Any]],
     where: dict[str, str | None],
     events: list[Envelope],
 ) -> Submitted:
+    """A new case; the contact given with it is the case's own (a reveal shows it)."""
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
+    ref, contact = who
     case_id, number = new_id(), await unit.case_number(now)
     unit.claim(channel, planned.refs, case_id, linked=False)
     known = await unit.history(ref, body.category, now)
@@ -200,7 +206,8 @@ async def _create(
             "key_person": flagged,
             "case_number": number,
             "address": body.address,
-        },
+        }
+        | contact,
     )
     suggested = await _suggest(unit, deps, body, case_id, ref, where, now)
     alerts = await signals.raise_alerts(
@@ -227,8 +234,8 @@ async def _create(
             channel=channel,
             external_id=body.external_id,
             category=body.category,
-            title=body.title,
-            description=body.description,
+            title=mask_numbers(body.title),  # the full text stays in intake (the reveal)
+            description=mask_numbers(body.description),
             location=LocationData(**location),
             urgency=body.urgency,
             petitioner_ref=ref,
@@ -236,7 +243,7 @@ async def _create(
             key_person=flagged,
             rebound_of=rebound,
             case_number=number,
-            address=body.address,
+            address=mask_numbers(body.address) if body.address else None,
         )
         events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
     return Submitted(
@@ -249,6 +256,19 @@ async def _create(
         rebound_of=rebound,
         case_number=number,
     )
+
+
+async def _suggest_named(unit: Unit, answer: Submitted, named: list[UUID]) -> None:
+    """The open cases a submission named (``related_refs``) that are another matter: kept
+    as suggestions for a person to confirm (``reason: related_ref``), never linked, and
+    not shown to channels (they would tell a channel that another's number exists)."""
+    rows = [
+        {"case_id": answer.case_id, "suggested_case_id": c, "score": 0.0, "reason": "related_ref"}
+        for c in named
+        if c not in answer.suggested
+    ]
+    if rows:
+        await unit.conn.execute(insert(duplicate_suggestions), rows)
 
 
 async def _suggest(

@@ -22,6 +22,12 @@ from shared.db.outbox import inbox_table, outbox_table
 from shared.db.types import JSON, TZ, UUIDT
 
 metadata = MetaData(schema="intake")
+SEALED_CONTACT = ("name_enc", "phone_enc", "id_number_enc", "email_enc")
+
+
+def _sealed_contact() -> list[Column[bytes]]:
+    return [Column(name, LargeBinary) for name in SEALED_CONTACT]
+
 
 petitioners = Table(
     "petitioners",
@@ -59,6 +65,11 @@ cases = Table(
     Column("case_number", Text),  # SB20261207-000123 (services/intake/case_numbers.py)
     Column("address", Text),  # as the resident said it: 小区, 楼号, 单元, 门牌
     Index("ux_intake_cases_case_number", "case_number", unique=True),
+    # The contact given with this submission (encrypted): what a reveal shows (issue 17).
+    *_sealed_contact(),
+    # dispatch id → owner id of each dispatch intake heard of; null once returned or
+    # cancelled. Only owners with a live dispatch see the petitioner (issue 17).
+    Column("holders", JSON),
     Index("ix_intake_cases_petitioner", "petitioner_ref", "category"),
     Index("ix_intake_cases_compound", "compound", "category", "received_at"),
     Index("ix_intake_cases_grid", "grid", "category", "received_at"),
@@ -97,6 +108,7 @@ duplicate_links = Table(
     Column("petitioner_ref", Text, index=True),
     Column("reason", Text, nullable=False),  # related_ref | same_petitioner
     Column("linked_at", TZ, nullable=False),
+    *_sealed_contact(),  # the contact given with the linked submission
 )
 
 duplicate_suggestions = Table(
@@ -105,6 +117,8 @@ duplicate_suggestions = Table(
     Column("case_id", UUIDT, primary_key=True),
     Column("suggested_case_id", UUIDT, primary_key=True),
     Column("score", Float, nullable=False),
+    # similar_text (anonymous look-alike) | related_ref (named, but not the same matter)
+    Column("reason", Text, nullable=False, server_default="similar_text"),
     Column("created_at", TZ, nullable=False, server_default=func.now()),
 )
 

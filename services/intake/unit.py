@@ -103,13 +103,14 @@ class Unit:
 
     async def target(
         self, body: CaseCreate, petitioner_ref: str | None, compound: str | None, now: datetime
-    ) -> matching.Target | None:
-        """The open case this submission is another number for (see ``matching``)."""
+    ) -> tuple[matching.Target | None, list[UUID]]:
+        """The open case this submission is another number for, and the open cases it
+        names that are another matter (see ``matching``)."""
         duplicates = self.policy.duplicates
         if body.related_refs or petitioner_ref in self._people:
             await self.flush()
         elif petitioner_ref is not None and compound is not None:
-            return self._targets.get(((petitioner_ref, body.category, compound), now))
+            return self._targets.get(((petitioner_ref, body.category, compound), now)), []
         return await matching.find_target(
             self.conn,
             policy=duplicates,
@@ -133,18 +134,17 @@ class Unit:
         )
 
     # -- writes, pending until flush -----------------------------------------------------
-    def store_petitioner(self, deps: Any, body: CaseCreate) -> str | None:
-        """The petitioner's ref; their sealed contact is written at the flush (fields not
-        given keep what an earlier submission gave)."""
-        sealed = records.sealed_petitioner(deps, body)
-        if sealed is None:
-            return None
-        ref, fields = sealed
-        before = self._petitioners.get(ref, {})
-        self._petitioners[ref] = {
-            k: v if v is not None else before.get(k) for k, v in fields.items()
-        }
-        return ref
+    def store_petitioner(self, deps: Any, body: CaseCreate) -> tuple[str | None, dict[str, Any]]:
+        """The petitioner's ref and the contact this submission gave (sealed, by column).
+
+        The person's record is written at the flush only if no earlier submission made it
+        (the first one of this transaction wins too); the contact goes with the case or
+        link this submission makes (see :mod:`services.intake.records`)."""
+        contact = records.sealed_contact(deps, body)
+        ref = records.petitioner_of(deps, body)
+        if ref is not None and ref not in self._petitioners:
+            self._petitioners[ref] = contact
+        return ref, contact
 
     def seen(self, petitioner_ref: str | None) -> None:
         """This petitioner's answer is decided: a later submission of theirs reads again."""
@@ -174,6 +174,6 @@ class Unit:
         """Write what is pending: petitioners, cases, then numbers (which may conflict)."""
         people, rows, claims = self._petitioners, self._cases, self._claims
         self._petitioners, self._cases, self._claims = {}, [], []
-        await records.upsert_petitioners(self.conn, people)
+        await records.insert_petitioners(self.conn, people)
         await insert_rows(self.conn, cases, rows)
         await records.claim_all(self.conn, claims)

@@ -27,6 +27,7 @@ from services.intake.tables import (
 )
 from shared.auth.scope import Area
 from shared.security.pii import PiiVault, mask_phone
+from shared.security.redact import mask_numbers, mask_optional
 
 
 async def case_by_ref(conn: AsyncConnection, channel: str, ref: str) -> UUID | None:
@@ -39,7 +40,11 @@ async def case_by_ref(conn: AsyncConnection, channel: str, ref: str) -> UUID | N
     )
 
 
-async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None:
+async def case_status(
+    conn: AsyncConnection, case_id: UUID, *, named: bool = False
+) -> CaseStatus | None:
+    """The case as its readers see it. ``named``: also the suggestions from numbers the
+    channel named that are another matter (for ops and supervisors, never channels)."""
     row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
     if row is None:
         return None
@@ -58,7 +63,12 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
     suggested = (
         await conn.scalars(
             select(duplicate_suggestions.c.suggested_case_id)
-            .where(duplicate_suggestions.c.case_id == case_id)
+            .where(
+                duplicate_suggestions.c.case_id == case_id,
+                duplicate_suggestions.c.reason.in_(
+                    ["similar_text", "related_ref"] if named else ["similar_text"]
+                ),
+            )
             .order_by(duplicate_suggestions.c.score.desc())
         )
     ).all()
@@ -69,11 +79,11 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
         channel=row.channel,
         external_id=row.external_id,
         category=row.category,
-        title=row.title,
+        title=mask_numbers(row.title),
         status=row.status,
         status_label=STATUS_LABELS.get(row.status, row.status),
         status_at=row.status_at,
-        status_detail=row.status_detail,
+        status_detail=masked_detail(row.status_detail),
         received_at=row.received_at,
         received_by=row.received_by,
         key_person=row.key_person,
@@ -81,6 +91,19 @@ async def case_status(conn: AsyncConnection, case_id: UUID) -> CaseStatus | None
         duplicates_linked=int(linked or 0),
         suggested_duplicates=list(suggested),
     )
+
+
+def masked_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``status_detail`` with its free text (a mediation's outcome, a rating's comment)
+    masked like titles: phone and ID numbers typed there stay in intake."""
+    if not detail:
+        return detail
+    out = dict(detail)
+    if isinstance(out.get("outcome"), str):
+        out["outcome"] = mask_numbers(out["outcome"])
+    if isinstance(feedback := out.get("feedback"), dict):
+        out["feedback"] = feedback | {"comment": mask_optional(feedback.get("comment"))}
+    return out
 
 
 async def location_of(conn: AsyncConnection, case_id: UUID) -> dict[str, Any] | None:
@@ -172,7 +195,7 @@ async def _file(conn: AsyncConnection, vault: PiiVault, row: Any, area: Area) ->
                 case_id=c.case_id,
                 channel=c.channel,
                 category=c.category,
-                title=c.title,
+                title=mask_numbers(c.title),
                 status=c.status,
                 status_label=STATUS_LABELS.get(c.status, c.status),
                 received_at=c.received_at,

@@ -126,8 +126,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                "reason": e["msg"],
+                "field": _printable(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0])),
+                "reason": _printable(e["msg"]),
             }
             for e in exc.errors()
         ]
@@ -141,6 +141,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     for kind in UNAVAILABLE_TYPES:
         app.add_exception_handler(kind, unavailable)
+
+
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate (an unknown field named ``"\\udfff"``)
+    is written as its escape instead of failing the 422's own encoding (a 500)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _unavailable(request: Request, part: str, exc: Exception) -> JSONResponse:

@@ -5,6 +5,11 @@ title, note or path id carrying one reached the database and answered 500 (found
 ``tests/e2e/test_schemathesis.py``). Other C0 control characters (all but tab, newline
 and carriage return) are nothing a person types, so free text refuses them too, with a
 reason, as a 422. The pattern is in the OpenAPI document so clients can see the rule.
+
+A lone surrogate (``"\\udfff"`` as a JSON escape) is no character at all: it cannot be
+encoded as UTF-8, so before this check it reached the PII vault or the database driver
+and answered 500. Text refuses it too (422); it is not in the OpenAPI pattern, since no
+generator produces one and JSON Schema engines disagree about surrogate ranges.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import AfterValidator, Field
 
 CONTROL_FREE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # Shapes of the ids that appear in paths and queries (owner ids as in config/owners.yaml).
 OWNER_ID = r"^[a-z0-9][a-z0-9-]*$"
@@ -27,6 +33,10 @@ CATEGORY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 def _no_control(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("不能包含控制字符（如 \\x00）(control characters are not allowed)")
+    if _SURROGATE.search(value):
+        raise ValueError(
+            "不能包含无效的 Unicode 代理字符（如 \\udfff）(lone surrogates are not allowed)"
+        )
     return value
 
 

@@ -364,6 +364,10 @@ async def contact(w: World, role: str) -> Call:
     return Call(f"/v1/petitioners/{await w.key_person()}/contact")
 
 
+async def correct_contact(w: World, role: str) -> Call:
+    return Call(f"/v1/petitioners/{await w.key_person()}/contact", json={"name": "周先生"})
+
+
 async def key_persons(w: World, role: str) -> Call:
     return Call("/v1/key-persons", params={"limit": 500}, marker=await w.key_person())
 
@@ -484,6 +488,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     # the raw contact: the notifier's service key (each read audited), never ops
     ("intake", "GET", "/v1/petitioners/{petitioner_ref}/contact"): Row(
         cells(403, service="ok", admin="ok"), contact
+    ),
+    ("intake", "PATCH", "/v1/petitioners/{petitioner_ref}/contact"): Row(
+        cells(403, admin="ok"), correct_contact
     ),
     ("intake", "GET", "/v1/alerts"): Row(WATCH_LIST, alerts),
     ("intake", "GET", "/v1/key-persons"): Row(WATCH_LIST, key_persons),

@@ -1,7 +1,8 @@
 """Intake's status consumer against real PostgreSQL: the one-statement ``case.dispatched``.
 
-Status only moves forward; the owners holding a dispatch are merged (each once, sorted);
-a case intake has not stored yet is retried, never invented.
+Status only moves forward; the owners holding a live dispatch are merged (each once,
+sorted), and a returned or cancelled dispatch ends for good; a case intake has not stored
+yet is retried, never invented.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.intake.handlers.status import on_case_dispatched
+from services.intake.api_contact import live_owners
+from services.intake.handlers.status import HANDLERS, on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
-from shared.contracts.events import CaseDispatched, DispatchInfo, LocationData
+from shared.contracts.events import (
+    CaseDispatched,
+    DispatchCancelled,
+    DispatchInfo,
+    DispatchReturned,
+    LocationData,
+)
 from shared.db.batch import Deferred, flush_deferred
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
@@ -166,3 +174,61 @@ async def test_a_batch_with_one_case_not_stored_yet_applies_nothing_and_is_retri
             batched=True,
         )
     assert (await _row(engine, known)).status == "received"  # rolled back with the batch
+
+
+async def _end(engine: AsyncEngine, case_id: UUID, dispatch: DispatchInfo, kind: str) -> None:
+    """A ``dispatch.returned`` (or ``dispatch.cancelled``) of ``dispatch``, applied alone."""
+    event: DispatchReturned | DispatchCancelled
+    if kind == "returned":
+        event = DispatchReturned(
+            case_id=case_id, dispatch_id=dispatch.dispatch_id, owner_id=dispatch.owner_id,
+            role=dispatch.role, reason_code="not_our_jurisdiction", note="非本单位职责",
+            returns_on_case=1, next_step="rerouted",
+        )  # fmt: skip
+    else:
+        event = DispatchCancelled(
+            case_id=case_id, dispatch_id=dispatch.dispatch_id, owner_id=dispatch.owner_id,
+            reason="改派",
+        )  # fmt: skip
+    async with engine.begin() as conn:
+        envelope = make_envelope(event, producer="router", occurred_at=T0, case_id=case_id)
+        ctx = HandlerContext(
+            conn=conn, now=T0, cause=envelope, producer="intake", deps=None,
+            deferred=Deferred(), batched=False,
+        )  # fmt: skip
+        await HANDLERS[f"dispatch.{kind}"](ctx, event)
+
+
+@pytest.mark.parametrize("kind", ["returned", "cancelled"])
+async def test_an_ended_dispatch_no_longer_holds_the_case_even_if_its_start_comes_again(
+    engine: AsyncEngine, batched: bool, kind: str
+) -> None:
+    case_id = await _store(engine, "received", None)
+    first = _dispatched(case_id, "wy-a", "cg-1")
+    await _apply(engine, first, T0, batched)
+    await _end(engine, case_id, first.dispatches[0], kind)
+    row = await _row(engine, case_id)
+    assert row.status_detail == {"owners": ["cg-1"]}
+    await _apply(engine, first, T0 + timedelta(minutes=1), batched)  # redelivered
+    again = _dispatched(case_id, "wy-b")
+    await _apply(engine, again, T0 + timedelta(minutes=2), batched)
+    row = await _row(engine, case_id)
+    assert row.status_detail == {"owners": ["cg-1", "wy-b"]}
+    async with engine.connect() as conn:
+        holders = await conn.scalar(select(cases.c.holders).where(cases.c.case_id == case_id))
+    assert live_owners(holders, row.status_detail) == {"cg-1", "wy-b"}
+
+
+async def test_a_case_dispatched_before_holders_were_kept_ends_by_owner(
+    engine: AsyncEngine,
+) -> None:
+    """Migration intake_0005 keys an old case's owners by themselves."""
+    case_id = await _store(engine, "dispatched", {"owners": ["cg-1", "wy-a"]})
+    async with engine.begin() as conn:
+        await conn.execute(
+            cases.update()
+            .where(cases.c.case_id == case_id)
+            .values(holders={"cg-1": "cg-1", "wy-a": "wy-a"})
+        )
+    await _end(engine, case_id, _dispatched(case_id, "wy-a").dispatches[0], "returned")
+    assert (await _row(engine, case_id)).status_detail == {"owners": ["cg-1"]}

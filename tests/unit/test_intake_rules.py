@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from shared.domain.errors import ConfigError
 from shared.domain.intake_rules import (
+    SIMILARITY_CHARS,
     AlertRule,
     DuplicatePolicy,
     IntakePolicy,
@@ -17,6 +19,8 @@ from shared.domain.intake_rules import (
     convene_owners,
     is_key_person,
     places,
+    same_matter,
+    shingles,
     similarity,
     suggested_duplicates,
     window_start,
@@ -90,9 +94,39 @@ def test_similar_anonymous_texts_are_suggested_best_first_and_others_not() -> No
     assert hits[0][1] >= 0.8
 
 
+def test_similarity_is_one_for_the_same_text_symmetric_and_zero_for_unrelated_text() -> None:
+    a, b = "垃圾站满溢无人清运", "垃圾站满溢没有人清运"
+    assert similarity(a, a) == 1.0
+    assert similarity(a, b) == similarity(b, a) > 0.6
+    assert similarity(a, "广场舞音响扰民") == 0.0
+    assert similarity("", "") == 1.0 and similarity("", a) == 0.0
+
+
+def test_only_the_first_characters_of_a_long_text_are_compared() -> None:
+    """Bounded: what lies past SIMILARITY_CHARS changes no score."""
+    rng = random.Random(7)
+    head = "".join(rng.choice("电梯停运楼道垃圾噪音充电油烟老人") for _ in range(SIMILARITY_CHARS))
+    tail_a = "".join(rng.choice("甲乙丙丁") for _ in range(3000))
+    tail_b = "".join(rng.choice("子丑寅卯") for _ in range(3000))
+    assert similarity(head + tail_a, head + tail_b) == 1.0
+    assert shingles(head + tail_a) == shingles(head)
+
+
+def test_long_look_alike_texts_cost_milliseconds_not_seconds() -> None:
+    """The case of issue 17: texts of a few characters repeated, where difflib's ratio is
+    quadratic (13 s for two 5,000-character texts). 50 candidates of 5,200 characters."""
+    rng = random.Random(3)
+    texts = ["".join(rng.choice("电梯停运老人") for _ in range(5200)) for _ in range(51)]
+    started = time.perf_counter()
+    hits = suggested_duplicates(texts[0], list(enumerate(texts[1:])), DuplicatePolicy())
+    assert time.perf_counter() - started < 0.5
+    assert len(hits) == 50  # they are look-alikes: all suggested
+
+
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
-def test_the_quick_bounds_skip_no_hit_and_change_no_score(threshold: float) -> None:
-    """Against the full ratio for every candidate: the same hits, the same scores."""
+def test_suggestions_are_the_candidates_at_or_above_the_threshold_best_first(
+    threshold: float,
+) -> None:
     rng = random.Random(11)
     words = ["电梯", "停运", "楼道", "充电", "油烟", "噪音", "垃圾", "3号楼", "，", "。", "老人"]
     mine = "".join(rng.choice(words) for _ in range(30))
@@ -141,3 +175,15 @@ def test_alert_category_patterns_translate_to_like_so_the_store_can_count() -> N
     assert like("fire.?bike") == "fire._bike"
     assert like("a_b%c") == "a\\_b\\%c"  # LIKE's own wildcards are escaped
     assert like("fire.[ab]*") is None  # a set has no LIKE form: the rows are read instead
+
+
+def test_the_same_matter_is_the_same_category_family_at_the_same_place() -> None:
+    here = places(XINGFU)
+    there = places(XINGFU | {"compound": "k02"})
+    community = places({"district": "d01", "street": "s01", "community": "c01"})
+    assert same_matter("property.elevator", here, "property.leak", here)
+    assert not same_matter("property.elevator", here, "neighbour.dispute", here)
+    assert not same_matter("property.elevator", here, "property.elevator", there)
+    assert not same_matter("property.elevator", community, "property.elevator", here)
+    assert same_matter("property.elevator", community, "property.elevator", community)
+    assert not same_matter("property.elevator", places({}), "property.elevator", places({}))

@@ -1,4 +1,5 @@
-"""Consumes case.dispatched and dispatch.acknowledged; keeps the status a channel sees.
+"""Consumes case.dispatched and dispatch.acknowledged; keeps the status a channel sees
+(and, through ``dispatch_ended``, which dispatches are live).
 
 Keys on ``case_id``. Status only moves forward (rank order), so an event that arrives
 late never moves a case back; an event for a case intake does not know is retried.
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake.handlers.dispatch_ended import HANDLERS as DISPATCH_ENDED_HANDLERS
 from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
 from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
@@ -36,25 +38,26 @@ def _forward(current: str, status: str) -> bool:
     return STATUS_RANK.get(status, 0) > STATUS_RANK.get(current, 0)
 
 
-# One statement for any number of cases: the owners holding a dispatch are merged into
-# status_detail (sorted, each once) and the status moves to dispatched only from a status
-# ranked below it. Owners go as one JSON array per case (arrays of arrays are rectangular
-# in PostgreSQL).
+# One statement for any number of cases: each dispatch joins ``holders`` (dispatch id →
+# owner; an entry already there, live or ended, stays as it is: see dispatch_ended), the
+# owners with a live dispatch become status_detail's ``owners`` (sorted, each once), and
+# the status moves to dispatched only from a status ranked below it. Each case's
+# dispatches go as one JSON object (arrays of arrays are rectangular in PostgreSQL).
 _BEHIND_DISPATCHED = sorted(s for s, r in STATUS_RANK.items() if r < STATUS_RANK["dispatched"])
 _DISPATCHED = text(
     """
     UPDATE intake.cases AS c SET
+      holders = u.holders || coalesce(c.holders, '{}'::jsonb),
       status_detail = coalesce(c.status_detail, '{}'::jsonb) || jsonb_build_object('owners', (
-        SELECT coalesce(jsonb_agg(o ORDER BY o), '[]'::jsonb) FROM (
-          SELECT jsonb_array_elements_text(coalesce(c.status_detail -> 'owners', '[]'::jsonb))
-          UNION SELECT jsonb_array_elements_text(u.owners)
-        ) AS held(o))),
+        SELECT coalesce(jsonb_agg(DISTINCT h.o ORDER BY h.o), '[]'::jsonb)
+        FROM jsonb_each_text(u.holders || coalesce(c.holders, '{}'::jsonb)) AS h(d, o)
+        WHERE h.o IS NOT NULL)),
       status = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN 'dispatched'
                ELSE c.status END,
       status_at = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN u.at
                   ELSE c.status_at END
-    FROM unnest(CAST(:case_ids AS uuid[]), CAST(:owners AS jsonb[]),
-                CAST(:ats AS timestamptz[])) AS u(case_id, owners, at)
+    FROM unnest(CAST(:case_ids AS uuid[]), CAST(:holders AS jsonb[]),
+                CAST(:ats AS timestamptz[])) AS u(case_id, holders, at)
     WHERE c.case_id = u.case_id
     RETURNING c.case_id
     """
@@ -62,11 +65,11 @@ _DISPATCHED = text(
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    """Also remembers which owners hold a dispatch: only they may see the petitioner's
-    (masked) contact. One statement (the row lock is the update's own); in a batch, one
+    """Also remembers each dispatch and its owner: only an owner holding a live dispatch
+    may see the petitioner's (masked) contact. One statement (the row lock is the update's own); in a batch, one
     statement for the batch's events at its flush."""
     params = {
-        "owners": sorted({d.owner_id for d in event.dispatches}),
+        "holders": {str(d.dispatch_id): d.owner_id for d in event.dispatches},
         "at": ctx.now,
         "case_id": event.case_id,
     }
@@ -86,7 +89,7 @@ async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
         _DISPATCHED,
         {
             "case_ids": [r["case_id"] for r in rows],
-            "owners": [json_dumps(r["owners"]) for r in rows],
+            "holders": [json_dumps(r["holders"]) for r in rows],
             "ats": [r["at"] for r in rows],
             "behind": _BEHIND_DISPATCHED,
         },
@@ -109,6 +112,7 @@ async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowled
 
 HANDLERS: dict[str, Handler] = {
     **FEEDBACK_STATUS_HANDLERS,
+    **DISPATCH_ENDED_HANDLERS,
     "case.dispatched": on_case_dispatched,
     "dispatch.acknowledged": on_dispatch_acknowledged,
 }
