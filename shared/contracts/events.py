@@ -186,6 +186,9 @@ class WhistleLeadDesignated(Payload):
     lead_owner_id: str
     co_handler_ids: list[str] = Field(default_factory=list)
     designated_by: str
+    # The office that decided (the supervisor's own office, else the blowing office): the
+    # lead it names cannot return the case, only ask that office to reconsider.
+    designated_by_owner: str | None = None
 
 
 class CaseDuplicateLinked(Payload):

@@ -2,7 +2,8 @@
 
 The whistle is blown by the street office of the case's location (else the next rung up)
 and convenes the owners the router names as involved, else the category's configured
-default. Each convened owner gets a ``report_in`` deadline row. Keys on the event (inbox):
+default. Each convened owner gets a ``report_in`` deadline row, due after the policy's
+report-in time counted in office hours of working days (wall clock for an emergency). Keys on the event (inbox):
 a case disputed again later gets a new whistle.
 """
 
@@ -14,7 +15,6 @@ from sqlalchemy import insert
 from services.escalation.ladder import whistle_blower
 from services.escalation.tables import deadlines, whistle_members, whistles
 from shared.contracts.events import CaseDisputed, WhistleBlown
-from shared.domain.durations import Duration
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, Poison
@@ -35,12 +35,7 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     if not convened:
         log.warning("whistle_without_members", case_id=str(event.case_id), reason=event.reason)
     whistle_id = new_id()
-    within = (
-        deps.policy.report_in_within
-        if event.urgency in ("urgent", "emergency")
-        else deps.policy.report_in_within_normal
-    )
-    due = deps.calendar.add(ctx.now, Duration.parse(within))
+    due = deps.policy.report_in_due(deps.calendar, ctx.now, event.urgency)
     await ctx.conn.execute(
         insert(whistles).values(
             whistle_id=whistle_id,
