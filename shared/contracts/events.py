@@ -129,6 +129,8 @@ class ExtensionRequested(Payload):
     working_days: int
     reason: str
     resolve_due_at: AwareDatetime
+    # The office that decides (the owner's escalation parent), told of the request.
+    approver_id: str | None = None
 
 
 class DispatchResolved(Payload):

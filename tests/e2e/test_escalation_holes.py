@@ -26,6 +26,7 @@ from shared.auth.keys import Role
 from shared.db.migrate import migrate_all_async
 from shared.domain.calendar import SHANGHAI
 from tests.e2e.conftest import Keys
+from tests.e2e.intake_helpers import HEPINGLI, case, phone
 from tests.e2e.test_escalation import CALENDAR, _advance_past, _clock_now
 from tests.support.services import ServiceProcs
 from tests.support.stack import StackUnderTest, create_stack, drop_stack
@@ -343,3 +344,72 @@ async def test_a_designated_lead_asks_for_reconsideration_instead_of_returning(
     assert (await _post(new_url, police, back)).status_code == 409, "designated again"
     whistles = await _get(f"{holes.url('escalation')}/v1/whistles", ops, case_id=case_id)
     assert len(whistles) == 1, "no second whistle"
+
+
+async def test_a_collective_alert_counts_petitioners_of_one_matter_at_one_place(
+    holes: ServiceProcs, hkeys: Keys, ops: dict[str, str]
+) -> None:
+    """Point 10: three elevator and two fee complainants of one compound are no 集体访
+    (was: five petitioners of property.* counted together); five elevator ones are."""
+    channel = await hkeys.make(Role.CHANNEL, channel="hotline_12345")
+    url = f"{holes.url('intake')}/v1"
+    place = "d01.s02.c01.g01.k01"
+
+    async def post(category: str, n: int) -> None:
+        async with httpx.AsyncClient(timeout=15) as http:
+            for i in range(n):
+                body = case(category, f"{i}号楼{category}", HEPINGLI, petitioner={"phone": phone()})
+                r = await http.post(f"{url}/cases", json=body, headers=channel)
+                assert r.status_code == 201, r.text
+
+    async def collective() -> list[Any]:
+        rows = await _get(f"{url}/alerts", ops)
+        return [a for a in rows if a["kind"] == "collective" and a["place"] == place]
+
+    await post("property.elevator", 3)
+    await post("property.fee", 2)
+    assert await collective() == [], "elevator and fee are two matters"
+    await post("property.elevator", 2)
+    raised = await collective()
+    assert [(a["rule_id"], a["category"]) for a in raised] == [
+        ("collective-property/property.elevator", "property.elevator")
+    ]
+    assert raised[0]["case_count"] == 5
+
+
+async def test_extension_notices_go_both_ways_and_one_request_is_open_at_a_time(
+    holes: ServiceProcs, hkeys: Keys, ops: dict[str, str]
+) -> None:
+    """Point 8: the approving office (the firm's parent, housing) is told of the request,
+    the firm of the decision (was: neither), and a second request while one waits is
+    refused with 409 and a Chinese reason (was: two pending at once)."""
+    case_id = await _case(holes, hkeys, "property.fee", XINGFU)
+    lead = (await _dispatched(holes, ops, case_id))["dispatches"][0]
+    firm = await hkeys.make(Role.DEPARTMENT, owner=lead["owner_id"])
+    url = f"{holes.url('router')}/v1/dispatches/{lead['dispatch_id']}"
+    assert (await _post(f"{url}/acknowledge", firm)).status_code == 200
+    ask = {"working_days": 3, "reason": "需业主大会表决"}
+    assert (await _post(f"{url}/extension", firm, ask)).status_code == 200
+    second = await _post(f"{url}/extension", firm, ask)
+    assert second.status_code == 409 and "已有待审批的延期申请" in second.text, second.text
+
+    async def told(event: str, owner: str) -> Any:
+        rows = await _get(f"{holes.url('notifier')}/v1/deliveries", ops, case_id=case_id)
+        return [d for d in rows if d["event_type"] == event and d["owner_id"] == owner] or None
+
+    await eventually(lambda: told("dispatch.extension_requested", "d01-zjw"), what="approver told")
+    housing = await hkeys.make(Role.SUPERVISOR, owner="d01-zjw")
+    decide = f"{holes.url('escalation')}/v1/extensions/{lead['dispatch_id']}/decide"
+
+    async def decided() -> Any:
+        r = await _post(decide, housing, {"approve": False})
+        return r if r.status_code != 404 else None
+
+    assert (await eventually(decided, what="request reaches escalation")).status_code == 200
+    await eventually(lambda: told("dispatch.extension_decided", lead["owner_id"]), what="firm told")
+
+    async def may_ask_again() -> Any:
+        r = await _post(f"{url}/extension", firm, ask)
+        return r if r.status_code == 200 else None
+
+    await eventually(may_ask_again, what="a new request once the first is decided")
