@@ -57,6 +57,15 @@ async def join(
         from_owner=from_owner,
     )  # fmt: skip
     await climb.arm_ladder(ctx, row, current, top.owner.id, len(rungs), due, kind=KIND)
+    await ctx.conn.execute(
+        update(deadlines)
+        .where(
+            deadlines.c.case_id == row.case_id,
+            deadlines.c.kind == KIND,
+            deadlines.c.state == "armed",
+        )
+        .values(policy=policy | {"backlog_since": ctx.now.isoformat()})
+    )
 
 
 async def remind(ctx: Any, row: Row[Any]) -> str:

@@ -182,6 +182,18 @@ class WhistleBlown(Payload):
     location: LocationData
 
 
+class WhistleUnconvened(Payload):
+    """A whistle that could convene no one (no unit involved, no default for the category):
+    not blown; the case is for a dispatcher to assign by hand. The triage queue (another
+    issue) is to consume this; until then the router writes it on the timeline."""
+
+    case_id: UUID
+    category: str
+    reason: str
+    location: LocationData
+    blown_by: str | None = None
+
+
 class WhistleLeadDesignated(Payload):
     whistle_id: UUID
     case_id: UUID
@@ -294,6 +306,7 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.escalated", 1): CaseEscalated,
     ("whistle.blown", 1): WhistleBlown,
     ("whistle.lead_designated", 1): WhistleLeadDesignated,
+    ("whistle.unconvened", 1): WhistleUnconvened,
     ("case.duplicate_linked", 1): CaseDuplicateLinked,
     ("alert.raised", 1): AlertRaised,
     ("feedback.received", 1): FeedbackReceived,

@@ -413,3 +413,71 @@ async def test_extension_notices_go_both_ways_and_one_request_is_open_at_a_time(
         return r if r.status_code == 200 else None
 
     await eventually(may_ask_again, what="a new request once the first is decided")
+
+
+async def test_past_the_city_the_case_joins_the_backlog_and_is_reminded_until_someone_acts(
+    holes: ServiceProcs, holes_stack: StackUnderTest, hkeys: Keys, ops: dict[str, str]
+) -> None:
+    """Point 5: an emergency nobody acknowledges climbs street → district → city (minutes
+    each), then joins the backlog (积案) held by the city petition bureau and is reminded
+    every hour (was: a log line, and pending for ever); acknowledged, the reminders stop."""
+    case_id = await _case(holes, hkeys, "family.violence", XINGFU, urgency="emergency")
+    case = await _dispatched(holes, ops, case_id, n=2)
+    await _advance_past(holes_stack, await _latest_due(holes, ops, case_id, "acknowledge"))
+    for n in (1, 2, 3, 4):
+        steps = await _escalations(holes, ops, case_id, n)
+        if steps[-1]["level"] == "backlog":
+            break
+        await _advance_past(holes_stack, datetime.fromisoformat(steps[-1]["due_at"]))
+    last = steps[-1]
+    assert last["level"] == "backlog" and last["to_owner_id"] == "city-xfj", steps
+    assert "积案" in last["reason"]
+    listed = await _get(f"{holes.url('escalation')}/v1/backlog", ops)
+    mine = [b for b in listed if b["case_id"] == case_id]
+    assert mine and mine[0]["holder_id"] == "city-xfj", listed
+
+    async def reminders() -> list[Any]:
+        c = await _get(f"{holes.url('router')}/v1/cases/{case_id}", ops)
+        return [t for t in c["timeline"] if t["action"] == "reminder" and "积案" in t["reason"]]
+
+    await _advance_past(holes_stack, datetime.fromisoformat(mine[0]["next_reminder_at"]))
+    await eventually(reminders, timeout=30, what="backlog reminder to the holder")
+    for d in case["dispatches"]:
+        dept = await hkeys.make(Role.DEPARTMENT, owner=d["owner_id"])
+        url = f"{holes.url('router')}/v1/dispatches/{d['dispatch_id']}/acknowledge"
+        assert (await _post(url, dept)).status_code == 200
+
+    async def answered() -> Any:
+        rows = await _clocks(holes, ops, case_id, "acknowledge")
+        return all(r["state"] == "disarmed" for r in rows) or None
+
+    await eventually(answered, timeout=30, what="acknowledgements reach escalation")
+    seen = len(await reminders())
+    listed = await _get(f"{holes.url('escalation')}/v1/backlog", ops)
+    due = next(b for b in listed if b["case_id"] == case_id)["next_reminder_at"]
+    await _advance_past(holes_stack, datetime.fromisoformat(due))
+
+    async def left_backlog() -> Any:
+        rows = await _get(f"{holes.url('escalation')}/v1/backlog", ops)
+        return all(b["case_id"] != case_id for b in rows) or None
+
+    await eventually(left_backlog, timeout=30, what="backlog ends once someone acts")
+    assert len(await reminders()) == seen
+
+
+async def test_a_whistle_that_can_convene_no_one_is_not_blown_and_goes_to_a_dispatcher(
+    holes: ServiceProcs, hkeys: Keys, ops: dict[str, str]
+) -> None:
+    """Point 11 (part): a disputed case nobody is involved in (no rule, no default) blew
+    a whistle calling nobody (「召集  报到」). Now no whistle; the timeline says a dispatcher
+    must assign it (the triage queue itself is another issue's)."""
+    case_id = await _case(holes, hkeys, "other", XINGFU)
+
+    async def told() -> Any:
+        case = await _get(f"{holes.url('router')}/v1/cases/{case_id}", ops)
+        rows = [t for t in case["timeline"] if t["action"] == "whistle_unconvened"]
+        return rows or None
+
+    rows = await eventually(told, timeout=60, what="unconvened whistle on the timeline")
+    assert "无可召集单位，转派单员人工分派" in rows[0]["reason"]
+    assert await _get(f"{holes.url('escalation')}/v1/whistles", ops, case_id=case_id) == []
