@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from services.escalation.backlog import holder_of
 from services.escalation.ladder import (
     first_rung,
+    ladder_of,
     may_decide,
     next_reachable,
     remind_at,
@@ -17,6 +20,7 @@ from services.escalation.ladder import (
     whistle_blower,
 )
 from services.escalation.policy import EscalationPolicy, delay_of, quiet_of
+from services.escalation.report_in import above_blower
 from shared.domain.owners import OwnerDirectory, OwnerKind
 from shared.domain.taxonomy import Location
 
@@ -124,3 +128,23 @@ def test_only_the_blowing_office_or_its_superiors_decide(owners: OwnerDirectory)
     assert may_decide(owners, "d01-xfb", "d01-s01-jd")
     assert not may_decide(owners, "d01-s02-jd", "d01-s01-jd")
     assert not may_decide(owners, None, "d01-s01-jd")
+
+
+def test_a_report_in_miss_goes_to_the_level_above_the_whistle_blower(
+    owners: OwnerDirectory,
+) -> None:
+    """Issue 22 point 6 (was: the parent of the unit that missed, the blower itself)."""
+    deps = SimpleNamespace(owners=owners, policy=EscalationPolicy())
+    above = above_blower(deps, "d01-s01-jd", XINGFU)
+    assert above is not None and above.id == "d01-xfb"
+    gone = SimpleNamespace(owners=owners, policy=EscalationPolicy(unreachable=["d01-xfb"]))
+    top = above_blower(gone, "d01-s01-jd", XINGFU)
+    assert top is not None and top.id == "city-xfj"
+
+
+def test_past_the_city_the_top_office_of_the_place_holds_the_backlog(
+    owners: OwnerDirectory,
+) -> None:
+    """Issue 22 point 5."""
+    top = holder_of(ladder_of(owners, XINGFU))
+    assert top is not None and top.owner is not None and top.owner.id == "city-xfj"
