@@ -317,8 +317,13 @@ async def test_a_designated_lead_asks_for_reconsideration_instead_of_returning(
     case_id, whistle, _co = await _disputed_with_a_standing_co_handler(holes, hkeys, ops)
     decide = f"{holes.url('escalation')}/v1/whistles/{whistle['whistle_id']}/lead"
     assert (await _post(decide, street, {"lead_owner_id": "d01-s01-zfd"})).status_code == 200
-    _, live = await _open_dispatches(holes, ops, case_id, 1)
-    lead = live[0]
+
+    async def designated() -> Any:
+        case = await _get(f"{holes.url('router')}/v1/cases/{case_id}", ops)
+        leads = [d for d in case["dispatches"] if d["role"] == "lead" and d["state"] == "pending"]
+        return leads[0] if leads and leads[0]["owner_id"] == "d01-s01-zfd" else None
+
+    lead = await eventually(designated, timeout=60, what="the designated lead's dispatch")
     url = f"{holes.url('router')}/v1/dispatches/{lead['dispatch_id']}"
     team = await hkeys.make(Role.DEPARTMENT, owner="d01-s01-zfd")
     back = {"reason_code": "not_our_jurisdiction", "note": "不归执法队"}
