@@ -167,12 +167,18 @@ def skipped_note(step: NextStep) -> str:
 async def _join(ctx: Any, row: Row[Any], current: Row[Any]) -> None:
     """Name one more overdue clock on the escalation open at the ladder's rung."""
     open_step = await ctx.conn.scalar(
-        select(func.max(escalations.c.created_at)).where(escalations.c.case_id == row.case_id)
+        select(func.max(escalations.c.created_at)).where(
+            escalations.c.case_id == row.case_id, escalations.c.clock != "report_in"
+        )
     )
     note = f"；另：{describe(ctx, [row])}"
     await ctx.conn.execute(
         update(escalations)
-        .where(escalations.c.case_id == row.case_id, escalations.c.created_at == open_step)
+        .where(
+            escalations.c.case_id == row.case_id,
+            escalations.c.created_at == open_step,
+            escalations.c.clock != "report_in",
+        )
         .values(reason=escalations.c.reason + note)
     )
     log.info("escalation_joined", case_id=str(row.case_id), clock=row.kind, level=current.level)
