@@ -236,7 +236,7 @@ async def measure(
             "SELECT count(*) FROM escalation.outbox WHERE routing_key = 'case.escalated'"
         )
         rungs = await conn.fetchval(
-            "SELECT count(*) FROM escalation.deadlines d WHERE kind = 'escalate.acknowledge'"
+            "SELECT count(*) FROM escalation.deadlines d WHERE kind = 'escalate.case'"
             " AND state = 'armed'"
         )
         pending = await conn.fetchval(

@@ -1,4 +1,5 @@
-"""Escalation's read API: the deadlines of a case and its escalation record.
+"""Escalation's read API: the deadlines of a case, its escalation record, and the backlog
+(积案: cases past the top of the ladder, each with its holder and next reminder).
 
 A supervisor gets the rows of a case in its own area only (an empty list for any other):
 the case's place is the one its clocks were armed with (``policy.location``)."""
@@ -94,6 +95,44 @@ async def list_escalations(
             )
         ).all()
     return [EscalationRead.model_validate(r._mapping) for r in rows]
+
+
+class BacklogRead(BaseModel):
+    case_id: UUID
+    holder_id: str
+    since: datetime
+    next_reminder_at: datetime
+    reminded_at: datetime | None
+
+
+@router.get(
+    "/backlog",
+    response_model=list[BacklogRead],
+    tags=["escalations"],
+    summary="积案 (cases past the top of the ladder)",
+)
+async def list_backlog(
+    key: ReaderKey, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[BacklogRead]:
+    """Oldest first; a supervisor sees the cases of its own area only."""
+    async with request.app.state.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(deadlines)
+                .where(deadlines.c.kind == "backlog", deadlines.c.state == "armed")
+                .order_by(deadlines.c.updated_at)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        BacklogRead(
+            case_id=r.case_id, holder_id=r.owner_id,
+            since=(r.policy or {}).get("backlog_since") or r.updated_at,
+            next_reminder_at=r.due_at, reminded_at=r.reminded_at,
+        )
+        for r in rows
+        if _visible(request, key, [r])
+    ]  # fmt: skip
 
 
 def _visible(request: Request, key: ApiKey, clocks: Sequence[Any]) -> bool:

@@ -1,8 +1,20 @@
-"""One step up the ladder (督办): the typed record, the event, and the next rung's clock.
+"""The case's ladder (督办): one escalation per level per case, naming every overdue clock.
 
 Used by :mod:`services.escalation.firing` inside the scanner's transaction; ``ctx`` gives
-``conn``, ``now``, ``deps`` and ``emit``. Every skip is logged with its reason and kept on
-the escalation row; when nobody is left above, the ladder ends with a warning.
+``conn``, ``now``, ``deps`` and ``emit``. Every writer of a case's ladder first takes the
+case's transaction-scoped advisory lock, so two replicas firing two clocks of one case never
+start two ladders.
+
+* A clock that runs out (``acknowledge``, ``progress``, ``resolve`` of any dispatch) joins
+  the case's ladder: with none running, the case escalates to the first rung above every
+  overdue owner (:func:`~services.escalation.ladder.start_for`); with one running at or above
+  that rung, the clock is added to the open escalation (its reason names it) and nothing new
+  is sent; with one running below it, the case climbs to that rung at once.
+* The ladder row (kind ``escalate.case``, no dispatch) fires at its rung's delay: the case
+  climbs one rung, naming every clock still overdue; when none is (all answered), it stops.
+* Past the city the case joins the backlog (积案, :mod:`services.escalation.backlog`).
+Skipped rungs (nobody there, unreachable) are written into the reason, so the timeline
+explains them.
 """
 
 from __future__ import annotations
@@ -10,85 +22,196 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Row, func, insert, or_, select, text, update
 
-from services.escalation.ladder import CLOCK_CN, next_reachable, rungs_above
+from services.escalation import backlog
+from services.escalation.ladder import CLOCK_CN, NextStep, ladder_of, next_reachable, start_for
 from services.escalation.policy import delay_of
-from services.escalation.tables import deadlines, escalations, whistle_members
+from services.escalation.tables import deadlines, escalations
 from shared.contracts.events import CaseEscalated
 from shared.domain.owners import KIND_LABELS
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
+LADDER_KIND = "escalate.case"
+BASE_CLOCKS = ("acknowledge", "progress", "resolve")
+ROLE_CN = {"lead": "主办", "co_handler": "协办"}
 
 
-async def climb(ctx: Any, row: Row[Any], *, clock: str, start: int) -> None:
-    """Escalate the dispatch of ``row`` to the first reachable rung from ``start``."""
+async def lock_case(ctx: Any, case_id: Any) -> None:
+    """The case's ladder lock, held to the end of the transaction."""
+    await ctx.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": str(case_id)})
+
+
+async def ladder_row(ctx: Any, case_id: Any) -> Row[Any] | None:
+    """The case's running ladder or backlog row (legacy ``escalate.<clock>`` rows count too)."""
+    found: Row[Any] | None = (
+        await ctx.conn.execute(
+            select(deadlines)
+            .where(
+                deadlines.c.case_id == case_id,
+                or_(deadlines.c.kind.like("escalate.%"), deadlines.c.kind == "backlog"),
+                deadlines.c.state == "armed",
+            )
+            .order_by(deadlines.c.level.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).first()
+    return found
+
+
+async def overdue_clocks(ctx: Any, case_id: Any) -> list[Row[Any]]:
+    """The case's clocks that ran out and were not answered since (lead first)."""
+    rows = (
+        await ctx.conn.execute(
+            select(deadlines).where(
+                deadlines.c.case_id == case_id,
+                deadlines.c.kind.in_(BASE_CLOCKS),
+                deadlines.c.state == "fired",
+            )
+        )
+    ).all()
+    return sorted(rows, key=_order)
+
+
+def _order(row: Row[Any]) -> tuple[int, int, Any]:
+    role = (row.policy or {}).get("role", "lead")
+    return (0 if role == "lead" else 1, BASE_CLOCKS.index(row.kind), row.due_at)
+
+
+async def clock_overdue(ctx: Any, row: Row[Any]) -> str:
+    """A dispatch clock ran out (``row`` already marked fired): join or start the ladder."""
+    await lock_case(ctx, row.case_id)
+    current = await ladder_row(ctx, row.case_id)
+    overdue = await overdue_clocks(ctx, row.case_id)
+    start = start_for(ctx.deps.owners, [c.owner_id for c in overdue])
+    if current is not None and current.level >= start:
+        await _join(ctx, row, current)
+        return "joined"
+    start = max(start, current.level + 1) if current is not None else start
+    await climb(ctx, row, overdue, start=start, from_owner=row.owner_id, current=current)
+    return "escalated"
+
+
+async def ladder_due(ctx: Any, row: Row[Any]) -> str:
+    """The rung told last did not move the case: up one rung, or stop when all answered."""
+    await lock_case(ctx, row.case_id)
+    overdue = await overdue_clocks(ctx, row.case_id)
+    if not overdue:
+        log.info("escalation_ladder_answered", case_id=str(row.case_id))
+        return "answered"
+    await climb(ctx, row, overdue, start=row.level + 1, from_owner=row.owner_id, current=row)
+    return "climbed"
+
+
+async def climb(
+    ctx: Any,
+    row: Row[Any],
+    overdue: list[Row[Any]],
+    *,
+    start: int,
+    from_owner: str,
+    current: Row[Any] | None,
+) -> None:
+    """Tell the first reachable rung from ``start``; past the top, the backlog."""
     deps, policy = ctx.deps, row.policy or {}
-    dispatch_owner = policy.get("dispatch_owner_id", row.owner_id)
-    rungs = rungs_above(deps.owners, dispatch_owner, Location(**policy.get("location", {})))
+    rungs = ladder_of(deps.owners, Location(**policy.get("location", {})))
     step = next_reachable(rungs, start, unreachable=frozenset(deps.policy.unreachable))
     for reason in step.skipped:
         log.info("escalation_level_skipped", case_id=str(row.case_id), reason=reason)
     if step.owner is None:
-        log.warning("escalation_ladder_exhausted", case_id=str(row.case_id), clock=clock)
+        await backlog.join(
+            ctx, row, overdue, rungs, step.skipped, from_owner=from_owner, current=current
+        )
         return
     kind = rungs[step.index].kind
     due = deps.calendar.add(ctx.now, delay_of(policy, kind.value))
-    source = deps.owners.get(row.owner_id)
     reason = (
-        f"{CLOCK_CN.get(clock, clock)}时限已过（应于 {row.due_at.isoformat()}），"
-        f"{source.name if source else row.owner_id} 未办，升级至{KIND_LABELS[kind]}"
-        f"「{step.owner.name}」督办，须于 {due.isoformat()} 前推动"
+        f"{describe(ctx, overdue)}；升级至{KIND_LABELS[kind]}「{step.owner.name}」督办，"
+        f"须于 {due.isoformat()} 前推动{skipped_note(step)}"
     )
-    await record(ctx, row, clock, kind.value, step.owner.id, reason, due, step.skipped)
-    await _arm_rung(ctx, row, clock, step.owner.id, step.index, due)
+    first = overdue[0] if overdue else row
+    await record(
+        ctx, first, clocks(overdue), kind.value, step.owner.id, reason, due, step.skipped,
+        from_owner=from_owner,
+    )  # fmt: skip
+    await arm_ladder(ctx, row, current, step.owner.id, step.index, due)
 
 
-async def _arm_rung(ctx: Any, row: Row[Any], clock: str, owner: str, level: int, due: Any) -> None:
-    """The ``escalate.<clock>`` row of the dispatch, (re-)armed for the rung just told."""
+def clocks(overdue: list[Row[Any]]) -> str:
+    """The escalation's ``clock``: the overdue kinds, in ladder order, comma-joined."""
+    kinds = {c.kind for c in overdue}
+    return ",".join(k for k in BASE_CLOCKS if k in kinds) or "acknowledge"
+
+
+def describe(ctx: Any, overdue: list[Row[Any]]) -> str:
+    """「签收时限已过：幸福社区居委会（主办，应于 …）」 for each overdue clock."""
+    parts = []
+    for c in overdue:
+        owner = ctx.deps.owners.get(c.owner_id)
+        name = owner.name if owner else c.owner_id
+        role = ROLE_CN.get((c.policy or {}).get("role", ""), "")
+        parts.append(
+            f"{CLOCK_CN.get(c.kind, c.kind)}时限已过：{name}"
+            f"（{role + '，' if role else ''}应于 {c.due_at.isoformat()}）未办"
+        )
+    return "；".join(parts) or "时限已过"
+
+
+def skipped_note(step: NextStep) -> str:
+    return f"（跳过：{'；'.join(step.skipped)}）" if step.skipped else ""
+
+
+async def _join(ctx: Any, row: Row[Any], current: Row[Any]) -> None:
+    """Name one more overdue clock on the escalation open at the ladder's rung."""
+    open_step = await ctx.conn.scalar(
+        select(func.max(escalations.c.created_at)).where(
+            escalations.c.case_id == row.case_id, escalations.c.clock != "report_in"
+        )
+    )
+    note = f"；另：{describe(ctx, [row])}"
+    await ctx.conn.execute(
+        update(escalations)
+        .where(
+            escalations.c.case_id == row.case_id,
+            escalations.c.created_at == open_step,
+            escalations.c.clock != "report_in",
+        )
+        .values(reason=escalations.c.reason + note)
+    )
+    log.info("escalation_joined", case_id=str(row.case_id), clock=row.kind, level=current.level)
+
+
+async def arm_ladder(
+    ctx: Any,
+    row: Row[Any],
+    current: Row[Any] | None,
+    owner: str,
+    level: int,
+    due: Any,
+    *,
+    kind: str = LADDER_KIND,
+) -> None:
+    """The case's ladder row, (re-)armed for the rung just told."""
     changes = {
         "owner_id": owner, "due_at": due, "next_at": due, "level": level, "state": "armed",
-        "fired_at": None, "updated_at": ctx.now,
+        "remind_at": None, "reminded_at": None, "fired_at": None, "updated_at": ctx.now,
     }  # fmt: skip
-    stmt = pg_insert(deadlines).values(
-        deadline_id=new_id(),
-        case_id=row.case_id,
-        dispatch_id=row.dispatch_id,
-        kind=f"escalate.{clock}",
-        policy=row.policy,
-        created_at=ctx.now,
-        **changes,
-    )
-    await ctx.conn.execute(
-        stmt.on_conflict_do_update(
-            constraint="uq_deadline_dispatch_kind",
-            set_=changes | {"version": deadlines.c.version + 1},
+    if current is not None:
+        await ctx.conn.execute(
+            update(deadlines)
+            .where(deadlines.c.deadline_id == current.deadline_id)
+            .values(**changes, kind=kind, version=deadlines.c.version + 1)
         )
-    )
-
-
-async def report_in_missed(ctx: Any, row: Row[Any]) -> None:
-    """A convened owner did not report in: its parent (the first reachable) is told."""
-    await ctx.conn.execute(
-        update(whistle_members)
-        .where(
-            whistle_members.c.whistle_id == row.whistle_id,
-            whistle_members.c.owner_id == row.owner_id,
-            whistle_members.c.state == "convened",
-        )
-        .values(state="missed")
-    )
-    unreachable = set(ctx.deps.policy.unreachable)
-    above = [o for o in ctx.deps.owners.chain(row.owner_id)[1:] if o.id not in unreachable]
-    if not above:
-        log.warning("report_in_escalation_skipped", owner=row.owner_id, reason="无上级单位")
         return
-    parent = above[0]
-    reason = f"{row.owner_id} 未在 {row.due_at.isoformat()} 前报到，报其上级「{parent.name}」督办"
-    await record(ctx, row, "report_in", parent.kind.value, parent.id, reason, None, [])
+    await ctx.conn.execute(
+        insert(deadlines).values(
+            deadline_id=new_id(), case_id=row.case_id, dispatch_id=None, kind=kind,
+            policy=row.policy, created_at=ctx.now, **changes,
+        )
+    )  # fmt: skip
 
 
 async def record(
@@ -100,13 +223,14 @@ async def record(
     reason: str,
     due: Any,
     skipped: list[str],
+    *,
+    from_owner: str | None = None,
 ) -> None:
     """The typed escalation row and its ``case.escalated`` event."""
-    escalation_id = new_id()
     values = {
-        "escalation_id": escalation_id, "case_id": row.case_id, "dispatch_id": row.dispatch_id,
+        "escalation_id": new_id(), "case_id": row.case_id, "dispatch_id": row.dispatch_id,
         "whistle_id": row.whistle_id, "clock": clock, "level": level,
-        "from_owner_id": row.owner_id, "to_owner_id": to_owner, "reason": reason,
+        "from_owner_id": from_owner or row.owner_id, "to_owner_id": to_owner, "reason": reason,
     }  # fmt: skip
     await ctx.conn.execute(
         insert(escalations).values(

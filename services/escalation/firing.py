@@ -4,12 +4,15 @@
 state = 'armed'``; when no row answers, the timer is stale (disarmed, re-armed or fired by
 someone else) and nothing happens. Otherwise, in the caller's transaction:
 
-* before ``due_at``, the reminder (催办) goes to the owner, unless it is quiet time: then
-  it is held (re-scheduled to the end of the quiet hours), never dropped;
-* at ``due_at`` a clock climbs the ladder (:mod:`services.escalation.ladder`): one
-  ``escalations`` row and a ``case.escalated`` to the next reachable rung, and the
-  ``escalate.<clock>`` row is armed with that rung's own delay;
-* a missed ``report_in`` escalates to the parent of the owner who did not report in.
+* before ``due_at``, the reminder (催办) goes to the owner, unless it is quiet time and
+  the clock's urgency is one quiet hours hold (not an emergency): then it is held
+  (re-scheduled to the end of the quiet hours), never dropped;
+* at ``due_at`` a dispatch clock joins the case's ladder (:mod:`services.escalation.climb`:
+  one escalation per level per case, naming every overdue clock), and the case's
+  ``escalate.case`` row climbs a rung at its own delay; past the city, the backlog;
+* a ``progress`` clock of a dispatch never acknowledged does not escalate (its acknowledge
+  clock already speaks): it is held, and starts again from the acknowledgement;
+* a missed ``report_in`` escalates to the level above the office that blew the whistle.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Row, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.escalation.climb import climb, report_in_missed
+from services.escalation import backlog
+from services.escalation.climb import clock_overdue, ladder_due
 from services.escalation.ladder import CLOCK_CN
 from services.escalation.metrics import FIRED, LATENESS
-from services.escalation.policy import quiet_of
+from services.escalation.policy import quiet_holds, quiet_of
+from services.escalation.report_in import report_in_missed
 from services.escalation.tables import deadlines
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseReminder
@@ -73,7 +78,7 @@ async def fire(ctx: FireContext, row: Row[Any]) -> str:
 
 async def _remind(ctx: FireContext, row: Row[Any]) -> str:
     quiet = quiet_of(row.policy or {})
-    if quiet.contains(ctx.now):
+    if quiet_holds(row.policy or {}) and quiet.contains(ctx.now):
         later = quiet.next_allowed(ctx.now)
         held = later < row.due_at
         await _set(ctx, row, remind_at=later if held else None, next_at=min(later, row.due_at))
@@ -101,11 +106,26 @@ async def _expire(ctx: FireContext, row: Row[Any]) -> str:
     if row.kind == "report_in":
         await report_in_missed(ctx, row)
         return "report_in_missed"
+    if row.kind == backlog.KIND:
+        return await backlog.remind(ctx, row)
     if row.kind.startswith("escalate."):
-        await climb(ctx, row, clock=row.kind.split(".", 1)[1], start=row.level + 1)
-        return "climbed"
-    await climb(ctx, row, clock=row.kind, start=0)
-    return "escalated"
+        return await ladder_due(ctx, row)
+    if row.kind == "progress" and await _never_acknowledged(ctx, row):
+        await _set(
+            ctx, row, state="disarmed", policy=(row.policy or {}) | {"held": "unacknowledged"}
+        )
+        return "progress_held"
+    return await clock_overdue(ctx, row)
+
+
+async def _never_acknowledged(ctx: FireContext, row: Row[Any]) -> bool:
+    """The dispatch's acknowledge clock is still running or ran out: never acknowledged."""
+    state = await ctx.conn.scalar(
+        select(deadlines.c.state).where(
+            deadlines.c.dispatch_id == row.dispatch_id, deadlines.c.kind == "acknowledge"
+        )
+    )
+    return state in ("armed", "fired")
 
 
 async def _set(ctx: FireContext, row: Row[Any], **values: Any) -> None:

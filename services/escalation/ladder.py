@@ -1,11 +1,14 @@
 """Pure rules of the ladder (督办) and reminders (催办): no I/O, time passed in.
 
-The ladder of a dispatch is the location's petition ladder (community → street office →
-district petition bureau → city petition bureau) above the dispatch's owner. An owner on
-the ladder starts one rung above itself; a department starts at the first rung on its own
-parent chain (a street team goes to its street office, a district bureau to the district);
-an owner the directory does not know gets the whole ladder. A rung nobody serves at the
-location, or an owner configured as unreachable, is skipped with a reason: never stalled.
+The ladder of a case is its location's petition ladder (community → street office →
+district petition bureau → city petition bureau). It starts at the office of the case's own
+area, for every kind of owner: a property firm, a maintenance unit, a street team or a
+district bureau is first supervised by the community of the place, then the street (they
+supervise on the ground). Only an owner that is itself on the ladder starts one rung above
+its own kind (a community's dispatch goes to the street). When several clocks of one case
+are overdue, the case climbs once, from the highest of their starts (:func:`start_for`). A
+rung nobody serves at the location, or an owner configured as unreachable, is skipped with
+a reason that goes on the timeline: never stalled.
 """
 
 from __future__ import annotations
@@ -30,19 +33,28 @@ class NextStep:
     skipped: list[str]
 
 
+def ladder_of(directory: OwnerDirectory, location: Location) -> list[Rung]:
+    """Every rung of the place, lowest first (a rung with nobody there has ``owner=None``)."""
+    return [Rung(kind, directory.serving(kind, location)) for kind in LADDER_KINDS]
+
+
+def first_rung(directory: OwnerDirectory, owner_id: str) -> int:
+    """Where a dispatch of ``owner_id`` starts on the ladder: the office of the case's own
+    area (0), whatever the owner's kind; an owner on the ladder one rung above its own."""
+    owner = directory.get(owner_id)
+    if owner is not None and owner.kind in LADDER_KINDS:
+        return LADDER_KINDS.index(owner.kind) + 1
+    return 0
+
+
+def start_for(directory: OwnerDirectory, owner_ids: list[str]) -> int:
+    """The first rung above every overdue owner of one case (one escalation names them all)."""
+    return max((first_rung(directory, o) for o in owner_ids), default=0)
+
+
 def rungs_above(directory: OwnerDirectory, owner_id: str, location: Location) -> list[Rung]:
     """The rungs a dispatch of ``owner_id`` at ``location`` climbs, lowest first."""
-    rungs = [Rung(kind, directory.serving(kind, location)) for kind in LADDER_KINDS]
-    chain = directory.chain(owner_id)
-    if not chain:
-        return rungs
-    own = chain[0]
-    if own.kind in LADDER_KINDS:
-        return rungs[LADDER_KINDS.index(own.kind) + 1 :]
-    for above in chain[1:]:
-        if above.kind in LADDER_KINDS:
-            return rungs[LADDER_KINDS.index(above.kind) :]
-    return rungs
+    return ladder_of(directory, location)[first_rung(directory, owner_id) :]
 
 
 def next_reachable(

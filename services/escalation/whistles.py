@@ -117,6 +117,7 @@ async def designate_lead(
         lead_owner_id=decision.lead_owner_id,
         co_handler_ids=co,
         designated_by=key.actor,
+        designated_by_owner=key.owner_id if key.role is Role.SUPERVISOR else row.blown_by,
     )
 
 

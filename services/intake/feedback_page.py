@@ -34,6 +34,7 @@ from shared.auth.dependency import AnonymousLimit
 from shared.domain.calendar import SHANGHAI
 from shared.domain.taxonomy import label
 from shared.security.links import read_feedback_token
+from shared.security.redact import mask_numbers
 from shared.web.app import Conflict, NotFound
 from shared.web.problems import ANONYMOUS, BODY, CONFLICT, InvalidRequest, Problem
 
@@ -187,12 +188,12 @@ def _view(request: Request, row: Any) -> CaseView:
         owner = deps.owners.get(result.get("lead_owner_id", "")) if deps.owners else None
         shown = {
             "outcome": OUTCOMES.get(result.get("outcome", ""), result.get("outcome", "")),
-            "summary": result.get("summary", ""),
+            "summary": mask_numbers(result.get("summary", "")),
             "owner": owner.name if owner else "",
         }
     return CaseView(
         number=row._mapping.get("case_number") or str(row.case_id),
-        title=row.title,
+        title=mask_numbers(row.title),
         category=deps.category_names.get(row.category, label(row.category)),
         received_at=_local(row.received_at),
         result=shown,

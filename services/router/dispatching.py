@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -124,18 +125,25 @@ async def dispatch_case(
     co_handlers: bool = True,
     title: str | None = None,
     stored: bool = False,
+    kept: Collection[str] = (),
+    designated_by: str | None = None,
 ) -> None:
     """One dispatch for the lead and one per co-handler, each with its own frozen clocks.
 
     ``ctx`` is a consumer's HandlerContext or a department action's ActionContext (both
     give ``conn``, ``now``, ``deps`` and ``emit``). A re-route (``from_state`` rerouting)
-    makes only the new lead's dispatch: the co-handlers' stand.
+    makes only the new lead's dispatch: the co-handlers' stand. ``kept``: co-handlers whose
+    open dispatch the new plan keeps (no second one). ``designated_by``: the office that
+    named the lead after a whistle, kept on the lead dispatch (it cannot return the case).
     """
     assert decision.lead_owner_id is not None
     owners = [(decision.lead_owner_id, "lead")]
     if co_handlers:
-        owners += [(o, "co_handler") for o in decision.co_handler_ids]
-    infos = [_create_dispatch(ctx, case_id, decision, o, role) for o, role in owners]
+        owners += [(o, "co_handler") for o in decision.co_handler_ids if o not in kept]
+    infos = [
+        _create_dispatch(ctx, case_id, decision, o, role, designated_by if role == "lead" else None)
+        for o, role in owners
+    ]
     state: CaseState = from_state  # a case already in hand keeps its state
     if from_state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
         trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
@@ -210,7 +218,12 @@ async def mark_disputed(
 
 
 def _create_dispatch(
-    ctx: Any, case_id: UUID, decision: RoutingDecision, owner_id: str, role: str
+    ctx: Any,
+    case_id: UUID,
+    decision: RoutingDecision,
+    owner_id: str,
+    role: str,
+    designated_by: str | None = None,
 ) -> DispatchInfo:
     """Defer the dispatch row (nothing reads it back before the commit) and describe it."""
     deps = ctx.deps
@@ -226,6 +239,8 @@ def _create_dispatch(
         "resolve_within": str(decision.resolve_within),
         "keep_in_touch": str(decision.keep_in_touch) if decision.keep_in_touch else None,
     }
+    if designated_by is not None:
+        policy["designated_by"] = designated_by
     ctx.defer(
         dispatches,
         {
@@ -275,8 +290,11 @@ def _triage_reason(decision: RoutingDecision) -> str:
     return f"分类：规则 {decision.matched_rule_id}，{decision.tier.value} 类"
 
 
-async def cancel_open_dispatches(ctx: Any, case_id: UUID, *, reason: str) -> None:
-    """Cancel every dispatch of the case still open; each gets a timeline row and an event."""
+async def cancel_open_dispatches(
+    ctx: Any, case_id: UUID, *, reason: str, keep: Collection[UUID] = ()
+) -> None:
+    """Cancel every dispatch of the case still open but those in ``keep``; each gets a
+    timeline row and an event."""
     rows = (
         await ctx.conn.execute(
             select(dispatches)
@@ -285,6 +303,8 @@ async def cancel_open_dispatches(ctx: Any, case_id: UUID, *, reason: str) -> Non
         )
     ).all()
     for row in rows:
+        if row.dispatch_id in keep:
+            continue
         new_state = fire_dispatch(DispatchState(row.state), "cancel")
         await ctx.conn.execute(
             update(dispatches)

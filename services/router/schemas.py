@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.taxonomy import ReturnReason
 from shared.web.fields import Text
@@ -82,6 +82,28 @@ class ReturnIn(BaseModel):
 
     reason_code: ReturnReason = Field(description="退单理由代码")
     note: Text = Field(min_length=1, max_length=1000, description="说明：为何不属本单位、应由谁办")
+
+
+class ReconsiderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(min_length=1, max_length=1000, description="为何请指定单位复核")
+
+
+class ReconsiderDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uphold: bool = Field(description="true 维持指定 / false 改派（须给 lead_owner_id）")
+    reason: Text = Field(min_length=1, max_length=1000, description="决定理由")
+    lead_owner_id: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", description="改派的新主办"
+    )
+
+    @model_validator(mode="after")
+    def _reassign_names_a_lead(self) -> ReconsiderDecisionIn:
+        if not self.uphold and self.lead_owner_id is None:
+            raise ValueError("改派须指定新的主办单位 lead_owner_id (name the new lead)")
+        return self
 
 
 class ProgressIn(BaseModel):

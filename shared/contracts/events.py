@@ -132,6 +132,8 @@ class ExtensionRequested(Payload):
     working_days: int
     reason: str
     resolve_due_at: AwareDatetime
+    # The office that decides (the owner's escalation parent), told of the request.
+    approver_id: str | None = None
 
 
 class DispatchResolved(Payload):
@@ -183,12 +185,27 @@ class WhistleBlown(Payload):
     location: LocationData
 
 
+class WhistleUnconvened(Payload):
+    """A whistle that could convene no one (no unit involved, no default for the category):
+    not blown; the case is for a dispatcher to assign by hand. The triage queue (another
+    issue) is to consume this; until then the router writes it on the timeline."""
+
+    case_id: UUID
+    category: str
+    reason: str
+    location: LocationData
+    blown_by: str | None = None
+
+
 class WhistleLeadDesignated(Payload):
     whistle_id: UUID
     case_id: UUID
     lead_owner_id: str
     co_handler_ids: list[str] = Field(default_factory=list)
     designated_by: str
+    # The office that decided (the supervisor's own office, else the blowing office): the
+    # lead it names cannot return the case, only ask that office to reconsider.
+    designated_by_owner: str | None = None
 
 
 class CaseDuplicateLinked(Payload):
@@ -292,6 +309,7 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("case.escalated", 1): CaseEscalated,
     ("whistle.blown", 1): WhistleBlown,
     ("whistle.lead_designated", 1): WhistleLeadDesignated,
+    ("whistle.unconvened", 1): WhistleUnconvened,
     ("case.duplicate_linked", 1): CaseDuplicateLinked,
     ("alert.raised", 1): AlertRaised,
     ("feedback.received", 1): FeedbackReceived,

@@ -90,6 +90,14 @@ class AlertRule(_Strict):
         """Collective rules count distinct petitioners; cluster rules count cases."""
         return (petitioners if self.kind == "collective" else cases) >= self.threshold
 
+    def for_family(self, category: str) -> AlertRule:
+        """A collective rule narrowed to one category family at its place (issue 22): the
+        rule's pattern (``property.*``) says which families it watches; each family (the
+        category itself: 电梯 ``property.elevator``, 收费 ``property.fee``) is counted, locked
+        and alerted on its own, as ``<rule id>/<category>``. Elevator and fee complaints are
+        two matters, never one 集体访."""
+        return self.model_copy(update={"id": f"{self.id}/{category}", "category": category})
+
 
 class IntakePolicy(_Strict):
     version: str = "0"
@@ -118,7 +126,12 @@ class IntakePolicy(_Strict):
         return policy
 
     def rules_for(self, category: str) -> list[AlertRule]:
-        return [r for r in self.alerts if r.matches(category)]
+        """The rules a case of ``category`` counts toward (collective ones for its family)."""
+        return [
+            r.for_family(category) if r.kind == "collective" else r
+            for r in self.alerts
+            if r.matches(category)
+        ]
 
 
 def places(location: dict[str, Any]) -> dict[str, str | None]:

@@ -28,7 +28,8 @@ Facts a guarded trigger needs, passed as keyword arguments (forgetting one is a
   close             kind (CloseKind); rating (Rating | None); second_handling (bool)
   reopen            rating
   merge             target_open   (the case it is merged into is still open)
-  return_dispatch   reason_code   (ReturnReason)
+  return_dispatch   reason_code   (ReturnReason); designated_lead (bool, default False)
+  request_reconsideration  designated_lead (bool)
 
 The case is resolved only when the lead dispatch is resolved and every co-handler (协办)
 has reported. ``closed`` and ``merged`` are terminal: a complaint that comes back after
@@ -39,7 +40,10 @@ Dispatch (one owner each; reassignment = cancel this one and make a new one, so 
 dispatch keeps the clocks frozen when it was made)::
 
   pending → acknowledged → in_progress → resolved
-  pending|acknowledged → returned   退单, needs a ``reason_code`` (:class:`ReturnReason`)
+  pending|acknowledged → returned   退单, needs a ``reason_code`` (:class:`ReturnReason`);
+                                   never by a lead a superior designated after a whistle
+  open ⟲ request_reconsideration   that designated lead asks the designating office to
+                                   reconsider (申请复核, with a reason); the office decides
   open → expired                   a deadline passed and escalation took over. Not a dead
                                    end: a late ack, progress or result moves it on, since
                                    the clocks run from dispatch, not from 签收
@@ -131,7 +135,17 @@ DISPATCH_TRANSITIONS: list[dict[str, Any]] = [
     *_rows("request_extension", [D.ACKNOWLEDGED], D.ACKNOWLEDGED),
     *_rows("request_extension", [D.IN_PROGRESS], D.IN_PROGRESS),
     *_rows("resolve", [D.ACKNOWLEDGED, D.IN_PROGRESS, D.EXPIRED], D.RESOLVED),
-    *_rows("return_dispatch", [D.PENDING, D.ACKNOWLEDGED], D.RETURNED, ("return_reason_given",)),
+    *_rows(
+        "return_dispatch",
+        [D.PENDING, D.ACKNOWLEDGED],
+        D.RETURNED,
+        ("return_reason_given", "not_a_designated_lead"),
+    ),
+    *[
+        row
+        for s in _OPEN_DISPATCH
+        for row in _rows("request_reconsideration", [s], s, ("is_a_designated_lead",))
+    ],
     *_rows("expire", _OPEN_DISPATCH, D.EXPIRED),
     *_rows("cancel", _OPEN_DISPATCH, D.CANCELLED),
 ]
@@ -201,6 +215,14 @@ _CONDITIONS: dict[str, _Condition] = {
         ("reason_code",), lambda c: _as(ReturnReason, c["reason_code"]) is not None,
         "退单须给出理由代码 (a return needs a reason code: "
         + ", ".join(r.value for r in ReturnReason) + ")"),
+    "not_a_designated_lead": _Condition(
+        (), lambda c: c.get("designated_lead") is not True,
+        "上级吹哨后指定的主办单位不能退单；如有异议，请向指定单位申请复核 "
+        "(a lead designated by a superior cannot return the case: ask for reconsideration)"),
+    "is_a_designated_lead": _Condition(
+        ("designated_lead",), lambda c: c["designated_lead"] is True,
+        "只有上级指定的主办单位可申请复核；其他派单可直接退单 "
+        "(only a designated lead asks for reconsideration)"),
 }  # fmt: skip
 
 # --- why an action the table does not offer is refused -------------------------------------

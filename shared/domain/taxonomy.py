@@ -71,7 +71,7 @@ LABELS: dict[str, str] = {
     "request_feedback": "回访", "close": "结案", "reopen": "二次办理", "reroute": "改派",
     "dispute": "标记争议", "redispatch": "重新派单", "merge": "合并",
     "acknowledge": "签收", "request_extension": "申请延期", "return_dispatch": "退单",
-    "expire": "超时", "cancel": "撤销",
+    "expire": "超时", "cancel": "撤销", "request_reconsideration": "申请复核",
     # tiers and urgencies
     "simple": "简易", "complex": "复杂", "difficult": "疑难",
     "emergency": "紧急", "urgent": "加急", "normal": "一般",

@@ -68,7 +68,7 @@ async def test_elevator_complaints_in_one_compound_raise_exactly_one_alert_with_
         assert {r.status_code for r in more} == {201}
         again = (await http.get(f"{url}/alerts", headers=supervisor)).json()
         assert len(_mine(again, "elevator-cluster")) == 1
-        group = _mine(again, "collective-property")
+        group = _mine(again, "collective-property/property.elevator")
         assert len(group) == 1 and group[0]["priority"] == "high"
         assert (await http.get(f"{url}/alerts", headers=channel)).status_code == 403
 

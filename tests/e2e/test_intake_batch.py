@@ -246,7 +246,10 @@ async def test_an_alert_tipped_inside_one_batch_is_raised_once_with_the_cases_be
     )
     raised = {a["rule_id"]: a for a in (json.loads(b["body"])["data"] for b in rows)}
     assert len(rows) == len(raised) == 2  # each rule once
-    cluster, collective = raised["elevator-cluster"], raised["collective-property"]
+    cluster, collective = (
+        raised["elevator-cluster"],
+        raised["collective-property/property.elevator"],
+    )
     assert (cluster["case_count"], cluster["case_ids"]) == (3, ids[:3])
     assert (collective["case_count"], collective["case_ids"]) == (5, ids)  # 5 people
     # no firm serves a new compound, so nobody is convened and no linked handling opens

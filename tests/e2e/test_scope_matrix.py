@@ -397,6 +397,16 @@ async def deadlines(w: World, role: str) -> Call:
     return Call("/v1/deadlines", params={"case_id": c.case_id}, marker=c.dispatch_id)
 
 
+def on_shared_dispatch(path: str, body: Any) -> Target:
+    """Every role tries the shared case's lead dispatch (nobody may change it)."""
+
+    async def target(w: World, role: str) -> Call:
+        c = await w.case("shared")
+        return Call(path.format(dispatch_id=c.dispatch_id), json=body)
+
+    return target
+
+
 async def escalations(w: World, role: str) -> Call:
     c = await w.case("shared")
     return Call("/v1/escalations", params={"case_id": c.case_id}, marker=c.case_id)
@@ -528,6 +538,21 @@ MATRIX: dict[tuple[str, str, str], Row] = {
             lambda w: w.case("return-own"),
         ),
     ),
+    # 复核: only a lead designated after a whistle may ask (the shared case's lead was
+    # routed, so its owner is refused with 409); the decision is the designating office's
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/reconsideration"): Row(
+        cells(403, dept_own=409, dept_other=404, admin=409),
+        on_shared_dispatch(
+            "/v1/dispatches/{dispatch_id}/reconsideration", {"reason": "本单位无执法权"}
+        ),
+    ),
+    ("router", "POST", "/v1/dispatches/{dispatch_id}/reconsideration/decision"): Row(
+        cells(403, sup_in=404, sup_out=404, admin=409),
+        on_shared_dispatch(
+            "/v1/dispatches/{dispatch_id}/reconsideration/decision",
+            {"uphold": True, "reason": "维持指定"},
+        ),
+    ),
     # the whole case: also the department holding a live dispatch of it (404 to another)
     ("router", "GET", "/v1/cases/{case_id}"): Row(
         WATCH_ONE | {"dept_own": "ok", "dept_other": 404}, on_case("/v1/cases/{case_id}")
@@ -559,6 +584,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("router", "GET", "/console/static/{name}"): Row(PUBLIC, fixed("/console/static/console.css")),
     # escalation: clocks, escalation steps, whistles, extensions
     ("escalation", "GET", "/v1/deadlines"): Row(WATCH_LIST, deadlines),
+    ("escalation", "GET", "/v1/backlog"): Row(
+        cells(403, sup_in="ok", sup_out="ok", ops="ok", admin="ok"), fixed("/v1/backlog")
+    ),
     ("escalation", "GET", "/v1/escalations"): Row(
         cells(403, sup_in="ok", sup_out="hidden", ops="ok", admin="ok"), escalations
     ),

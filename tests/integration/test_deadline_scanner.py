@@ -81,8 +81,9 @@ async def _count(engine: AsyncEngine, stmt: Any) -> int:
 async def test_two_scanners_fire_each_due_row_exactly_once(
     engine: AsyncEngine, deps: EscalationDeps
 ) -> None:
-    case_id = new_id()
-    rows = [_row(case_id, due=NOON - timedelta(minutes=i)) for i in range(60)]
+    # One case each: one case has one ladder (issue 22), so sixty clocks of sixty cases.
+    rows = [_row(new_id(), due=NOON - timedelta(minutes=i)) for i in range(60)]
+    case_ids = [r["case_id"] for r in rows]
     async with engine.begin() as conn:
         await conn.execute(insert(deadlines), rows)
     clock = FixedClock(NOON)
@@ -96,12 +97,12 @@ async def test_two_scanners_fire_each_due_row_exactly_once(
 
     claimed = await asyncio.gather(*(drain(s) for s in scanners))
     assert sum(claimed) == len(rows)
-    steps = await _count(engine, select(func.count()).where(escalations.c.case_id == case_id))
+    steps = await _count(engine, select(func.count()).where(escalations.c.case_id.in_(case_ids)))
     assert steps == len(rows), "one escalation per fired clock, none twice"
     fired = await _count(
         engine,
         select(func.count()).where(
-            deadlines.c.case_id == case_id,
+            deadlines.c.case_id.in_(case_ids),
             deadlines.c.kind == "acknowledge",
             deadlines.c.state == "fired",
         ),
@@ -110,15 +111,15 @@ async def test_two_scanners_fire_each_due_row_exactly_once(
     told = await _count(
         engine,
         select(func.count()).where(
-            outbox.c.case_id == case_id, outbox.c.routing_key == "case.escalated"
+            outbox.c.case_id.in_(case_ids), outbox.c.routing_key == "case.escalated"
         ),
     )
     assert told == len(rows)
     ladder = await _count(
         engine,
         select(func.count()).where(
-            deadlines.c.case_id == case_id,
-            deadlines.c.kind == "escalate.acknowledge",
+            deadlines.c.case_id.in_(case_ids),
+            deadlines.c.kind == "escalate.case",
             deadlines.c.state == "armed",
             deadlines.c.owner_id == "d01-s01-jd",
         ),

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from services.escalation.backlog import holder_of
 from services.escalation.ladder import (
+    first_rung,
+    ladder_of,
     may_decide,
     next_reachable,
     remind_at,
     rungs_above,
+    start_for,
     whistle_blower,
 )
 from services.escalation.policy import EscalationPolicy, delay_of, quiet_of
+from services.escalation.report_in import above_blower
 from shared.domain.owners import OwnerDirectory, OwnerKind
 from shared.domain.taxonomy import Location
 
@@ -39,12 +45,26 @@ def test_a_community_dispatch_climbs_street_then_district_then_city(
     assert _ids(rungs) == ["d01-s01-jd", "d01-xfb", "city-xfj"]
 
 
-def test_a_street_department_starts_at_its_street_office(owners: OwnerDirectory) -> None:
-    assert _ids(rungs_above(owners, "d01-s01-zfd", XINGFU)) == ["d01-s01-jd", "d01-xfb", "city-xfj"]
+WHOLE = ["d01-s01-c01-sq", "d01-s01-jd", "d01-xfb", "city-xfj"]
 
 
-def test_a_district_department_starts_at_the_district_bureau(owners: OwnerDirectory) -> None:
-    assert _ids(rungs_above(owners, "d01-sthj", XINGFU)) == ["d01-xfb", "city-xfj"]
+@pytest.mark.parametrize(
+    "owner", ["wy-xingfu", "wb-anda", "d01-s01-zfd", "d01-sthj", "d01-zjw", "d01-s01-pcs"]
+)
+def test_every_owner_kind_starts_at_the_office_of_the_case_own_area(
+    owners: OwnerDirectory, owner: str
+) -> None:
+    """Issue 22 point 3: a property firm's overdue clock is first the community's and the
+    street's business, not straight the district's (was: the owner's own parent chain)."""
+    assert _ids(rungs_above(owners, owner, XINGFU)) == WHOLE
+
+
+def test_one_case_climbs_once_from_above_every_overdue_owner(owners: OwnerDirectory) -> None:
+    assert first_rung(owners, "wy-xingfu") == 0
+    assert first_rung(owners, "d01-s01-c01-sq") == 1
+    assert first_rung(owners, "d01-s01-jd") == 2
+    assert start_for(owners, ["d01-s01-sfs", "d01-s01-c01-sq"]) == 1
+    assert start_for(owners, []) == 0
 
 
 def test_an_unknown_owner_gets_the_whole_ladder_of_the_place(owners: OwnerDirectory) -> None:
@@ -108,3 +128,23 @@ def test_only_the_blowing_office_or_its_superiors_decide(owners: OwnerDirectory)
     assert may_decide(owners, "d01-xfb", "d01-s01-jd")
     assert not may_decide(owners, "d01-s02-jd", "d01-s01-jd")
     assert not may_decide(owners, None, "d01-s01-jd")
+
+
+def test_a_report_in_miss_goes_to_the_level_above_the_whistle_blower(
+    owners: OwnerDirectory,
+) -> None:
+    """Issue 22 point 6 (was: the parent of the unit that missed, the blower itself)."""
+    deps = SimpleNamespace(owners=owners, policy=EscalationPolicy())
+    above = above_blower(deps, "d01-s01-jd", XINGFU)
+    assert above is not None and above.id == "d01-xfb"
+    gone = SimpleNamespace(owners=owners, policy=EscalationPolicy(unreachable=["d01-xfb"]))
+    top = above_blower(gone, "d01-s01-jd", XINGFU)
+    assert top is not None and top.id == "city-xfj"
+
+
+def test_past_the_city_the_top_office_of_the_place_holds_the_backlog(
+    owners: OwnerDirectory,
+) -> None:
+    """Issue 22 point 5."""
+    top = holder_of(ladder_of(owners, XINGFU))
+    assert top is not None and top.owner is not None and top.owner.id == "city-xfj"

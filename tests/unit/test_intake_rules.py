@@ -45,8 +45,9 @@ def test_rules_match_category_patterns() -> None:
         "  - {id: a, category: property.elevator, threshold: 3, window_days: 30}\n"
         "  - {id: b, category: 'property.*', threshold: 5, window_days: 3, kind: collective}\n"
     )
-    assert [r.id for r in policy.rules_for("property.elevator")] == ["a", "b"]
-    assert [r.id for r in policy.rules_for("property.fee")] == ["b"]
+    # a collective rule is counted per category family (issue 22): b/<category>
+    assert [r.id for r in policy.rules_for("property.elevator")] == ["a", "b/property.elevator"]
+    assert [r.id for r in policy.rules_for("property.fee")] == ["b/property.fee"]
     assert policy.rules_for("fire.ebike_charging") == []
 
 
@@ -73,6 +74,22 @@ def test_cluster_rules_count_cases_and_collective_rules_count_people() -> None:
     assert not cluster.reached(cases=2, petitioners=2)
     assert not group.reached(cases=9, petitioners=4)
     assert group.reached(cases=5, petitioners=5)
+
+
+def test_a_collective_rule_counts_one_category_family_at_a_time() -> None:
+    """Issue 22 point 10: elevator and fee complaints are two matters, never one 集体访."""
+    text = (
+        "alerts:\n"
+        "  - {id: c, category: property.elevator, threshold: 3, window_days: 30}\n"
+        "  - {id: g, category: 'property.*', threshold: 5, window_days: 3, kind: collective}\n"
+    )
+    policy = IntakePolicy.from_text(text)
+    lift = {r.id: r for r in policy.rules_for("property.elevator")}
+    fee = {r.id: r for r in policy.rules_for("property.fee")}
+    assert set(lift) == {"c", "g/property.elevator"} and set(fee) == {"g/property.fee"}
+    assert lift["g/property.elevator"].matches("property.elevator")
+    assert not lift["g/property.elevator"].matches("property.fee")
+    assert fee["g/property.fee"].like_pattern() == "property.fee"
 
 
 def test_places_are_full_paths_of_every_level() -> None:

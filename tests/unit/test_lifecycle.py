@@ -35,6 +35,7 @@ OK_CTX: dict[tuple[str, Any], dict[str, Any]] = {
     ("reopen", C.AWAITING_FEEDBACK): {"rating": "unsatisfied"},
     **{("merge", s): {"target_open": True} for s in C},
     **{("return_dispatch", s): {"reason_code": "not_our_jurisdiction"} for s in D},
+    **{("request_reconsideration", s): {"designated_lead": True} for s in D},
 }
 
 
@@ -252,7 +253,7 @@ def test_states_may_be_given_as_stored_strings() -> None:
 def test_allowed_triggers_follow_the_table() -> None:
     assert allowed_case_triggers(C.RECEIVED) == ["triage", "merge"]
     assert allowed_dispatch_triggers(D.PENDING) == [
-        "acknowledge", "return_dispatch", "expire", "cancel"
+        "acknowledge", "return_dispatch", "request_reconsideration", "expire", "cancel"
     ]  # fmt: skip
 
 
@@ -308,3 +309,17 @@ def test_a_case_is_resolved_only_when_the_lead_and_every_co_handler_have(
     assert case_resolution_ready(dispatches) is ready
     ctx = resolution_context(dispatches)
     assert (ctx["lead_resolved"] and ctx["co_handlers_reported"]) is ready
+
+
+def test_a_lead_designated_by_a_superior_cannot_return_the_case() -> None:
+    """Issue 22 point 1: it asks the designating office to reconsider instead."""
+    refused = _refusal(
+        fire_dispatch, D.ACKNOWLEDGED, "return_dispatch",
+        reason_code="not_our_jurisdiction", designated_lead=True,
+    )  # fmt: skip
+    assert "申请复核" in refused.reason
+    assert fire_dispatch(D.ACKNOWLEDGED, "request_reconsideration", designated_lead=True) is (
+        D.ACKNOWLEDGED
+    )
+    other = _refusal(fire_dispatch, D.PENDING, "request_reconsideration", designated_lead=False)
+    assert "直接退单" in other.reason

@@ -102,7 +102,9 @@ class CaseSim:
         if not live or self.state not in (C.DISPATCHED, C.IN_PROGRESS):
             return
         d = live[index % len(live)]
-        ctx = {"reason_code": code} if action == "return_dispatch" else {}
+        ctx: dict[str, Any] = {"reason_code": code} if action == "return_dispatch" else {}
+        if action == "request_reconsideration":
+            ctx = {"designated_lead": False}
         try:
             new = fire_dispatch(d.state, action, **ctx)
         except InvalidTransition:
@@ -218,6 +220,7 @@ CTX = st.fixed_dictionaries({
     "rating": st.sampled_from(["satisfied", "basically_satisfied", "unsatisfied", None]),
     "second_handling": st.booleans(), "target_open": st.booleans(),
     "reason_code": st.sampled_from(["not_our_jurisdiction", "market_matter", None, "nonsense"]),
+    "designated_lead": st.booleans(),
 })  # fmt: skip
 TRIGGERS = sorted({r["trigger"] for r in CASE_TRANSITIONS + DISPATCH_TRANSITIONS} | {"fly"})
 

@@ -2,7 +2,10 @@
 
 The whistle is blown by the street office of the case's location (else the next rung up)
 and convenes the owners the router names as involved, else the category's configured
-default. Each convened owner gets a ``report_in`` deadline row. Keys on the event (inbox):
+default. Each convened owner gets a ``report_in`` deadline row, due after the policy's
+report-in time counted in office hours of working days (wall clock for an emergency).
+A whistle that could convene no one is not blown: ``whistle.unconvened`` says the case is
+for a dispatcher to assign by hand (the triage queue, another issue, is to consume it). Keys on the event (inbox):
 a case disputed again later gets a new whistle.
 """
 
@@ -13,8 +16,7 @@ from sqlalchemy import insert
 
 from services.escalation.ladder import whistle_blower
 from services.escalation.tables import deadlines, whistle_members, whistles
-from shared.contracts.events import CaseDisputed, WhistleBlown
-from shared.domain.durations import Duration
+from shared.contracts.events import CaseDisputed, WhistleBlown, WhistleUnconvened
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, Poison
@@ -34,13 +36,15 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     )
     if not convened:
         log.warning("whistle_without_members", case_id=str(event.case_id), reason=event.reason)
+        ctx.emit(
+            WhistleUnconvened(
+                case_id=event.case_id, category=event.category, reason=event.reason,
+                location=event.location, blown_by=blower.id,
+            )
+        )  # fmt: skip
+        return
     whistle_id = new_id()
-    within = (
-        deps.policy.report_in_within
-        if event.urgency in ("urgent", "emergency")
-        else deps.policy.report_in_within_normal
-    )
-    due = deps.calendar.add(ctx.now, Duration.parse(within))
+    due = deps.policy.report_in_due(deps.calendar, ctx.now, event.urgency)
     await ctx.conn.execute(
         insert(whistles).values(
             whistle_id=whistle_id,
@@ -54,8 +58,7 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
             created_at=ctx.now,
         )
     )
-    if convened:
-        await _convene(ctx, event, whistle_id, convened, due)
+    await _convene(ctx, event, whistle_id, convened, due)
     ctx.emit(
         WhistleBlown(
             whistle_id=whistle_id,

@@ -2,9 +2,9 @@
 
 Consumes ``case.dispatched`` (arms acknowledge, progress and resolve clocks for every
 dispatch, from the moment of dispatch, each with its reminder time and the policy frozen
-onto the row) and ``dispatch.acknowledged`` (disarms the acknowledge clock and the ladder
-it started only: the progress and resolve clocks keep running, so an acknowledgement
-never silences a case). Keys on ``dispatch_id`` and ``kind``; each change bumps
+onto the row) and ``dispatch.acknowledged`` (disarms the acknowledge clock only: the progress and
+resolve clocks keep running, so an acknowledgement never silences a case; a progress clock
+held because the dispatch was never acknowledged starts again from now). Keys on ``dispatch_id`` and ``kind``; each change bumps
 ``version``, the fencing token a stale timer is checked against.
 """
 
@@ -24,7 +24,7 @@ from shared.messaging.consumer import HandlerContext
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
     start = ctx.cause.occurred_at
-    frozen = ctx.deps.policy.frozen() | {
+    frozen = ctx.deps.policy.frozen(event.urgency) | {
         "location": event.location.model_dump(),
         "category": event.category,
     }
@@ -32,7 +32,11 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         clocks = {"acknowledge": d.acknowledge_due_at, "resolve": d.resolve_due_at}
         if d.progress_due_at is not None:
             clocks["progress"] = d.progress_due_at
-        policy = frozen | {"dispatch_owner_id": d.owner_id, "dispatched_at": start.isoformat()}
+        policy = frozen | {
+            "dispatch_owner_id": d.owner_id,
+            "role": d.role,
+            "dispatched_at": start.isoformat(),
+        }
         for kind, due in clocks.items():
             remind = remind_at(start, due, policy["reminder_share"])
             ctx.defer(  # one array insert for the batch's clocks
@@ -56,13 +60,17 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
 
 
 async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+    from services.escalation.handlers.dispatch_progressed import restart_progress
+
     await disarm(ctx, event.dispatch_id, ["acknowledge", "escalate.acknowledge"])
+    await restart_progress(ctx, event.dispatch_id, held_only=True)
 
 
 async def disarm(ctx: HandlerContext, dispatch_id: UUID, kinds: Iterable[str] | None) -> None:
-    """Disarm the dispatch's armed clocks of ``kinds`` (all of them when None)."""
+    """Disarm the dispatch's clocks of ``kinds`` (all of them when None) that are running
+    or ran out: an answered clock is no longer named by the case's ladder."""
     stmt = update(deadlines).where(
-        deadlines.c.dispatch_id == dispatch_id, deadlines.c.state == "armed"
+        deadlines.c.dispatch_id == dispatch_id, deadlines.c.state.in_(["armed", "fired"])
     )
     if kinds is not None:
         stmt = stmt.where(deadlines.c.kind.in_(list(kinds)))

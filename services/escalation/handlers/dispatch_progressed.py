@@ -9,6 +9,7 @@ keep-in-touch clock (simple tier) is left alone.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from sqlalchemy import select, update
 
@@ -20,16 +21,22 @@ from shared.messaging.consumer import HandlerContext
 
 
 async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
+    await restart_progress(ctx, event.dispatch_id, held_only=False)
+
+
+async def restart_progress(ctx: HandlerContext, dispatch_id: UUID, *, held_only: bool) -> None:
+    """Re-arm the progress clock from now (``held_only``: only one held for want of 签收)."""
     row = (
         await ctx.conn.execute(
             select(deadlines)
-            .where(deadlines.c.dispatch_id == event.dispatch_id, deadlines.c.kind == "progress")
+            .where(deadlines.c.dispatch_id == dispatch_id, deadlines.c.kind == "progress")
             .with_for_update()
         )
     ).first()
-    if row is None or row.state == "disarmed":
+    held = row is not None and (row.policy or {}).get("held") == "unacknowledged"
+    if row is None or (held_only and not held) or (row.state == "disarmed" and not held):
         return
-    await disarm(ctx, event.dispatch_id, ["escalate.progress"])
+    await disarm(ctx, dispatch_id, ["escalate.progress"])
     calendar = ctx.deps.calendar
     policy = row.policy or {}
     started = datetime.fromisoformat(policy.get("dispatched_at") or row.created_at.isoformat())
@@ -46,7 +53,8 @@ async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed)
             reminded_at=None,
             next_at=remind or due,
             fired_at=None,
-            policy=policy | {"dispatched_at": ctx.now.isoformat()},
+            policy={k: v for k, v in policy.items() if k != "held"}
+            | {"dispatched_at": ctx.now.isoformat()},
             updated_at=ctx.now,
             version=deadlines.c.version + 1,
         )

@@ -1,11 +1,12 @@
 """Consumes ``dispatch.extension_requested`` (延期申请); stores it pending for a supervisor of
 the owner (``POST /v1/extensions/{dispatch_id}/decide``). The clock keeps running until an
-approval moves it. Keys on the event (inbox); emits nothing.
+approval moves it. One open request per dispatch: one arriving while another waits is
+dropped (the router already refuses it). Keys on the event (inbox); emits nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from services.escalation.tables import extensions
 from shared.contracts.events import ExtensionRequested
@@ -14,6 +15,13 @@ from shared.messaging.consumer import HandlerContext
 
 
 async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested) -> None:
+    pending = await ctx.conn.scalar(
+        select(extensions.c.extension_id).where(
+            extensions.c.dispatch_id == event.dispatch_id, extensions.c.state == "pending"
+        )
+    )
+    if pending is not None:  # the router refuses a second; an older event must not add one
+        return
     await ctx.conn.execute(
         insert(extensions).values(
             extension_id=new_id(),

@@ -1,6 +1,7 @@
-"""Consumes ``dispatch.extension_decided``: when an extension is approved the petitioner
-is told the new date (held in quiet hours), since the office now promises a later answer.
-Keys on ``(event_id, recipient)``; a refused extension changes no promise and sends nothing."""
+"""Consumes ``dispatch.extension_decided``: the owner that asked is told the decision either
+way (issue 22); when an extension is approved the petitioner is also told the new date
+(held in quiet hours), since the office now promises a later answer. Keys on
+``(event_id, recipient)``; a refused extension changes no promise to the petitioner."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta, timezone
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.notifier.handlers.common import add_delivery, facts
+from services.notifier.handlers.common import add_delivery, facts, to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints
 from shared.contracts.events import ExtensionDecided
@@ -19,6 +20,7 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 
 async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> None:
+    await _tell_owner(ctx, event)
     if not event.approved:
         return
     case = await facts(ctx, event.case_id)
@@ -45,3 +47,16 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
     }
     when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
     await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
+
+
+async def _tell_owner(ctx: HandlerContext, event: ExtensionDecided) -> None:
+    body = {
+        "event": "dispatch.extension_decided",
+        "event_id": str(ctx.cause.id),
+        "message": f"【哨报延期审批结果】{event.reason}",
+        "case_id": str(event.case_id),
+        "dispatch_id": str(event.dispatch_id),
+        "approved": event.approved,
+        "resolve_due_at": event.resolve_due_at.isoformat(),
+    }
+    await to_owners(ctx, [event.owner_id], body, case_id=event.case_id)

@@ -10,6 +10,7 @@ from services.notifier.handlers.case_resolved import on_case_resolved
 from services.notifier.handlers.dispatch_acknowledged import on_dispatch_acknowledged
 from services.notifier.handlers.dispatch_progressed import on_dispatch_progressed
 from services.notifier.handlers.extension_decided import on_extension_decided
+from services.notifier.handlers.extension_requested import on_extension_requested
 from services.notifier.handlers.whistle_blown import on_whistle_blown
 from shared.messaging.consumer import Handler
 
@@ -25,4 +26,5 @@ HANDLERS: dict[str, Handler] = {
     "case.escalated": on_case_escalated,
     "whistle.blown": on_whistle_blown,
     "dispatch.extension_decided": on_extension_decided,
+    "dispatch.extension_requested": on_extension_requested,
 }

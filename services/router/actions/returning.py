@@ -4,7 +4,8 @@ A co-handler's return leaves the case where it is. A lead's return re-routes the
 the next candidate (the owners who returned it are excluded); when no candidate is
 left, or the case has already been returned once (ping-pong between owners is a
 jurisdiction failure), the case is marked disputed and the escalation service blows
-the whistle instead of making another hop.
+the whistle instead of making another hop. A lead a superior designated after a whistle
+cannot return the case (409): it asks that office to reconsider (:mod:`.reconsider`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ async def return_dispatch(
         reason=f"{row.owner_id} 退单（{REASON_CN.get(reason_code, reason_code)}）：{note}",
         detail={"reason_code": reason_code.value},
         reason_code=reason_code.value,
+        designated_lead=row.role == "lead" and bool((row.policy or {}).get("designated_by")),
     )
     step, next_owner, returns = "none", None, 0
     if row.role == "lead":

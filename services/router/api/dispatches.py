@@ -22,12 +22,15 @@ from services.router.actions.acknowledge import acknowledge
 from services.router.actions.common import ActionContext
 from services.router.actions.extension import request_extension
 from services.router.actions.progress import report_progress
+from services.router.actions.reconsider import decide_reconsideration, request_reconsideration
 from services.router.actions.resolve import resolve
 from services.router.actions.returning import return_dispatch
 from services.router.schemas import (
     DispatchRead,
     ExtensionIn,
     ProgressIn,
+    ReconsiderDecisionIn,
+    ReconsiderIn,
     ResolveIn,
     ReturnIn,
 )
@@ -40,6 +43,7 @@ from shared.web.problems import BODY, KEYED, Problem
 
 router = APIRouter(prefix="/v1/dispatches", tags=["dispatches"], responses=KEYED | BODY)
 DepartmentKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
+SupervisorKey = Annotated[ApiKey, require(Role.SUPERVISOR)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "不是本单位的派单 (not yours)"},
@@ -124,6 +128,44 @@ async def resolve_(
     return await _act(
         request, key, dispatch_id, "resolve", idem,
         lambda c: resolve(c, dispatch_id, outcome=body.outcome, summary=body.summary),
+        body,
+    )  # fmt: skip
+
+
+@router.post(
+    "/{dispatch_id}/reconsideration",
+    response_model=DispatchRead,
+    summary="申请复核 (designated lead asks the designating office)",
+    responses=REFUSALS,
+)
+async def reconsideration(
+    dispatch_id: UUID,
+    body: ReconsiderIn,
+    key: DepartmentKey,
+    request: Request,
+    idem: IdemKey = None,
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "reconsideration", idem,
+        lambda c: request_reconsideration(c, dispatch_id, reason=body.reason),
+        body,
+    )  # fmt: skip
+
+
+@router.post(
+    "/{dispatch_id}/reconsideration/decision",
+    response_model=DispatchRead,
+    summary="复核决定 (the designating office upholds or names another lead)",
+    responses=REFUSALS,
+)
+async def reconsideration_decision(
+    dispatch_id: UUID, body: ReconsiderDecisionIn, key: SupervisorKey, request: Request
+) -> DispatchRead:
+    return await _act(
+        request, key, dispatch_id, "reconsideration_decision", None,
+        lambda c: decide_reconsideration(
+            c, dispatch_id, uphold=body.uphold, reason=body.reason, lead_owner_id=body.lead_owner_id
+        ),
         body,
     )  # fmt: skip
 

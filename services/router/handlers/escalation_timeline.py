@@ -1,6 +1,8 @@
-"""Consumes ``case.reminder``, ``case.escalated`` and ``whistle.blown`` from the escalation
-service; writes each onto the case's timeline so the record shows who was chased, who it
-went up to, and who was convened. Keys on ``case_id``; a case the router does not hold
+"""Consumes ``case.reminder``, ``case.escalated``, ``whistle.blown`` and
+``whistle.unconvened`` from the escalation service; writes each onto the case's timeline so
+the record shows who was chased, who it went up to, who was convened, or that nobody could
+be and a dispatcher must assign the case (转派单员人工分派; the triage queue is another
+issue's: the row's ``detail.needs_triage`` marks it meanwhile). Keys on ``case_id``; a case the router does not hold
 yet is retried."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy import select
 
 from services.router import timeline
 from services.router.tables import cases
-from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown
+from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown, WhistleUnconvened
 from shared.messaging.consumer import HandlerContext, RetryLater
 
 
@@ -43,4 +45,12 @@ async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
         ctx, event.case_id, action="whistle_blown",
         reason=f"{event.blown_by} 吹哨，召集 {'、'.join(event.convened)} 报到：{event.reason}",
         detail={"whistle_id": str(event.whistle_id), "convened": event.convened},
+    )  # fmt: skip
+
+
+async def on_whistle_unconvened(ctx: HandlerContext, event: WhistleUnconvened) -> None:
+    await _record(
+        ctx, event.case_id, action="whistle_unconvened",
+        reason=f"无可召集单位，转派单员人工分派：{event.reason}",
+        detail={"needs_triage": True, "blown_by": event.blown_by},
     )  # fmt: skip

@@ -7,6 +7,7 @@ from services.router.handlers.escalation_timeline import (
     on_case_escalated,
     on_case_reminder,
     on_whistle_blown,
+    on_whistle_unconvened,
 )
 from services.router.handlers.extension_decided import on_extension_decided
 from services.router.handlers.feedback_received import on_feedback_received
@@ -22,5 +23,6 @@ HANDLERS: dict[str, Handler] = {
     "case.reminder": on_case_reminder,
     "case.escalated": on_case_escalated,
     "whistle.blown": on_whistle_blown,
+    "whistle.unconvened": on_whistle_unconvened,
     "dispatch.extension_decided": on_extension_decided,
 }
