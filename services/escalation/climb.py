@@ -29,6 +29,7 @@ from services.escalation.ladder import CLOCK_CN, NextStep, ladder_of, next_reach
 from services.escalation.policy import delay_of
 from services.escalation.tables import deadlines, escalations
 from shared.contracts.events import CaseEscalated
+from shared.domain.display import beijing
 from shared.domain.owners import KIND_LABELS
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
@@ -130,7 +131,7 @@ async def climb(
     due = deps.calendar.add(ctx.now, delay_of(policy, kind.value))
     reason = (
         f"{describe(ctx, overdue)}；升级至{KIND_LABELS[kind]}「{step.owner.name}」督办，"
-        f"须于 {due.isoformat()} 前推动{skipped_note(step)}"
+        f"须于 {beijing(due)} 前推动{skipped_note(step)}"
     )
     first = overdue[0] if overdue else row
     await record(
@@ -155,7 +156,7 @@ def describe(ctx: Any, overdue: list[Row[Any]]) -> str:
         role = ROLE_CN.get((c.policy or {}).get("role", ""), "")
         parts.append(
             f"{CLOCK_CN.get(c.kind, c.kind)}时限已过：{name}"
-            f"（{role + '，' if role else ''}应于 {c.due_at.isoformat()}）未办"
+            f"（{role + '，' if role else ''}应于 {beijing(c.due_at)}）未办"
         )
     return "；".join(parts) or "时限已过"
 

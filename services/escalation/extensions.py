@@ -21,6 +21,7 @@ from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines, extensions
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.events import ExtensionDecided
+from shared.domain.display import beijing
 from shared.web.app import NotFound
 
 NO_PENDING = "该派单没有待审批的延期申请 (no pending extension)"
@@ -78,7 +79,7 @@ async def decide_extension(
         )
     )
     verdict = (
-        f"同意延期 {days} 个工作日，新办结时限 {due.isoformat()}"
+        f"同意延期 {days} 个工作日，新办结时限 {beijing(due)}"
         if decision.approve
         else "不同意延期，原时限不变"
     )

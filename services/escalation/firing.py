@@ -35,6 +35,7 @@ from services.escalation.report_in import report_in_missed
 from services.escalation.tables import deadlines
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseReminder
+from shared.domain.display import beijing
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +93,7 @@ async def _remind(ctx: FireContext, row: Row[Any]) -> str:
             owner_id=row.owner_id,
             clock=row.kind,
             due_at=row.due_at,
-            reason=f"催办：{clock}时限将于 {row.due_at.isoformat()} 到期，请尽快处理",
+            reason=f"催办：{clock}时限将于 {beijing(row.due_at)} 到期，请尽快处理",
         ),
         row.case_id,
     )

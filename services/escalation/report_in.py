@@ -16,6 +16,7 @@ from sqlalchemy import Row, select, update
 from services.escalation.climb import lock_case, record
 from services.escalation.ladder import ladder_of, next_reachable
 from services.escalation.tables import escalations, whistle_members, whistles
+from shared.domain.display import beijing
 from shared.domain.owners import LADDER_KINDS, Owner
 from shared.domain.taxonomy import Location
 
@@ -53,7 +54,7 @@ async def report_in_missed(ctx: Any, row: Row[Any]) -> None:
         return
     owner = ctx.deps.owners.get(row.owner_id)
     name = owner.name if owner else row.owner_id
-    missed = f"{name} 未在 {row.due_at.isoformat()} 前报到"
+    missed = f"{name} 未在 {beijing(row.due_at)} 前报到"
     if await _join(ctx, row, missed):
         return
     above = above_blower(ctx.deps, whistle.blown_by, Location(**whistle.location))

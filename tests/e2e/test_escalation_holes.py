@@ -13,13 +13,16 @@ and the rest of the points further down.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import orjson
 import pytest
 
 from shared.auth.keys import Role
@@ -486,3 +489,26 @@ async def test_a_whistle_that_can_convene_no_one_is_not_blown_and_goes_to_a_disp
     rows = await eventually(told, timeout=60, what="unconvened whistle on the timeline")
     assert "无可召集单位，转派单员人工分派" in rows[0]["reason"]
     assert await _get(f"{holes.url('escalation')}/v1/whistles", ops, case_id=case_id) == []
+
+
+async def test_every_text_a_person_read_in_this_module_shows_beijing_time(
+    holes: ServiceProcs, holes_stack: StackUnderTest
+) -> None:
+    """Runs last here, over everything the tests above made: reminders, escalations,
+    whistles, extensions, the backlog. Timeline reasons and every message sent show times as
+    ``2026-12-08 18:40`` (Beijing), never ISO 8601 or UTC."""
+    conn = await asyncpg.connect(holes_stack.raw_database_url)
+    try:
+        reasons = [r for (r,) in await conn.fetch("SELECT reason FROM router.timeline") if r]
+        bodies = [
+            orjson.loads(b) for (b,) in await conn.fetch("SELECT body FROM notifier.deliveries")
+        ]
+    finally:
+        await conn.close()
+    messages = [b["message"] for b in bodies if isinstance(b.get("message"), str)]
+    texts = reasons + messages
+    machine = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|UTC|[+-]\d{2}:\d{2}\b")
+    wrong = [t for t in texts if machine.search(t)]
+    assert not wrong, wrong[:5]
+    shown = [t for t in texts if re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", t)]
+    assert len(shown) >= 10, f"only {len(shown)} texts with a time: the scan saw too little"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import ExtensionRequested
+from shared.domain.display import beijing
 from shared.messaging.consumer import HandlerContext
 
 
@@ -17,7 +18,7 @@ async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested)
         "event_id": str(ctx.cause.id),
         "message": (
             f"【哨报延期审批】{event.owner_id} 申请延期 {event.working_days} 个工作日："
-            f"{event.reason}。请审批（原办结时限 {event.resolve_due_at.isoformat()}）"
+            f"{event.reason}。请审批（原办结时限 {beijing(event.resolve_due_at)}）"
         ),
         "case_id": str(event.case_id),
         "dispatch_id": str(event.dispatch_id),
