@@ -13,6 +13,7 @@ from services.notifier.notice_rules import NoticeRules
 from services.notifier.tables import DELIVERIES_POLLER, inbox, outbox
 from services.notifier.worker import DeliveryWorker
 from shared.domain.owners import OwnerDirectory
+from shared.domain.rules import RuleSet
 from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 from shared.settings import Settings
@@ -26,6 +27,7 @@ class NotifierDeps:
     settings: Settings
     owners: OwnerDirectory  # names people read (read at start)
     notices: NoticeRules
+    category_names: dict[str, str]  # code → 中文名 (rules.yaml, read at start)
 
 
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
@@ -39,7 +41,12 @@ def create_app(settings: Settings | None = None, config: NotifierSettings | None
         outbox=outbox,
         handlers=HANDLERS,
         deps=NotifierDeps(
-            vault, config, settings, OwnerDirectory.load(settings.owners_file), notice_rules
+            vault,
+            config,
+            settings,
+            OwnerDirectory.load(settings.owners_file),
+            notice_rules,
+            RuleSet.load(settings.rules_file).categories,
         ),
     )
     worker = DeliveryWorker(runtime, vault, config)

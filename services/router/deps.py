@@ -80,7 +80,14 @@ class RouterDeps:
         self.config = config
         self._decisions, self._stored = {}, {}
 
-    def decide(self, *, category: str, location: Location, urgency: Urgency) -> RoutingDecision:
+    def decide(
+        self,
+        *,
+        category: str,
+        location: Location,
+        urgency: Urgency,
+        community_convenes: bool = False,
+    ) -> RoutingDecision:
         """``route`` for a new case, remembered per (category, place, urgency).
 
         A decision depends only on those and the configuration (the decision is frozen, and
@@ -88,12 +95,17 @@ class RouterDeps:
         distinct places and categories, so most cases are routed by a dictionary look-up.
         Bounded: past ``_DECISIONS_MAX`` entries the cache starts over.
         """
-        key = (category, tuple(location.model_dump().items()), urgency)
+        key = (category, tuple(location.model_dump().items()), urgency, community_convenes)
         found = self._decisions.get(key)
         if found is None:
             config = self.config
             found = route(
-                config.rules, config.owners, category=category, location=location, urgency=urgency
+                config.rules,
+                config.owners,
+                category=category,
+                location=location,
+                urgency=urgency,
+                community_convenes=community_convenes,
             )
             if len(self._decisions) >= _DECISIONS_MAX:
                 self._decisions, self._stored = {}, {}

@@ -314,7 +314,7 @@ async def cancel_open_dispatches(
         await timeline.record(
             ctx, case_id=case_id, dispatch_id=row.dispatch_id, at=ctx.now, actor="router",
             action="cancelled", from_state=row.state, to_state=new_state.value,
-            reason=f"{row.owner_id}：{reason}", rule_version=row.ruleset_version,
+            reason=f"{ctx.deps.owners.name_of(row.owner_id)}：{reason}", rule_version=row.ruleset_version,
         )  # fmt: skip
         ctx.emit(
             DispatchCancelled(

@@ -127,6 +127,11 @@ class OwnerDirectory:
     def get(self, owner_id: str) -> Owner | None:
         return self._owners.get(owner_id)
 
+    def name_of(self, owner_id: str) -> str:
+        """The owner's Chinese name for texts people read (the id if it is not listed)."""
+        owner = self.get(owner_id)
+        return owner.name if owner is not None else owner_id
+
     def all(self) -> list[Owner]:
         return list(self._owners.values())
 

@@ -123,8 +123,13 @@ def route(
     location: Location,
     exclude_owners: set[str] | frozenset[str] = frozenset(),
     urgency: Urgency | None = None,
+    community_convenes: bool = False,
 ) -> RoutingDecision:
-    """Decide the owners, tier, urgency and clocks of a case (see the module docstring)."""
+    """Decide the owners, tier, urgency and clocks of a case (see the module docstring).
+
+    ``community_convenes``: a linked handling opened by an early warning (物业-社区-维保
+    三方联动): the community office of the place joins as a co-handler, since it convenes
+    the others, unless it already leads or no community office serves the place."""
     looked = [
         _consider(rule, i + 1, directory, category, location, exclude_owners)
         for i, rule in enumerate(ruleset.rules)
@@ -137,6 +142,10 @@ def route(
     policy = ruleset.tiers[tier]
     lead = winner.lead_owner_id if winner else None
     co = winner.co_handler_ids if winner else []
+    if community_convenes and lead is not None:
+        office = directory.serving(OwnerKind.COMMUNITY, location)
+        if office is not None and office.id not in (lead, *co, *exclude_owners):
+            co = [*co, office.id]
     return RoutingDecision(
         category=category,
         category_label=ruleset.categories.get(category),

@@ -100,7 +100,10 @@ async def test_elevator_complaints_in_one_compound_raise_exactly_one_alert_with_
         return sorted((d["role"], d["owner_id"]) for d in ds) or None
 
     owners = await eventually(dispatched_together, what="linked handling dispatched")
-    assert owners == [("co_handler", "wb-hengtong"), ("lead", "wy-jinxiu")]
+    # 三方联动: the community office convenes the firm and the maintenance unit
+    assert owners == [
+        ("co_handler", "d01-s02-c01-sq"), ("co_handler", "wb-hengtong"), ("lead", "wy-jinxiu")
+    ]  # fmt: skip
 
 
 async def test_a_fourth_petition_from_one_phone_within_the_year_flags_a_key_person(

@@ -496,6 +496,52 @@ async def test_the_notice_board_never_shows_family_matters_nor_a_place_below_the
     assert only.status_code == 200 and only.json() == []
 
 
+async def test_an_elevator_cluster_reaches_the_community_and_street_offices_who_join_in(
+    notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
+) -> None:
+    """Three elevator complaints in one compound within a month: the community office and
+    the street office each get the early warning on their own endpoint, in Chinese, and the
+    linked handling (物业-社区-维保 三方联动) dispatches the community office with the firm
+    and the maintenance unit."""
+    hepingli = HERE | {"street": "s02"}
+    community, street = "d01-s02-c01-sq", "d01-s02-jd"
+    async with WebhookReceiver(secrets.token_urlsafe(24)) as receiver:
+        for owner in (community, street):
+            await put_endpoint(http, notif, n_keys, owner, receiver.url, receiver.secret)
+        for i in range(3):
+            await submit(
+                http, notif, n_keys, "property.elevator", location=hepingli,
+                title=f"{i + 1}号楼电梯故障", petitioner={"phone": f"1370000{secrets.randbelow(10**4):04d}"},
+            )  # fmt: skip
+
+        async def warned() -> dict[str, dict[str, Any]] | None:
+            got = {m["owner_id"]: m for m in receiver.accepted if m.get("event") == "alert.raised"
+                   and m.get("rule_id") == "elevator-cluster"}  # fmt: skip
+            return got if {community, street} <= set(got) else None
+
+        warnings = await eventually(warned, timeout=30, what="the early warning at both offices")
+        linked = warnings[community]["case_ids"]
+    for owner in (community, street):
+        text = warnings[owner]["message"]
+        assert "预警" in text and "电梯故障停运" in text and "3 起" in text, text
+        assert "联动" in text and "社区牵头" in text and "UTC" not in text
+    assert receiver.rejected_signatures == 0 and len(linked) >= 3
+
+    async def linked_dispatched() -> list[tuple[str, str]] | None:
+        conn = await asyncpg.connect(notif.stack.raw_database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT d.role, d.owner_id FROM router.dispatches d JOIN router.cases c "
+                "USING (case_id) WHERE c.channel = 'early_warning' AND c.location::text LIKE '%s02%'"
+            )
+        finally:
+            await conn.close()
+        return sorted((x["role"], x["owner_id"]) for x in rows) or None
+
+    owners = await eventually(linked_dispatched, timeout=30, what="the linked handling")
+    assert ("co_handler", community) in owners and ("lead", "wy-jinxiu") in owners
+
+
 async def test_a_channel_callback_hears_its_cases_status_changes_signed(
     notif: ServiceProcs, n_keys: Keys, http: httpx.AsyncClient
 ) -> None:

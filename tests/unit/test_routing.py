@@ -70,6 +70,13 @@ def test_elevator_outage_goes_to_the_property_firm_with_the_maintenance_unit(go:
     assert d.owner_names["wy-xingfu"] == "幸福物业服务有限公司"
 
 
+def test_a_linked_handling_adds_the_community_office_that_convenes_it(go: Go) -> None:
+    d = go("property.elevator", community_convenes=True)
+    assert (d.lead_owner_id, d.co_handler_ids) == ("wy-xingfu", ["wb-anda", "d01-s01-c01-sq"])
+    assert d.owner_names["d01-s01-c01-sq"]
+    assert go("property.elevator").co_handler_ids == ["wb-anda"]  # an ordinary case: no
+
+
 def test_elevator_outage_follows_the_firm_of_each_compound(go: Go) -> None:
     d = go("property.elevator", HEPINGLI)
     assert (d.lead_owner_id, d.co_handler_ids) == ("wy-jinxiu", ["wb-hengtong"])

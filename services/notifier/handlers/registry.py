@@ -1,5 +1,6 @@
 """Routing key → handler for the notifier's queue (the payload model comes from the contract)."""
 
+from services.notifier.handlers.alert_raised import on_alert_raised
 from services.notifier.handlers.case_closed import on_case_closed
 from services.notifier.handlers.case_dispatched import on_case_dispatched
 from services.notifier.handlers.case_escalated import on_case_escalated
@@ -16,6 +17,7 @@ from shared.messaging.consumer import Handler
 
 HANDLERS: dict[str, Handler] = {
     "case.received": on_case_received,
+    "alert.raised": on_alert_raised,
     "case.dispatched": on_case_dispatched,
     "dispatch.acknowledged": on_dispatch_acknowledged,
     "case.resolved": on_case_resolved,

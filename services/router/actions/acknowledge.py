@@ -21,7 +21,7 @@ async def acknowledge(ctx: ActionContext, dispatch_id: UUID) -> Row[Any]:
         row,
         "acknowledge",
         action="acknowledged",
-        reason=f"{row.owner_id} 已签收",
+        reason=f"{ctx.deps.owners.name_of(row.owner_id)} 已签收",
         values={"acknowledged_at": ctx.now},
     )
     ctx.emit(

@@ -30,7 +30,9 @@ async def report_progress(
         detail={"minutes_spent": minutes_spent},
     )
     if case.state == CaseState.DISPATCHED.value:
-        await move_case(ctx, case, "start_progress", reason=f"{row.owner_id} 开始办理")
+        await move_case(
+            ctx, case, "start_progress", reason=f"{ctx.deps.owners.name_of(row.owner_id)} 开始办理"
+        )
     ctx.emit(
         DispatchProgressed(
             case_id=row.case_id,

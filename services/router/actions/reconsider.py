@@ -45,7 +45,7 @@ async def request_reconsideration(
     asked = {"state": PENDING, "reason": reason, "requested_at": ctx.now.isoformat()}
     return await move_dispatch(
         ctx, row, "request_reconsideration", action="reconsideration_requested",
-        reason=f"{row.owner_id} 申请复核（由指定单位 {office} 决定）：{reason}",
+        reason=f"{ctx.deps.owners.name_of(row.owner_id)} 申请复核（由指定单位 {office} 决定）：{reason}",
         values={"policy": policy | {"reconsideration": asked}},
         detail={"designated_by": office}, designated_lead=office is not None,
     )  # fmt: skip

@@ -46,7 +46,7 @@ async def return_dispatch(
         row,
         "return_dispatch",
         action="returned",
-        reason=f"{row.owner_id} 退单（{REASON_CN.get(reason_code, reason_code)}）：{note}",
+        reason=f"{ctx.deps.owners.name_of(row.owner_id)} 退单（{REASON_CN.get(reason_code, reason_code)}）：{note}",
         detail={"reason_code": reason_code.value},
         reason_code=reason_code.value,
         designated_lead=row.role == "lead" and bool((row.policy or {}).get("designated_by")),

@@ -13,6 +13,8 @@ from shared.contracts.events import CaseReceived
 from shared.domain.routing import Location, Urgency
 from shared.messaging.consumer import HandlerContext
 
+EARLY_WARNING = "early_warning"  # intake's channel for linked handlings (services/intake/linked.py)
+
 
 async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
     deps = ctx.deps
@@ -20,6 +22,8 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         category=event.category,
         location=Location(**event.location.model_dump()),
         urgency=Urgency(event.urgency),
+        # a linked handling opened by an early warning: the community convenes it
+        community_convenes=event.channel == EARLY_WARNING,
     )
     disputed = decision.lead_owner_id is None or decision.disputed
     if not await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch"):

@@ -27,6 +27,6 @@ async def on_dispatch_delivered(ctx: HandlerContext, event: DispatchDelivered) -
         at=event.delivered_at,
         actor="notifier",
         action="delivered",
-        reason=f"已送达 {event.owner_id}（第 {event.attempts} 次尝试）",
+        reason=f"已送达 {ctx.deps.owners.name_of(event.owner_id)}（第 {event.attempts} 次尝试）",
         detail={"owner_id": event.owner_id, "delivery_id": str(event.delivery_id)},
     )

@@ -17,6 +17,11 @@ from services.router.tables import cases
 from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown, WhistleUnconvened
 from shared.messaging.consumer import HandlerContext, RetryLater
 
+LEVEL_CN = {
+    "community": "社区", "street": "街道", "street_office": "街道", "district": "区",
+    "district_petition_bureau": "区信访办", "city": "市", "city_petition_bureau": "市信访局",
+}  # fmt: skip
+
 
 async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
     if await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == case_id)) is None:
@@ -27,7 +32,7 @@ async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
 async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
     await _record(
         ctx, event.case_id, action="reminder", dispatch_id=event.dispatch_id,
-        reason=f"催办 {event.owner_id}：{event.reason}",
+        reason=f"催办 {ctx.deps.owners.name_of(event.owner_id)}：{event.reason}",
         detail={"clock": event.clock, "due_at": event.due_at.isoformat()},
     )  # fmt: skip
 
@@ -35,7 +40,7 @@ async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
 async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
     await _record(
         ctx, event.case_id, action="escalated", dispatch_id=event.dispatch_id,
-        reason=f"督办 {event.from_owner_id} → {event.to_owner_id}（{event.level}）：{event.reason}",
+        reason=f"督办 {ctx.deps.owners.name_of(event.from_owner_id)} → {ctx.deps.owners.name_of(event.to_owner_id)}（{LEVEL_CN.get(event.level, event.level)}）：{event.reason}",
         detail={"clock": event.clock, "to_owner_id": event.to_owner_id},
     )  # fmt: skip
 

@@ -44,7 +44,7 @@ async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesi
         action="lead_designated",
         from_state=case.state,
         to_state=case.state,
-        reason=f"吹哨报到后指定主办 {event.lead_owner_id}"
+        reason=f"吹哨报到后指定主办 {ctx.deps.owners.name_of(event.lead_owner_id)}"
         + (f"，协办 {'、'.join(event.co_handler_ids)}" if event.co_handler_ids else ""),
         rule_version=decision.ruleset_version,
         detail={"whistle_id": str(event.whistle_id)},
