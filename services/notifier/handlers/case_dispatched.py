@@ -8,6 +8,9 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from services.notifier.handlers.common import (
     add_delivery,
     channel_owner,
@@ -22,12 +25,25 @@ from shared.messaging.consumer import HandlerContext
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
 
 
+def attachment_links(
+    ctx: HandlerContext, case_id: UUID, stored: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The case's attachments as links to the router (the holder fetches them with its
+    key), never the bytes."""
+    base = ctx.deps.config.router_url.rstrip("/")
+    return [
+        {**a, "url": f"{base}/v1/cases/{case_id}/attachments/{a['attachment_id']}"}
+        for a in stored or []
+    ]
+
+
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
     row = await facts(ctx, event.case_id, tier=event.tier)
     found = await registered(
         ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
     )
     number = case_label(row.case_number, event.case_id)
+    files = attachment_links(ctx, event.case_id, row.attachments)
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
@@ -38,6 +54,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
                 f"请于 {beijing(d.acknowledge_due_at)} 前签收，{beijing(d.resolve_due_at)} 前办结。"
                 + (f"地址：{row.address}。" if row.address else "")
                 + (f"诉求内容：{row.description}" if row.description else "")
+                + (f"附件 {len(files)} 个，见 attachments。" if files else "")
             ),
             "case_id": str(event.case_id),
             "case_number": row.case_number,
@@ -45,6 +62,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             "title": event.title,
             "description": row.description,
             "address": row.address,
+            "attachments": files,
             "tier": event.tier,
             "location": event.location.model_dump(),
             "dispatch": d.model_dump(mode="json"),
