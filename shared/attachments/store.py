@@ -22,27 +22,47 @@ import asyncio
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from minio import Minio
-from minio.error import S3Error
+from minio.error import MinioException, S3Error
+from urllib3.exceptions import HTTPError
 
 from shared.domain.attachments import is_attachment_id
 from shared.settings import Settings
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound"}
+T = TypeVar("T")
+
+
+class StoreUnavailable(Exception):
+    """The store could not be written or read (disk full or unwritable, the S3 server
+    unreachable or refusing): the route answers 503 and the client tries again."""
+
+
+async def _guarded(work: Callable[[], T]) -> T:
+    """Run a blocking store call on a worker thread; its failures as StoreUnavailable."""
+    try:
+        return await asyncio.to_thread(work)
+    except ValueError:
+        raise
+    except (OSError, MinioException, HTTPError) as exc:
+        raise StoreUnavailable(repr(exc)[:300]) from exc
 
 
 class Storage(Protocol):
     """What the services need of a store of attachment bytes."""
 
     async def put(self, attachment_id: str, data: bytes, content_type: str) -> bool:
-        """Store the bytes under their id; False when they were there already."""
+        """Store the bytes under their id; False when they were there already.
+        Raises StoreUnavailable when the store cannot be written."""
         ...
 
     async def get(self, attachment_id: str) -> bytes | None:
-        """The bytes, or None when nothing is stored under the id."""
+        """The bytes, or None when nothing is stored under the id.
+        Raises StoreUnavailable when the store cannot be read."""
         ...
 
 
@@ -63,10 +83,10 @@ class FolderStore:
         return self.root / aid[:2] / aid[2:4] / aid
 
     async def put(self, attachment_id: str, data: bytes, content_type: str) -> bool:
-        return await asyncio.to_thread(self._put, attachment_id, data)
+        return await _guarded(lambda: self._put(attachment_id, data))
 
     async def get(self, attachment_id: str) -> bytes | None:
-        return await asyncio.to_thread(self._get, attachment_id)
+        return await _guarded(lambda: self._get(attachment_id))
 
     def _put(self, attachment_id: str, data: bytes) -> bool:
         final = self.path(attachment_id)
@@ -122,10 +142,10 @@ class BucketStore:
         return f"{self.prefix}{_checked(attachment_id)}"
 
     async def put(self, attachment_id: str, data: bytes, content_type: str) -> bool:
-        return await asyncio.to_thread(self._put, attachment_id, data, content_type)
+        return await _guarded(lambda: self._put(attachment_id, data, content_type))
 
     async def get(self, attachment_id: str) -> bytes | None:
-        return await asyncio.to_thread(self._get, attachment_id)
+        return await _guarded(lambda: self._get(attachment_id))
 
     def _put(self, attachment_id: str, data: bytes, content_type: str) -> bool:
         name = self.name(attachment_id)

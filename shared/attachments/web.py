@@ -23,12 +23,11 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import HTTPException, Query, Request, Response
-from minio.error import MinioException
 from pydantic import BaseModel, Field
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared.attachments.store import Storage, make_store
+from shared.attachments.store import Storage, StoreUnavailable, make_store
 from shared.auth.keys import ApiKey
 from shared.domain.attachments import (
     ACCEPTED_TEXT,
@@ -117,7 +116,7 @@ async def receive_upload(
 async def _put(request: Request, aid: str, data: bytes, mime: str) -> None:
     try:
         await store_of(request).put(aid, data, mime)
-    except (OSError, MinioException) as exc:
+    except StoreUnavailable as exc:
         log.error("attachment_store_failed", attachment_id=aid, error=repr(exc)[:300])
         raise HTTPException(
             503,
@@ -161,7 +160,7 @@ async def serve(request: Request, aid: str, filename: str, content_type: str) ->
     """The stored bytes as a download (module docstring)."""
     try:
         data = await store_of(request).get(aid)
-    except (OSError, MinioException) as exc:
+    except StoreUnavailable as exc:
         log.error("attachment_read_failed", attachment_id=aid, error=repr(exc)[:300])
         raise HTTPException(503, "附件存储暂不可用，请稍后重试 (attachment storage unavailable)",
                             headers={"Retry-After": "5"}) from exc  # fmt: skip
