@@ -13,6 +13,10 @@ from shared.domain.attachments import attachment_id
 from shared.settings import Settings
 
 DATA = b"%PDF-1.7 evidence"
+
+
+def files_in(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
 AID = attachment_id(DATA)
 
 
@@ -21,8 +25,7 @@ async def test_bytes_are_stored_once_under_their_hash(tmp_path: Path) -> None:
     assert await store.put(AID, DATA, "application/pdf") is True
     assert await store.put(AID, DATA, "application/pdf") is False
     assert await store.get(AID) == DATA
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert files == [tmp_path / AID[:2] / AID[2:4] / AID]
+    assert files_in(tmp_path) == [tmp_path / AID[:2] / AID[2:4] / AID]
 
 
 async def test_an_unknown_id_reads_as_none(tmp_path: Path) -> None:
@@ -49,7 +52,7 @@ async def test_a_failed_write_leaves_no_file_in_place(
     with pytest.raises(StoreUnavailable):
         await store.put(AID, DATA, "application/pdf")
     assert await store.get(AID) is None
-    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # the temp file is gone too
+    assert files_in(tmp_path) == []  # the temp file is gone too
 
 
 def test_the_folder_defaults_to_the_state_dir(tmp_path: Path) -> None:
