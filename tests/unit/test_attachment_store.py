@@ -17,6 +17,8 @@ DATA = b"%PDF-1.7 evidence"
 
 def files_in(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
+
+
 AID = attachment_id(DATA)
 
 
