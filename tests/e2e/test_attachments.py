@@ -78,6 +78,10 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
         httpx.AsyncClient(timeout=15) as http,
     ):
         await register_all_endpoints(http, services, admin, receiver)
+        callback = {"url": receiver.url, "secret": receiver.secret}
+        put = await http.put(f"{services.url('notifier')}/v1/channel-callbacks/hotline_12345",
+                             json=callback, headers=channel)  # fmt: skip
+        assert put.status_code == 200, put.text
         sent = await upload(http, intake, channel, photo, "../../etc/电梯.jpg", "text/html")
         assert sent.status_code == 201, sent.text
         photo_id = sent.json()["attachment_id"]
@@ -94,7 +98,7 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
             return next(
                 (m for m in receiver.accepted
                  if m.get("case_id") == case_id and m.get("event") == "case.dispatched"
-                 and m["dispatch"]["role"] == "lead"),
+                 and m.get("dispatch", {}).get("role") == "lead"),  # not the channel's
                 None,
             )  # fmt: skip
 
@@ -126,6 +130,22 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
         promise_id = up.json()["attachment_id"]
         dispatch = f"{router}/v1/dispatches/{hook['dispatch']['dispatch_id']}"
         assert (await http.post(f"{dispatch}/acknowledge", headers=holder)).status_code == 200
+        site = jpeg()
+        site_id = (await upload(http, router, holder, site, "现场.jpg")).json()["attachment_id"]
+        progress = {"note": "维保单位已到场", "attachments": [site_id]}
+        assert (await http.post(f"{dispatch}/progress", json=progress, headers=holder)).is_success
+
+        async def progress_callback() -> dict[str, Any] | None:
+            return next(
+                (m for m in receiver.accepted
+                 if m.get("case_id") == case_id and m.get("event") == "dispatch.progressed"),
+                None,
+            )  # fmt: skip
+
+        told = await eventually(progress_callback, timeout=30, what="the progress callback")
+        [site_link] = told["attachments"]
+        assert site_link["url"] == f"{router}/v1/cases/{case_id}/attachments/{site_id}"
+        assert (await http.get(site_link["url"], headers=channel)).content == site
         resolved = await http.post(
             f"{dispatch}/resolve",
             json={"outcome": "resolved", "summary": "已修复电梯", "attachments": [promise_id]},
@@ -134,7 +154,7 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
         assert resolved.status_code == 200, resolved.text
         case = (await http.get(f"{router}/v1/cases/{case_id}", headers=holder)).json()
         kinds = {a["attachment_id"]: a["kind"] for a in case["attachments"]}
-        assert kinds == {photo_id: "intake", promise_id: "evidence"}
+        assert kinds == {photo_id: "intake", site_id: "progress", promise_id: "evidence"}
         evidence = f"{router}/v1/cases/{case_id}/attachments/{promise_id}"
         assert (await http.get(evidence, headers=channel)).content == promise  # the channel
 

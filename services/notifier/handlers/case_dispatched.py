@@ -8,11 +8,9 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
-
 from services.notifier.handlers.common import (
     add_delivery,
+    attachment_links,
     channel_owner,
     facts,
     registered,
@@ -23,18 +21,6 @@ from shared.domain.display import beijing, case_label
 from shared.messaging.consumer import HandlerContext
 
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
-
-
-def attachment_links(
-    ctx: HandlerContext, case_id: UUID, stored: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    """The case's attachments as links to the router (the holder fetches them with its
-    key), never the bytes."""
-    base = ctx.deps.config.router_url.rstrip("/")
-    return [
-        {**a, "url": f"{base}/v1/cases/{case_id}/attachments/{a['attachment_id']}"}
-        for a in stored or []
-    ]
 
 
 async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
