@@ -186,6 +186,8 @@ async def test_refusals_say_why_in_chinese_and_store_nothing(
     async with httpx.AsyncClient(timeout=15) as http:
         wrong = await upload(http, intake, channel, page, "photo.jpg", "image/jpeg")
         assert wrong.status_code == 415 and "不接受此类文件" in wrong.json()["detail"]
+        larger_than_json = jpeg() + b"\0" * (256 * 1024)  # over the 64 KiB of other routes
+        assert (await upload(http, intake, channel, larger_than_json, "a.jpg")).status_code == 201
         big = jpeg() + b"\0" * ATTACHMENT_MAX_BYTES
         too_big = await upload(http, intake, channel, big, "big.jpg")
         assert too_big.status_code == 413 and "上限" in too_big.json()["detail"]
