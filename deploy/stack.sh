@@ -394,6 +394,7 @@ export SHAOBAO_AMQP_URL=amqp://$APP_USER:$APP_PASSWORD@127.0.0.1:$AMQP_PORT/
 export SHAOBAO_MQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT
 export SHAOBAO_PG_PORT=$PG_PORT
 export SHAOBAO_AMQP_PORT=$AMQP_PORT
+export SHAOBAO_STATE_DIR=$STATE
 ENV
   while IFS= read -r line; do
     printf 'export %s=%q\n' "${line%%=*}" "${line#*=}"

@@ -19,6 +19,9 @@ if [ -z "${SHAOBAO_NOTIFIER_INTAKE_KEY:-}" ]; then
   stack_env=$(bash deploy/stack.sh env)
   eval "$stack_env"
 fi
+# No SMS gateway on a developer's machine: text messages to residents go to a local file
+# (one JSON line each, the phone masked); the demo shows the one its resident gets.
+export SHAOBAO_NOTIFIER_SMS_GATEWAY_URL=${SHAOBAO_NOTIFIER_SMS_GATEWAY_URL:-file://${SHAOBAO_STATE_DIR:-/var/lib/shaobao}/sms-outbox.jsonl}
 export SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS=${SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS:-'["*", "127.0.0.1:8010"]'}
 bash deploy/services.sh up
 uv run --frozen shaobao demo

@@ -109,6 +109,21 @@ class Settings(ConfigFiles):
     # POST /v1/cases/batch: at most this many cases in one request, and its body limit.
     intake_batch_max_cases: int = Field(default=500, ge=1, le=5000)
     max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # --- Attachments (附件): photos, call recordings, documents (shared/attachments) ---
+    # Where the bytes live: this folder (default $SHAOBAO_STATE_DIR/attachments), or an
+    # S3-compatible bucket when attachments_s3_endpoint is set. Every service that serves
+    # attachments (intake, router) must see the same folder or bucket.
+    state_dir: Path = Path("/var/lib/shaobao")
+    attachments_dir: Path | None = None
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    attachments_s3_endpoint: str = ""  # host[:port], e.g. "minio.internal:9000"; "" = folder
+    attachments_s3_bucket: str = "shaobao-attachments"
+    attachments_s3_prefix: str = "attachments/"
+    attachments_s3_region: str = ""
+    attachments_s3_secure: bool = True
+    attachments_s3_access_key: SecretStr = SecretStr("")
+    attachments_s3_secret_key: SecretStr = SecretStr("")
+    # --- end of attachments ---
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -124,6 +139,11 @@ class Settings(ConfigFiles):
                 if refusal:
                     raise ValueError(refusal)
         return self
+
+    @property
+    def attachments_folder(self) -> Path:
+        """The folder attachments are stored in when no bucket is configured."""
+        return self.attachments_dir or self.state_dir / "attachments"
 
     def for_service(self, name: str) -> Settings:
         """A copy naming the service, so logs and metrics carry it."""

@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
+from services.intake.api_attachments import resolve_attachments
 from services.intake.records import Submitted
 from services.intake.schemas import (
     BatchAccepted,
@@ -56,6 +57,7 @@ async def create_case(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseAccepted:
     channel = _checked(key, body)
+    await resolve_attachments(request, key, body)
     try:
         submitted, staged = await request.app.state.submissions.submit(
             channel=channel, body=body, idempotency_key=idempotency_key
@@ -102,6 +104,7 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
             )
         try:
             channel = _checked(key, case)
+            await resolve_attachments(request, key, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one

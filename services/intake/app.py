@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import api, api_admin, api_contact, api_feedback, api_watch, feedback_page
+from services.intake import (
+    api,
+    api_admin,
+    api_attachments,
+    api_contact,
+    api_feedback,
+    api_watch,
+    feedback_page,
+)
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox
+from shared.attachments.web import UPLOAD_PATH
 from shared.domain.intake_rules import IntakePolicy
 from shared.domain.owners import OwnerDirectory
 from shared.domain.rules import RuleSet
@@ -44,8 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_feedback.router,
             feedback_page.router,
             api_watch.router,
+            api_attachments.router,
         ],
         large_body_paths=frozenset({"/v1/cases/batch"}),
+        body_limits={UPLOAD_PATH: settings.attachment_max_bytes},
     )
     app.state.submissions = SubmissionBatcher(
         runtime, max_batch=settings.intake_batch, workers=settings.consumer_workers

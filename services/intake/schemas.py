@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from shared.attachments.web import AttachmentRef
+from shared.contracts.events import AttachmentInfo
 from shared.domain.intake_rules import CHANNELS, places
 from shared.web.fields import Text
 
@@ -78,6 +80,13 @@ class CaseCreate(BaseModel):
     received_by: Text | None = Field(
         default=None, min_length=1, max_length=64, description="首问负责人（窗口接待人员）"
     )
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        max_length=20,
+        description="先用 POST /v1/attachments 上传的照片、通话录音、文件的编号",
+    )
+    # What the attachments are (set by the route from the channel's uploads; not input)
+    _attachment_infos: list[AttachmentInfo] = PrivateAttr(default_factory=list)
     related_refs: list[RelatedRef] = Field(
         default_factory=list, max_length=10, description="其他渠道对同一事项的编号（重复件）"
     )

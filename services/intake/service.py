@@ -244,6 +244,7 @@ async def _create(
             rebound_of=rebound,
             case_number=number,
             address=mask_numbers(body.address) if body.address else None,
+            attachments=body._attachment_infos,
         )
         events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
     return Submitted(

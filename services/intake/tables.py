@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
 )
 
+from shared.attachments.tables import uploads_table
 from shared.db.outbox import inbox_table, outbox_table
 from shared.db.types import JSON, TZ, UUIDT
 
@@ -151,6 +152,11 @@ key_persons = Table(
     Column("petitions_at_entry", Integer, nullable=False),
     Column("entered_at", TZ, nullable=False),
 )
+
+# What channels uploaded (photos, call recordings, documents) before submitting; a
+# submission names them and they travel on case.received to the router, which keeps
+# them on the case (the bytes stay in the attachment store).
+attachment_uploads = uploads_table(metadata)
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

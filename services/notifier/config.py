@@ -28,6 +28,8 @@ class NotifierSettings(BaseSettings):
     sms_gateway_url: str | None = None
 
     intake_url: str = "http://127.0.0.1:8001"
+    # Where a department fetches a case's attachments (the dispatch webhook's links).
+    router_url: str = "http://127.0.0.1:8002"
     intake_key: SecretStr | None = None  # a service key: reads a petitioner's contact to send
 
     quiet_start: time = time(21, 0)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 import httpx
+import orjson
 
 from services.notifier.config import NotifierSettings
+from shared.security.pii import mask_phone
 from shared.security.signing import DELIVERY_HEADER, signed_headers
 from shared.security.urls import Resolver, credentials_refusal, resolve_checked, system_resolver
 
@@ -64,7 +68,25 @@ async def post_webhook(
 
 
 async def send_sms(client: httpx.AsyncClient, gateway: str, phone: str, text: str) -> Outcome:
+    if gateway.startswith("file://"):
+        return await asyncio.to_thread(
+            _sms_to_file, Path(gateway.removeprefix("file://")), phone, text
+        )
     return await _post(client, gateway, json={"to": phone, "text": text})
+
+
+def _sms_to_file(path: Path, phone: str, text: str) -> Outcome:
+    """The local stack's stand-in for an SMS gateway (``file:///…/sms-outbox.jsonl``, set by
+    deploy/up.sh): one JSON line per message, the phone masked, so a developer reads what a
+    resident would get without a real gateway. Never for production."""
+    started = time.perf_counter()
+    line = {"at": datetime.now(UTC).isoformat(), "to": mask_phone(phone), "text": text}
+    try:
+        with path.open("ab") as sink:
+            sink.write(orjson.dumps(line) + b"\n")
+    except OSError as exc:
+        return Outcome(False, True, None, repr(exc)[:300], _ms(started))
+    return Outcome(True, False, 200, None, _ms(started))
 
 
 async def send_email(

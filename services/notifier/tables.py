@@ -90,6 +90,7 @@ case_facts = Table(
     Column("title", Text),
     Column("description", Text),  # numbers in it masked by intake
     Column("address", Text),  # as the resident said it
+    Column("attachments", JSON),  # what the resident's files are, never bytes (notifier_0005)
 )
 
 notices = Table(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.router.api import cases, dispatches, owners, reports, whistle
+from services.router.api import attachments, cases, dispatches, owners, reports, whistle
 from services.router.console import routes as console
 from services.router.deps import RouterDeps
 from services.router.feedback_timeout import FeedbackTimeout
 from services.router.handlers.registry import HANDLERS
 from services.router.tables import inbox, outbox
+from shared.attachments.web import UPLOAD_PATH
 from shared.calendar_watch import coverage_warnings
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             owners.router,
             reports.router,
             console.router,
+            attachments.router,
         ],
+        body_limits={UPLOAD_PATH: settings.attachment_max_bytes},
         background=[FeedbackTimeout(runtime).run, deps.watch(settings).run],
     )

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
-from services.router.tables import cases, dispatches, routing_decisions
+from services.router.tables import case_attachments, cases, dispatches, routing_decisions
 from shared.contracts.events import (
     CaseDispatched,
     CaseDisputed,
@@ -92,6 +92,9 @@ async def create_case(
             "decision": ctx.deps.stored_form(decision),
         },
     )
+    for info in event.attachments:  # the resident's photos and recordings, from intake
+        ctx.defer(case_attachments, {**info.model_dump(), "case_id": event.case_id,
+                                     "kind": "intake", "dispatch_id": None})  # fmt: skip
     await timeline.record(
         ctx,
         case_id=event.case_id,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.attachments.web import AttachmentRef
 from shared.domain.taxonomy import ReturnReason
 from shared.web.fields import Text
 
@@ -38,6 +40,25 @@ class TimelineEntry(BaseModel):
     dispatch_id: UUID | None
 
 
+class CaseAttachmentRead(BaseModel):
+    attachment_id: str = Field(description="附件编号：内容的 SHA-256")
+    kind: Literal["intake", "progress", "evidence"] = Field(
+        description="intake 诉求人提交 / progress 进展附件 / evidence 办结凭证、书面承诺"
+    )
+    filename: str
+    content_type: str = Field(description="按内容判断的类型")
+    size: int
+    attached_by: str = Field(description="上传方（渠道或单位）")
+    attached_at: datetime
+    dispatch_id: UUID | None
+    url: str = Field(description="下载地址（需有权查看此诉求的密钥）")
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> CaseAttachmentRead:
+        url = f"/v1/cases/{row['case_id']}/attachments/{row['attachment_id']}"
+        return cls.model_validate({**row, "url": url})
+
+
 class CaseRead(BaseModel):
     case_id: UUID
     case_number: str | None = Field(default=None, description="诉求编号 (SB20261207-000123)")
@@ -58,6 +79,9 @@ class CaseRead(BaseModel):
     received_at: datetime
     dispatches: list[DispatchRead]
     timeline: list[TimelineEntry]
+    attachments: list[CaseAttachmentRead] = Field(
+        default_factory=list, description="附件：照片、通话录音、文件（只列信息，不含内容）"
+    )
 
 
 class RoutingRead(BaseModel):
@@ -111,6 +135,9 @@ class ProgressIn(BaseModel):
 
     note: Text = Field(min_length=1, max_length=2000, description="进展说明")
     minutes_spent: int = Field(default=0, ge=0, le=24 * 60, description="本次投入分钟数")
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, max_length=10, description="本单位先上传的附件编号（现场照片等）"
+    )
 
 
 class ExtensionIn(BaseModel):
@@ -127,3 +154,8 @@ class ResolveIn(BaseModel):
         description="resolved 已解决 / explained 解释结案 / referred 转诉讼、仲裁或应急"
     )
     summary: Text = Field(min_length=1, max_length=2000, description="办理结果")
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        max_length=10,
+        description="办结凭证、书面承诺等：本单位先上传的附件编号",
+    )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     func,
 )
 
+from shared.attachments.tables import uploads_table
 from shared.db.outbox import inbox_table, outbox_table
 from shared.db.types import JSON, TZ, UUIDT
 
@@ -102,6 +103,26 @@ action_requests = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", TZ, nullable=False, server_default=func.now()),
     Column("request_hash", Text),  # sha256 of the body: same key, other body = 422
+)
+
+attachment_uploads = uploads_table(metadata)
+
+# An attachment on a case: the resident's (kind intake, from case.received), a progress
+# report's, or a resolution's evidence (办结凭证、书面承诺). The name and type are copied
+# from the upload, so a later upload of the same bytes under another name changes nothing.
+case_attachments = Table(
+    "case_attachments",
+    metadata,
+    Column("case_id", UUIDT, ForeignKey("router.cases.case_id"), primary_key=True),
+    Column("attachment_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),  # intake | progress | evidence
+    Column("dispatch_id", UUIDT),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("attached_by", Text, nullable=False),
+    Column("attached_at", TZ, nullable=False),
+    Index("ix_router_case_attachments_attachment", "attachment_id"),
 )
 
 outbox = outbox_table(metadata)

@@ -7,9 +7,12 @@ for every owner, posts a case as the 12345 hotline, and prints each step as it h
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,12 +125,12 @@ async def _walk(
         )
         ack.raise_for_status()
         print(f"⑤ {names.get(lead['owner_id'], lead['owner_id'])} 已签收")
-        view = await _wait_case(
-            http,
-            router,
-            case_id,
-            admin,
-            lambda c: {"delivered", "acknowledged"} <= {t["action"] for t in c["timeline"]},
+        await _resolve_all(http, router, settings, view["dispatches"], lead["dispatch_id"])
+        print("⑥ 维保单位与物业先后办结：已更换主板，电梯恢复运行")
+        view = await _wait_case(http, router, case_id, admin, lambda c: c["state"] == "resolved")
+        sms = await _sms_to_resident(number)
+        print(
+            f"⑦ 居民收到短信：{sms}" if sms else "⑦ 未配置短信（SHAOBAO_NOTIFIER_SMS_GATEWAY_URL）"
         )
         print("\n全程记录 (timeline):")
         for t in view["timeline"]:
@@ -161,6 +164,37 @@ _NEXT_STEPS = """
   RabbitMQ:  http://127.0.0.1:55673  (shaobao / shaobao)
   停止系统:  bash deploy/down.sh
 """
+
+
+async def _resolve_all(
+    http: httpx.AsyncClient, router: str, settings: Settings, dispatches: Any, lead_id: str
+) -> None:
+    """Each co-handler acknowledges and resolves, then the lead (already acknowledged)."""
+    for d in sorted(dispatches, key=lambda d: d["dispatch_id"] == lead_id):
+        key = await make_key(settings, Role.DEPARTMENT, owner=d["owner_id"], label="demo")
+        auth = {"Authorization": f"Bearer {key}"}
+        base = f"{router}/v1/dispatches/{d['dispatch_id']}"
+        if d["dispatch_id"] != lead_id:
+            (await http.post(f"{base}/acknowledge", headers=auth)).raise_for_status()
+        done = {"outcome": "resolved", "summary": "已更换主板，电梯恢复运行，经复检合格"}
+        (await http.post(f"{base}/resolve", json=done, headers=auth)).raise_for_status()
+
+
+async def _sms_to_resident(number: str) -> str | None:
+    """The text the local SMS file (deploy/up.sh) got for this case, once it is sent."""
+    gateway = os.environ.get("SHAOBAO_NOTIFIER_SMS_GATEWAY_URL", "")
+    if not gateway.startswith("file://"):
+        return None
+    path = Path(gateway.removeprefix("file://"))
+
+    def sent() -> str | None:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return next((json.loads(x)["text"] for x in lines if number in x), None)
+
+    deadline = time.monotonic() + 30
+    while (text := sent()) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+    return text
 
 
 def _local(iso: str) -> str:

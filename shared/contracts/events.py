@@ -25,6 +25,18 @@ class LocationData(Payload):
     compound: str | None = None
 
 
+class AttachmentInfo(Payload):
+    """An attachment as events carry it: what it is and who attached it, never its bytes
+    (they stay in the attachment store, fetched by id by those who may read the case)."""
+
+    attachment_id: str = Field(pattern=r"^[0-9a-f]{64}$")  # sha256 of the bytes
+    filename: str
+    content_type: str
+    size: int
+    attached_by: str
+    attached_at: AwareDatetime
+
+
 class CaseReceived(Payload):
     case_id: UUID
     channel: str
@@ -40,6 +52,7 @@ class CaseReceived(Payload):
     rebound_of: UUID | None = None  # 回弹: comes back to an explained closure (added, default)
     case_number: str | None = None  # 诉求编号 SB20261207-000123 (added, default)
     address: str | None = None  # the address as the resident said it (added, default)
+    attachments: list[AttachmentInfo] = []  # photos, recordings, documents (added, default)
 
 
 class DispatchInfo(Payload):
@@ -123,6 +136,7 @@ class DispatchProgressed(Payload):
     minutes_spent: int
     at: AwareDatetime
     note: str = ""  # the progress note (进展说明) as the department wrote it (added, default)
+    attachments: list[AttachmentInfo] = []  # evidence attached (added, default)
 
 
 class ExtensionRequested(Payload):
@@ -143,6 +157,7 @@ class DispatchResolved(Payload):
     role: Literal["lead", "co_handler"]
     outcome: Literal["resolved", "explained", "referred"]
     summary: str
+    attachments: list[AttachmentInfo] = []  # evidence attached (added, default)
 
 
 class CaseResolved(Payload):

@@ -48,6 +48,7 @@ def build_app(
     background: list[Callable[[], Awaitable[None]]] | None = None,
     description: str = "",
     large_body_paths: frozenset[str] = frozenset(),
+    body_limits: dict[str, int] | None = None,
     warnings: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
     settings = runtime.settings
@@ -75,6 +76,7 @@ def build_app(
         max_bytes=settings.max_body_bytes,
         large_paths=large_body_paths,
         large_bytes=settings.max_batch_body_bytes,
+        path_limits=body_limits or {},
     )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: a 413 gets them too
     return app
@@ -198,7 +200,8 @@ class MetricsMiddleware:
 
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413 before anything reads them (batch routes,
-    ``large_paths``, have the larger ``large_bytes``)."""
+    ``large_paths``, have the larger ``large_bytes``; a path in ``path_limits`` has its
+    own, e.g. attachment uploads)."""
 
     def __init__(
         self,
@@ -206,8 +209,10 @@ class BodyLimitMiddleware:
         max_bytes: int,
         large_paths: frozenset[str] = frozenset(),
         large_bytes: int = 0,
+        path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
+        self.path_limits = path_limits or {}
         self.default_bytes = max_bytes
         self.large_paths = large_paths
         self.large_bytes = max(large_bytes, max_bytes)
@@ -216,7 +221,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.large_bytes if scope.get("path") in self.large_paths else self.default_bytes
+        path = scope.get("path")
+        limit = self.large_bytes if path in self.large_paths else self.default_bytes
+        limit = self.path_limits.get(path, limit) if isinstance(path, str) else limit
         await self._limited(limit, scope, receive, send)
 
     async def _limited(self, max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,6 +13,7 @@ from tests.support.services import ServiceProcs
 from tests.support.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
+ATTACHMENT_MAX_BYTES = 1024 * 1024  # smaller than the default, so a too-large upload is quick
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +29,9 @@ async def services(
             # No quiet hours for messages to people, so results do not depend on the hour.
             "SHAOBAO_NOTIFIER_QUIET_START": "00:00",
             "SHAOBAO_NOTIFIER_QUIET_END": "00:00",
+            # Attachments in a folder of this session (tests/e2e/test_attachments.py).
+            "SHAOBAO_ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
+            "SHAOBAO_ATTACHMENT_MAX_BYTES": str(ATTACHMENT_MAX_BYTES),
         },
     )
     await procs.start_all()

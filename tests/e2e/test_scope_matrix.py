@@ -64,6 +64,7 @@ class Call:
     params: dict[str, Any] | None = None
     marker: str | None = None  # for shown/hidden: the text of the row asked about
     key_in: str = "header"  # header | query | form (the console signs in with the key)
+    content: bytes | None = None  # a raw body (an upload), sent as image/png
 
 
 Target = Callable[["World", str], Awaitable[Call]]
@@ -471,6 +472,17 @@ async def submit_batch(w: World, role: str) -> Call:
 
 # --- the matrix -----------------------------------------------------------------------------
 
+NO_SUCH_ATTACHMENT = "ab" * 32
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+UNKNOWN_ATTACHMENT = cells(
+    403, channel=404, dept_own=404, dept_other=404, sup_in=404, sup_out=404, ops=404, admin=404
+)
+
+
+async def upload(w: World, role: str) -> Call:
+    return Call("/v1/attachments", params={"filename": "现场.png"}, content=PNG)
+
+
 DEPT_ACTION = cells(403, dept_own="ok", dept_other=404, admin="ok")
 CASE_READ = cells(403, channel="ok", sup_in="ok", sup_out=404, ops="ok", admin="ok")
 WATCH_LIST = cells(403, sup_in="shown", sup_out="hidden", ops="shown", admin="shown")
@@ -487,6 +499,10 @@ DIAGNOSTICS = {
 MATRIX: dict[tuple[str, str, str], Row] = {
     # intake: channels submit and read; departments see the petitioner of their dispatches
     ("intake", "POST", "/v1/cases"): Row(cells(403, channel="ok"), submit),
+    ("intake", "POST", "/v1/attachments"): Row(cells(403, channel="ok", admin="ok"), upload),
+    ("intake", "GET", "/v1/attachments/{attachment_id}"): Row(
+        cells(403, channel=404, admin=404), fixed(f"/v1/attachments/{NO_SUCH_ATTACHMENT}")
+    ),
     ("intake", "POST", "/v1/cases/batch"): Row(cells(403, channel="ok"), submit_batch),
     ("intake", "GET", "/v1/cases/{case_id}"): Row(CASE_READ, on_case("/v1/cases/{case_id}")),
     ("intake", "GET", "/v1/refs/{channel}/{ref}"): Row(
@@ -555,7 +571,21 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     # the whole case: also the department holding a live dispatch of it (404 to another)
     ("router", "GET", "/v1/cases/{case_id}"): Row(
-        WATCH_ONE | {"dept_own": "ok", "dept_other": 404}, on_case("/v1/cases/{case_id}")
+        WATCH_ONE | {"dept_own": "ok", "dept_other": 404, "channel": "ok"},
+        on_case("/v1/cases/{case_id}"),
+    ),
+    # attachments: uploads by the channel (intake) and departments (router); reading one
+    # needs the right to read its case (tests/e2e/test_attachments.py walks the allowed
+    # paths; here an id nobody uploaded answers 404 to every reader, as a forbidden one)
+    ("router", "POST", "/v1/attachments"): Row(
+        cells(403, dept_own="ok", dept_other="ok", admin="ok"), upload
+    ),
+    ("router", "GET", "/v1/attachments/{attachment_id}"): Row(
+        UNKNOWN_ATTACHMENT, fixed(f"/v1/attachments/{NO_SUCH_ATTACHMENT}")
+    ),
+    ("router", "GET", "/v1/cases/{case_id}/attachments/{attachment_id}"): Row(
+        UNKNOWN_ATTACHMENT,
+        on_case("/v1/cases/{case_id}/attachments/" + NO_SUCH_ATTACHMENT),
     ),
     ("router", "GET", "/v1/cases/{case_id}/routing"): Row(
         WATCH_ONE, on_case("/v1/cases/{case_id}/routing")
@@ -680,9 +710,11 @@ async def send(w: World, service: str, method: str, role: str, call: Call) -> ht
         params["key"] = raw
     if call.key_in == "form":
         data = {"key": raw}
+    if call.content is not None:
+        headers = headers | {"Content-Type": "image/png"}
     return await w.http.request(
         method, w.url(service, call.path), headers=headers, params=params or None,
-        json=call.json, data=data,
+        json=call.json, data=data, content=call.content,
     )  # fmt: skip
 
 

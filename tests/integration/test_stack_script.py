@@ -133,6 +133,8 @@ def test_the_first_env_makes_random_secrets_kept_0600_and_later_runs_reuse_them(
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert all(f"{k}={v}" in kept.read_text() for k, v in secrets.items())
     assert first.stderr == "", "nothing but the exports: the secrets are never shown"
+    # the services find the state dir (attachments live under it) from the same exports
+    assert exported(first.stdout)["SHAOBAO_STATE_DIR"] == str(tmp_path / "state")
 
     again = env_in(tmp_path / "state")
     assert {k: exported(again.stdout)[k] for k in SECRET_NAMES} == secrets

@@ -86,10 +86,16 @@ class ServiceProcs:
                 "--no-access-log",
             ],
             cwd=ROOT,
-            env=self.stack.env(**(TEST_ENV | self.env_extra)),
+            env=self.stack.env(**(TEST_ENV | self._links() | self.env_extra)),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def _links(self) -> dict[str, str]:
+        """The notifier's links to the router (webhooks link attachments there)."""
+        if "router" not in self.ports:
+            return {}
+        return {"SHAOBAO_NOTIFIER_ROUTER_URL": self.url("router")}
 
     def kill(self, service: str, sig: int = signal.SIGKILL, replica: int = 1) -> None:
         proc = self.procs.pop(replica_name(service, replica))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from services.notifier.handlers.common import (
     add_delivery,
+    attachment_links,
     channel_owner,
     facts,
     registered,
@@ -28,6 +29,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
     )
     number = case_label(row.case_number, event.case_id)
+    files = attachment_links(ctx, event.case_id, row.attachments)
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
@@ -38,6 +40,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
                 f"请于 {beijing(d.acknowledge_due_at)} 前签收，{beijing(d.resolve_due_at)} 前办结。"
                 + (f"地址：{row.address}。" if row.address else "")
                 + (f"诉求内容：{row.description}" if row.description else "")
+                + (f"附件 {len(files)} 个，见 attachments。" if files else "")
             ),
             "case_id": str(event.case_id),
             "case_number": row.case_number,
@@ -45,6 +48,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             "title": event.title,
             "description": row.description,
             "address": row.address,
+            "attachments": files,
             "tier": event.tier,
             "location": event.location.model_dump(),
             "dispatch": d.model_dump(mode="json"),

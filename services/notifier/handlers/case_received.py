@@ -30,6 +30,7 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
             "title": event.title,
             "description": event.description,
             "address": event.address,
+            "attachments": [a.model_dump(mode="json") for a in event.attachments] or None,
         },
         ignore_conflicts=True,
     )

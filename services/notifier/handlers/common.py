@@ -177,3 +177,15 @@ async def to_channel(
             "case_number": row.case_number,
         }
         await add_delivery(ctx, owner, body | extra, case_id=case_id)
+
+
+def attachment_links(
+    ctx: HandlerContext, case_id: UUID, stored: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The case's attachments as links to the router (the holder fetches them with its
+    key), never the bytes."""
+    base = ctx.deps.config.router_url.rstrip("/")
+    return [
+        {**a, "url": f"{base}/v1/cases/{case_id}/attachments/{a['attachment_id']}"}
+        for a in stored or []
+    ]

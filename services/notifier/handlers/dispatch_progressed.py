@@ -1,10 +1,11 @@
 """Consumes ``dispatch.progressed``; the case's channel hears each progress note (进展) on
-its callback, so a 12345 agent need not copy it back by hand. Keys on
+its callback (with links to any photos attached), so a 12345 agent need not copy it back
+by hand. Keys on
 ``(event_id, channel)``."""
 
 from __future__ import annotations
 
-from services.notifier.handlers.common import to_channel
+from services.notifier.handlers.common import attachment_links, to_channel
 from shared.contracts.events import DispatchProgressed
 from shared.domain.display import beijing
 from shared.messaging.consumer import HandlerContext
@@ -25,6 +26,9 @@ async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed)
             "owner_name": name,
             "note": event.note,
             "at": event.at.isoformat(),
+            "attachments": attachment_links(
+                ctx, event.case_id, [a.model_dump(mode="json") for a in event.attachments]
+            ),
             "message": f"【办理进展】{beijing(event.at)} {name}：{event.note}",
         },
     )

@@ -1,4 +1,5 @@
-"""Progress (进展): a note and the minutes spent; moves the dispatch and case to in progress.
+"""Progress (进展): a note, the minutes spent and any photos; moves the dispatch and case to
+in progress.
 
 Each report resets the keep-in-touch clock downstream (``dispatch.progressed``); minutes
 spent are kept so that the hours of "emotional service" become visible in the KPIs.
@@ -11,15 +12,22 @@ from uuid import UUID
 
 from sqlalchemy import Row
 
+from services.router.actions.attaching import attach, linked
 from services.router.actions.common import ActionContext, lock_dispatch, move_case, move_dispatch
 from shared.contracts.events import DispatchProgressed
 from shared.domain.lifecycle import CaseState
 
 
 async def report_progress(
-    ctx: ActionContext, dispatch_id: UUID, *, note: str, minutes_spent: int
+    ctx: ActionContext,
+    dispatch_id: UUID,
+    *,
+    note: str,
+    minutes_spent: int,
+    attachments: list[str] | None = None,
 ) -> Row[Any]:
     row, case = await lock_dispatch(ctx, dispatch_id)
+    files = await attach(ctx, row, attachments or [], "progress")
     updated = await move_dispatch(
         ctx,
         row,
@@ -27,7 +35,7 @@ async def report_progress(
         action="progress",
         reason=note,
         values={"acknowledged_at": row.acknowledged_at or ctx.now},
-        detail={"minutes_spent": minutes_spent},
+        detail={"minutes_spent": minutes_spent, **linked(files)},
     )
     if case.state == CaseState.DISPATCHED.value:
         await move_case(
@@ -41,6 +49,7 @@ async def report_progress(
             minutes_spent=minutes_spent,
             at=ctx.now,
             note=note,
+            attachments=files,
         ),
         row.case_id,
     )

@@ -1,5 +1,6 @@
-"""办结: the owner reports the result. The case is resolved only when the lead has
-resolved and every co-handler has reported; then it waits for the petitioner's rating."""
+"""办结: the owner reports the result, with any evidence (办结凭证、书面承诺). The case is
+resolved only when the lead has resolved and every co-handler has reported; then it waits
+for the petitioner's rating."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Row
 
+from services.router.actions.attaching import attach, linked
 from services.router.actions.common import (
     ActionContext,
     case_dispatches,
@@ -23,9 +25,15 @@ OUTCOME_CN = {"resolved": "已解决", "explained": "解释结案", "referred": 
 
 
 async def resolve(
-    ctx: ActionContext, dispatch_id: UUID, *, outcome: Outcome, summary: str
+    ctx: ActionContext,
+    dispatch_id: UUID,
+    *,
+    outcome: Outcome,
+    summary: str,
+    attachments: list[str] | None = None,
 ) -> Row[Any]:
     row, case = await lock_dispatch(ctx, dispatch_id)
+    files = await attach(ctx, row, attachments or [], "evidence")
     updated = await move_dispatch(
         ctx,
         row,
@@ -33,7 +41,7 @@ async def resolve(
         action="resolved",
         reason=f"{OUTCOME_CN[outcome]}：{summary}",
         values={"resolved_at": ctx.now, "acknowledged_at": row.acknowledged_at or ctx.now},
-        detail={"outcome": outcome},
+        detail={"outcome": outcome, **linked(files)},
     )
     ctx.emit(
         DispatchResolved(
@@ -43,6 +51,7 @@ async def resolve(
             role=row.role,
             outcome=outcome,
             summary=summary,
+            attachments=files,
         ),
         row.case_id,
     )

@@ -1,32 +1,36 @@
-"""Case queries: the whole case (number, content, address, dispatches, timeline), and why a
-case went where it went.
+"""Case queries: the whole case (number, content, address, attachments, dispatches,
+timeline), and why a case went where it went.
 
 A supervisor reads the cases of its own area only, a department the cases it holds a live
-dispatch of (not returned, not cancelled): 404 for any other, the same answer as for a case
-that does not exist (see ``shared.auth.scope``)."""
+dispatch of (not returned, not cancelled), a channel the cases it submitted: 404 for any
+other, the same answer as for a case that does not exist (``services.router.access``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from services.router.schemas import CaseRead, DispatchRead, RoutingRead, TimelineEntry
-from services.router.tables import cases, dispatches, routing_decisions, timeline
+from services.router.access import in_area, may_read
+from services.router.schemas import (
+    CaseAttachmentRead,
+    CaseRead,
+    DispatchRead,
+    RoutingRead,
+    TimelineEntry,
+)
+from services.router.tables import case_attachments, cases, dispatches, routing_decisions, timeline
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
-from shared.auth.scope import area_of
-from shared.domain.lifecycle import DispatchState
 from shared.domain.taxonomy import label
 from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)
 ReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR)]
-CaseReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR, Role.DEPARTMENT)]
-NOT_LIVE = (DispatchState.RETURNED.value, DispatchState.CANCELLED.value)
+CaseReaderKey = Annotated[ApiKey, require(Role.OPS, Role.SUPERVISOR, Role.DEPARTMENT, Role.CHANNEL)]
 
 
 @router.get("/{case_id}", response_model=CaseRead, summary="诉求全程记录 (case timeline)")
@@ -40,11 +44,18 @@ async def get_case(case_id: UUID, key: CaseReaderKey, request: Request) -> CaseR
                 .order_by(dispatches.c.created_at)
             )
         ).all()
-        if case is None or not _may_read(request, key, case.location, ds):
+        if case is None or not may_read(request, key, case, list(ds)):
             raise NotFound("诉求不存在 (case not found)")
         tl = (
             await conn.execute(
                 select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.seq)
+            )
+        ).all()
+        files = (
+            await conn.execute(
+                select(case_attachments)
+                .where(case_attachments.c.case_id == case_id)
+                .order_by(case_attachments.c.attached_at, case_attachments.c.attachment_id)
             )
         ).all()
     names = request.app.state.runtime.deps.rules.categories
@@ -54,6 +65,7 @@ async def get_case(case_id: UUID, key: CaseReaderKey, request: Request) -> CaseR
         category_name=names.get(case.category, case.category),
         dispatches=[DispatchRead.model_validate(d._mapping) for d in ds],
         timeline=[TimelineEntry.model_validate(t._mapping) for t in tl],
+        attachments=[CaseAttachmentRead.of(f._mapping) for f in files],
     )
 
 
@@ -63,7 +75,7 @@ async def get_case(case_id: UUID, key: CaseReaderKey, request: Request) -> CaseR
 async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[RoutingRead]:
     async with request.app.state.runtime.engine.connect() as conn:
         location = await conn.scalar(select(cases.c.location).where(cases.c.case_id == case_id))
-        if location is None or not _in_area(request, key, location):
+        if location is None or not in_area(request, key, location):
             raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
         rows = (
             await conn.execute(
@@ -75,13 +87,3 @@ async def get_routing(case_id: UUID, key: ReaderKey, request: Request) -> list[R
     if not rows:
         raise NotFound("诉求不存在或尚未分派 (case not found or not routed yet)")
     return [RoutingRead.model_validate(r._mapping) for r in rows]
-
-
-def _may_read(request: Request, key: ApiKey, location: dict[str, Any], held: list[Any]) -> bool:
-    if key.role is Role.DEPARTMENT:
-        return any(d.owner_id == key.owner_id and d.state not in NOT_LIVE for d in held)
-    return _in_area(request, key, location)
-
-
-def _in_area(request: Request, key: ApiKey, location: dict[str, Any] | None) -> bool:
-    return area_of(key, request.app.state.runtime.deps.owners).covers_location(location)

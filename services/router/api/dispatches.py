@@ -101,7 +101,8 @@ async def progress(
 ) -> DispatchRead:
     return await _act(
         request, key, dispatch_id, "progress", idem,
-        lambda c: report_progress(c, dispatch_id, note=body.note, minutes_spent=body.minutes_spent),
+        lambda c: report_progress(c, dispatch_id, note=body.note, minutes_spent=body.minutes_spent,
+                                  attachments=body.attachments),
         body,
     )  # fmt: skip
 
@@ -127,7 +128,8 @@ async def resolve_(
 ) -> DispatchRead:
     return await _act(
         request, key, dispatch_id, "resolve", idem,
-        lambda c: resolve(c, dispatch_id, outcome=body.outcome, summary=body.summary),
+        lambda c: resolve(c, dispatch_id, outcome=body.outcome, summary=body.summary,
+                          attachments=body.attachments),
         body,
     )  # fmt: skip
 
