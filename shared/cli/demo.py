@@ -36,6 +36,9 @@ ACTION_CN = {
     "delivered": "送达",
     "acknowledged": "签收",
     "disputed": "争议",
+    "resolved": "办结",
+    "resolve": "结果",
+    "request_feedback": "待评",
 }
 
 
@@ -115,7 +118,7 @@ async def _walk(
                 f"（{'主办' if d['role'] == 'lead' else '协办'}），"
                 f"签收时限 {_local(d['acknowledge_due_at'])}，办结时限 {_local(d['resolve_due_at'])}"
             )
-        await _wait(lambda: any(r["case_id"] == case_id for r in receiver.received), "webhook")
+        await _wait(lambda: any(r.get("case_id") == case_id for r in receiver.received), "webhook")
         print("④ 责任单位的接收地址已收到签名派单（签名校验通过）")
         lead = next(d for d in view["dispatches"] if d["role"] == "lead")
         dept_key = await make_key(settings, Role.DEPARTMENT, owner=lead["owner_id"], label="demo")
@@ -127,11 +130,10 @@ async def _walk(
         print(f"⑤ {names.get(lead['owner_id'], lead['owner_id'])} 已签收")
         await _resolve_all(http, router, settings, view["dispatches"], lead["dispatch_id"])
         print("⑥ 维保单位与物业先后办结：已更换主板，电梯恢复运行")
-        view = await _wait_case(http, router, case_id, admin, lambda c: c["state"] == "resolved")
-        sms = await _sms_to_resident(number)
-        print(
-            f"⑦ 居民收到短信：{sms}" if sms else "⑦ 未配置短信（SHAOBAO_NOTIFIER_SMS_GATEWAY_URL）"
+        view = await _wait_case(
+            http, router, case_id, admin, lambda c: c["state"] == "awaiting_feedback"
         )
+        print(await _sms_to_resident(number))
         print("\n全程记录 (timeline):")
         for t in view["timeline"]:
             print(
@@ -180,21 +182,24 @@ async def _resolve_all(
         (await http.post(f"{base}/resolve", json=done, headers=auth)).raise_for_status()
 
 
-async def _sms_to_resident(number: str) -> str | None:
-    """The text the local SMS file (deploy/up.sh) got for this case, once it is sent."""
+async def _sms_to_resident(number: str) -> str:
+    """What became of the resident's SMS: its text from the local SMS file (deploy/up.sh),
+    or why there is none yet (no file gateway; the quiet hours hold it)."""
     gateway = os.environ.get("SHAOBAO_NOTIFIER_SMS_GATEWAY_URL", "")
     if not gateway.startswith("file://"):
-        return None
+        return "⑦ 未配置本地短信文件（SHAOBAO_NOTIFIER_SMS_GATEWAY_URL），短信未发出"
     path = Path(gateway.removeprefix("file://"))
 
     def sent() -> str | None:
         lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
         return next((json.loads(x)["text"] for x in lines if number in x), None)
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 10
     while (text := sent()) is None and time.monotonic() < deadline:
         await asyncio.sleep(0.3)
-    return text
+    if text is None:
+        return f"⑦ 给居民的短信已排队：免打扰时段（21:00–08:00）结束后发送，见 {path}"
+    return f"⑦ 居民收到短信（{path}）：{text}"
 
 
 def _local(iso: str) -> str:
