@@ -158,6 +158,17 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
         evidence = f"{router}/v1/cases/{case_id}/attachments/{promise_id}"
         assert (await http.get(evidence, headers=channel)).content == promise  # the channel
 
+        async def resolved_callback() -> dict[str, Any] | None:
+            return next(
+                (m for m in receiver.accepted
+                 if m.get("case_id") == case_id and m.get("event") == "dispatch.resolved"),
+                None,
+            )  # fmt: skip
+
+        result = await eventually(resolved_callback, timeout=30, what="the result callback")
+        assert [a["url"] for a in result["attachments"]] == [evidence]
+        assert result["summary"] == "已修复电梯" and "凭证 1 份" in result["message"]
+
         other = await keys.make(Role.DEPARTMENT, owner=OTHER_OWNER)
         forged = "0" * 64
         refused = [

@@ -10,6 +10,7 @@ from services.notifier.handlers.case_reopened import on_case_reopened
 from services.notifier.handlers.case_resolved import on_case_resolved
 from services.notifier.handlers.dispatch_acknowledged import on_dispatch_acknowledged
 from services.notifier.handlers.dispatch_progressed import on_dispatch_progressed
+from services.notifier.handlers.dispatch_resolved import on_dispatch_resolved
 from services.notifier.handlers.extension_decided import on_extension_decided
 from services.notifier.handlers.extension_requested import on_extension_requested
 from services.notifier.handlers.whistle_blown import on_whistle_blown
@@ -24,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     "case.closed": on_case_closed,
     "case.reopened": on_case_reopened,
     "dispatch.progressed": on_dispatch_progressed,
+    "dispatch.resolved": on_dispatch_resolved,
     "case.reminder": on_case_reminder,
     "case.escalated": on_case_escalated,
     "whistle.blown": on_whistle_blown,
