@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import warnings
 from functools import cache
 from typing import Any
 
@@ -28,7 +29,10 @@ def normalise(text: str) -> str:
 
 @cache
 def _jieba() -> Any:
-    import jieba
+    with warnings.catch_warnings():  # jieba 0.42's regexes warn on import under Python 3.12+
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import jieba
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
