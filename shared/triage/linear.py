@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ C = 0.5
 TOLERANCE = 1e-3
 MAX_ITER = 200  # dual coordinate descent stops early on conflicting labels; accuracy holds
 CALIBRATION_FOLDS = 3
+LARGE = 3000  # rows from which 2 calibration folds suffice (and halve the work)
 MIN_ROWS_TO_CALIBRATE = 30
 DEFAULT_TEMPERATURE = 5.0
 
@@ -37,15 +39,23 @@ Floats = NDArray[np.float32]
 
 @dataclass
 class LinearScores:
-    """Weights (classes × features), intercepts and the class names in column order."""
+    """Weights (features × classes, so one text's few features are a row gather), intercepts
+    and the class names in column order."""
 
-    coef: Floats
+    weights: Floats
     intercept: Floats
     classes: list[str]
 
     def scores(self, x: sp.csr_matrix) -> Floats:
-        raw = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
-        if len(self.classes) == 2 and raw.shape[1] == 1:
+        return self._both_sides(np.asarray(x @ self.weights, dtype=np.float32) + self.intercept)
+
+    def scores_one(self, indices: NDArray[np.intp], values: Floats) -> Floats:
+        """Scores of one text given as its non-zero features (the fast path of suggest)."""
+        raw = values @ self.weights[indices] + self.intercept
+        return self._both_sides(raw[None, :])
+
+    def _both_sides(self, raw: Floats) -> Floats:
+        if len(self.classes) == 2 and raw.shape[1] == 1:  # a binary SVM has one score
             return np.hstack([-raw, raw])
         return raw
 
@@ -64,7 +74,7 @@ def fit_linear(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> LinearS
         warnings.simplefilter("ignore", ConvergenceWarning)
         svm.fit(x, np.asarray(labels))
     return LinearScores(
-        coef=np.asarray(svm.coef_, dtype=np.float32),
+        weights=np.ascontiguousarray(svm.coef_.T, dtype=np.float32),
         intercept=np.asarray(svm.intercept_, dtype=np.float32),
         classes=[str(c) for c in svm.classes_],
     )
@@ -78,13 +88,24 @@ def softmax(scores: Floats, temperature: float) -> Floats:
     return out
 
 
-def fit_temperature(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> float:
-    """The softmax temperature minimising log-loss on out-of-fold scores (a default when
-    there are too few rows to hold any out)."""
-    if len(labels) < MIN_ROWS_TO_CALIBRATE or len(set(labels)) < 2:
-        return DEFAULT_TEMPERATURE
-    classes = sorted(set(labels))
-    oof, truth = _out_of_fold_scores(x, np.asarray(labels), classes, seed=seed)
+def fit(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> tuple[LinearScores, float]:
+    """The SVM on all rows and the temperature from out-of-fold scores, fitted on two
+    threads (liblinear releases the GIL)."""
+    y = np.asarray(labels)
+    folds = _folds(y, seed=seed) if len(y) >= MIN_ROWS_TO_CALIBRATE and len(set(labels)) > 1 else []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        full = pool.submit(fit_linear, x, labels, seed=seed)
+        parts = [pool.submit(fit_linear, x[tr], list(y[tr]), seed=seed) for tr, _ in folds]
+        fitted = [p.result() for p in parts]
+        linear = full.result()
+    if not folds:
+        return linear, DEFAULT_TEMPERATURE
+    oof, truth = _out_of_fold_scores(x, y, fitted, [te for _, te in folds])
+    return linear, fit_temperature(oof, truth)
+
+
+def fit_temperature(oof: Floats, truth: NDArray[np.intp]) -> float:
+    """The softmax temperature minimising log-loss on out-of-fold scores."""
 
     def loss(log_t: float) -> float:
         p = softmax(oof, float(np.exp(log_t)))
@@ -95,23 +116,26 @@ def fit_temperature(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> fl
 
 
 def _out_of_fold_scores(
-    x: sp.csr_matrix, y: NDArray[np.str_], classes: list[str], *, seed: int
+    x: sp.csr_matrix, y: NDArray[np.str_], fitted: list[LinearScores], tests: list[NDArray[np.intp]]
 ) -> tuple[Floats, NDArray[np.intp]]:
+    """Scores of each held-out row by the fold model that did not see it (rows of no fold,
+    possible when a fold lacked a class and was dropped, are left out)."""
+    classes = sorted(set(y.tolist()))
     index = {c: i for i, c in enumerate(classes)}
     oof = np.zeros((len(y), len(classes)), dtype=np.float32)
-    for train, test in _folds(y, seed=seed):
-        fitted = fit_linear(x[train], list(y[train]), seed=seed)
-        s = fitted.scores(x[test])
+    for model, test in zip(fitted, tests, strict=True):
+        s = model.scores(x[test])
         oof[test] = s.min() - 1.0  # a class the fold never saw: below every score it gave
-        for j, c in enumerate(fitted.classes):
+        for j, c in enumerate(model.classes):
             oof[test, index[c]] = s[:, j]
-    return oof, np.array([index[c] for c in y])
+    held = np.concatenate(tests)
+    return oof[held], np.array([index[c] for c in y[held]])
 
 
 def _folds(y: NDArray[np.str_], *, seed: int) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    smallest = min(Counter(y.tolist()).values())
-    if smallest >= CALIBRATION_FOLDS:
-        strat = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed)
+    k = 2 if len(y) >= LARGE else CALIBRATION_FOLDS
+    if min(Counter(y.tolist()).values()) >= k:
+        strat = StratifiedKFold(k, shuffle=True, random_state=seed)
         return list(strat.split(np.zeros(len(y)), y))
-    plain = KFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed)
+    plain = KFold(k, shuffle=True, random_state=seed)
     return [(tr, te) for tr, te in plain.split(y) if len(set(y[tr].tolist())) >= 2]

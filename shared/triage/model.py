@@ -23,7 +23,7 @@ import numpy as np
 
 from shared.triage.errors import TriageDataError
 from shared.triage.features import Featurizer
-from shared.triage.linear import Floats, LinearScores, fit_linear, fit_temperature, softmax
+from shared.triage.linear import Floats, LinearScores, fit, softmax
 
 FORMAT = 1
 TOP = 3
@@ -62,8 +62,7 @@ class Model:
         """Fit on labelled texts; raises ``TriageDataError`` for fewer than two classes."""
         _check_training_data(texts, labels)
         featurizer, x = Featurizer.fit(texts)
-        linear = fit_linear(x, labels, seed=seed)
-        temperature = fit_temperature(x, labels, seed=seed)
+        linear, temperature = fit(x, labels, seed=seed)
         now = datetime.now(UTC)
         info = {
             "format": FORMAT,
@@ -83,7 +82,10 @@ class Model:
         return softmax(self.linear.scores(self.featurizer.transform(texts)), self.temperature)
 
     def suggest(self, text: str) -> Suggestion:
-        return self.suggest_many([text])[0]
+        indices, values = self.featurizer.one(text)
+        p = softmax(self.linear.scores_one(indices, values), self.temperature)[0]
+        best = np.argsort(-p)[:TOP]
+        return Suggestion([(self.classes[j], float(p[j])) for j in best], self.version)
 
     def suggest_many(self, texts: Sequence[str]) -> list[Suggestion]:
         p = self.probabilities(texts)
