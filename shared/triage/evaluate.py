@@ -42,7 +42,7 @@ class Evaluation:
     near: NearDuplicates
     hardest: list[tuple[str, float, int]]  # class, F1, test rows: the five weakest
     seconds: float
-    examples: list[tuple[str, str]] = field(default_factory=list)  # near-dup text pairs
+    examples: list[tuple[str, str, float]] = field(default_factory=list)  # near-dup pairs
 
 
 def evaluate(
@@ -128,5 +128,5 @@ def _summarise(
         near=near,
         hardest=hardest,
         seconds=time.monotonic() - started,
-        examples=[(texts[p.first], texts[p.second]) for p in near.pairs[:3]],
+        examples=[(texts[p.first], texts[p.second], p.similarity) for p in near.examples],
     )

@@ -7,6 +7,8 @@ from typing import Any
 
 from shared.triage.evaluate import TARGET_PRECISION, Evaluation
 
+SHOWN = 10
+
 
 def as_dict(e: Evaluation) -> dict[str, Any]:
     data = asdict(e)
@@ -14,8 +16,8 @@ def as_dict(e: Evaluation) -> dict[str, Any]:
         "threshold": e.near.threshold,
         "exact_rows": e.near.exact_rows,
         "near_rows": e.near.near_rows,
-        "pairs": len(e.near.pairs),
-        "examples": [list(pair) for pair in e.examples],
+        "pairs": e.near.pairs,
+        "examples": [{"first": a, "second": b, "similarity": j} for a, b, j in e.examples],
     }
     del data["near"], data["examples"]
     data["target_precision"] = TARGET_PRECISION
@@ -30,8 +32,14 @@ def as_text(e: Evaluation) -> str:
         f"前三命中率 (top-3):     {e.top3_accuracy:.3f}",
     ]
     if e.training_only:
-        rare = ", ".join(f"{c} ({n})" for c, n in e.training_only.items())
-        lines.append(f"行数少于折数、只用于训练的类别 (training only, not tested): {rare}")
+        shown = list(e.training_only.items())
+        rare = ", ".join(f"{c} ({n})" for c, n in shown[:SHOWN])
+        more = (
+            f" … 共 {len(shown)} 类 ({sum(e.training_only.values())} 行)"
+            if len(shown) > SHOWN
+            else ""
+        )
+        lines.append(f"行数少于折数、只用于训练的类别 (training only, not tested): {rare}{more}")
     lines += ["", "自动派单阈值表 (abstention: top probability ≥ t routes by itself)"]
     lines.append("  阈值 t   自动派单占比 (coverage)   其中正确率 (precision)   件数")
     for r in e.abstention:
@@ -59,7 +67,7 @@ def _near_lines(e: Evaluation) -> list[str]:
     lines = [
         "",
         f"跨折近似重复 (near-duplicates across folds, char-3 Jaccard ≥ {n.threshold}): "
-        f"{n.near_rows} 行有近似重复, 其中 {n.exact_rows} 行规范化后完全相同; {len(n.pairs)} 对",
+        f"{n.near_rows} 行 ({n.near_rows / e.rows:.1%}) 在其他折有近似重复, 其中 {n.exact_rows} 行规范化后完全相同; {n.pairs} 对",
     ]
-    lines += [f"  「{a[:60]}」 ≈ 「{b[:60]}」" for a, b in e.examples]
+    lines += [f"  {j:.2f} 「{a[:60]}」 ≈ 「{b[:60]}」" for a, b, j in e.examples]
     return lines

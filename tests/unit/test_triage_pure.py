@@ -64,8 +64,16 @@ def test_near_duplicates_pair_only_across_groups_and_flag_exact_copies() -> None
         "路灯坏了晚上一片漆黑",
     ]
     found = near_duplicates(texts, [1, 2, 1, 1, 2], threshold=0.7)
-    assert [(p.first, p.second) for p in found.pairs] == [(0, 1)]
-    assert found.exact_rows == 2 and found.near_rows == 2
+    assert [(p.first, p.second, p.similarity) for p in found.examples] == [(0, 1, 1.0)]
+    assert (found.exact_rows, found.near_rows, found.pairs) == (2, 2, 1)
+
+
+def test_near_duplicates_count_pairs_but_keep_only_a_few_examples() -> None:
+    texts = ["电梯坏了三天没人修"] * 40 + ["电梯坏了三天都没人修"] * 40
+    found = near_duplicates(texts, [1, 2] * 40, threshold=0.5)  # the two differ at 0.5
+    assert found.near_rows == 80 and found.exact_rows == 80
+    assert found.pairs == 40 * 40  # every pair across the two folds, none within one
+    assert len(found.examples) == 5 and found.examples[0].similarity < 1.0
 
 
 def test_near_duplicates_of_a_training_only_row_pair_with_every_fold() -> None:
