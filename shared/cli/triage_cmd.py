@@ -61,8 +61,11 @@ def evaluate(
     label_column: str | None = typer.Option(None, help=LABEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
-    """Cross-validate the method on FILE: accuracy, macro-F1, top-3, the abstention table,
-    the threshold for 95 % precision, and near-duplicates across folds."""
+    """Cross-validate the method on a labelled file: accuracy, macro-F1, top-3, abstention table, near-duplicates.
+
+    Stratified folds with a fixed seed; classes with fewer rows than folds are kept in
+    training only. Progress goes to stderr, the report to stdout.
+    """
     from shared.triage.errors import TriageDataError
     from shared.triage.evaluate import evaluate as run
     from shared.triage.report import as_dict, as_text

@@ -15,7 +15,6 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,17 +66,35 @@ def class_weights(labels: Sequence[str]) -> dict[str, float]:
 
 
 def fit_linear(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> LinearScores:
+    rows, y, weight = collapse_duplicates(x, labels)
     svm = LinearSVC(
         C=C, class_weight=class_weights(labels), random_state=seed, tol=TOLERANCE, max_iter=MAX_ITER
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        svm.fit(x, np.asarray(labels))
+        svm.fit(x[rows], y, sample_weight=weight)
     return LinearScores(
         weights=np.ascontiguousarray(svm.coef_.T, dtype=np.float32),
         intercept=np.asarray(svm.intercept_, dtype=np.float32),
         classes=[str(c) for c in svm.classes_],
     )
+
+
+def collapse_duplicates(
+    x: sp.csr_matrix, labels: Sequence[str]
+) -> tuple[NDArray[np.intp], NDArray[np.str_], NDArray[np.float64]]:
+    """One row per distinct (features, label), weighted by how often it occurs: the same
+    objective (identical hinge terms add up), but templated data (thousands of copies of
+    a few texts, some with conflicting labels) no longer stalls the solver."""
+    first: dict[tuple[str, bytes, bytes], int] = {}
+    count: dict[int, int] = {}
+    for i, label in enumerate(labels):
+        lo, hi = x.indptr[i], x.indptr[i + 1]
+        j = first.setdefault((label, x.indices[lo:hi].tobytes(), x.data[lo:hi].tobytes()), i)
+        count[j] = count.get(j, 0) + 1
+    rows = np.fromiter(count.keys(), np.intp, len(count))
+    weight = np.fromiter(count.values(), np.float64, len(count))
+    return rows, np.asarray(labels)[rows], weight
 
 
 def softmax(scores: Floats, temperature: float) -> Floats:
@@ -89,17 +106,15 @@ def softmax(scores: Floats, temperature: float) -> Floats:
 
 
 def fit(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> tuple[LinearScores, float]:
-    """The SVM on all rows and the temperature from out-of-fold scores, fitted on two
-    threads (liblinear releases the GIL)."""
+    """The SVM on all rows and the temperature from out-of-fold scores. Sequential on
+    purpose: liblinear's fits share global state, and two at once on threads gave
+    different, worse weights."""
     y = np.asarray(labels)
-    folds = _folds(y, seed=seed) if len(y) >= MIN_ROWS_TO_CALIBRATE and len(set(labels)) > 1 else []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        full = pool.submit(fit_linear, x, labels, seed=seed)
-        parts = [pool.submit(fit_linear, x[tr], list(y[tr]), seed=seed) for tr, _ in folds]
-        fitted = [p.result() for p in parts]
-        linear = full.result()
-    if not folds:
+    linear = fit_linear(x, labels, seed=seed)
+    if len(y) < MIN_ROWS_TO_CALIBRATE:
         return linear, DEFAULT_TEMPERATURE
+    folds = _folds(y, seed=seed)
+    fitted = [fit_linear(x[tr], list(y[tr]), seed=seed) for tr, _ in folds]
     oof, truth = _out_of_fold_scores(x, y, fitted, [te for _, te in folds])
     return linear, fit_temperature(oof, truth)
 

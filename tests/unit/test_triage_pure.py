@@ -143,3 +143,15 @@ def test_xlsx_is_read_from_its_first_sheet(tmp_path: Path) -> None:
         ["fire.ebike_charging"],
         "诉求内容",
     )
+
+
+def test_identical_rows_with_the_same_label_train_as_one_weighted_row() -> None:
+    import scipy.sparse as sp
+
+    from shared.triage.linear import collapse_duplicates
+
+    x = sp.csr_matrix([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    rows, labels, weights = collapse_duplicates(x, ["p", "p", "p", "q"])
+    assert rows.tolist() == [0, 2, 3]
+    assert labels.tolist() == ["p", "p", "q"]
+    assert weights.tolist() == [2.0, 1.0, 1.0]
