@@ -104,11 +104,12 @@ def _tfidf(
 ) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
     """sublinear tf × idf, l2-normalised: TfidfVectorizer's arithmetic for one text."""
     vocabulary: dict[str, int] = vectorizer.vocabulary_
-    counts = Counter(j for j in map(vocabulary.get, analyzer(text)) if j is not None)
-    if not counts:
+    counts = Counter(analyzer(text))
+    known = [(vocabulary[g], n) for g, n in counts.items() if g in vocabulary]
+    if not known:
         return np.empty(0, np.intp), np.empty(0, np.float32)
-    indices = np.fromiter(counts.keys(), np.intp, len(counts))
-    tf = 1.0 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
+    indices = np.fromiter((j for j, _ in known), np.intp, len(known))
+    tf = 1.0 + np.log(np.fromiter((n for _, n in known), np.float64, len(known)))
     values = tf * vectorizer.idf_[indices]
     values /= np.sqrt(np.dot(values, values))
     return indices + offset, values.astype(np.float32)

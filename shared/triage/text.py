@@ -2,19 +2,18 @@
 
 ``normalise`` folds full-width forms (NFKC), case and whitespace, and turns every run of
 digits into ``0``: house numbers, dates and phone fragments say where and when, not what
-the matter is. ``words`` cuts Chinese with jieba (its dictionary ships inside the package,
-nothing is downloaded); ``shingles`` are the character 3-grams that near-duplicate
-detection compares.
+the matter is. ``words`` cuts Chinese with jieba's algorithm and dictionary as rjieba (the
+Rust jieba-rs, its dictionary compiled in: nothing is downloaded, no start-up cost, ~50×
+faster than the Python jieba, which made a 200-character suggestion cost 2 ms);
+``shingles`` are the character 3-grams that near-duplicate detection compares.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
-import warnings
-from functools import cache
-from typing import Any
+
+import rjieba
 
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -27,21 +26,9 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", _DIGITS.sub("0", folded)).strip()
 
 
-@cache
-def _jieba() -> Any:
-    with warnings.catch_warnings():  # jieba 0.42's regexes warn on import under Python 3.12+
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", SyntaxWarning)
-        import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
 def words(text: str) -> list[str]:
     """jieba's words of an already normalised text, punctuation and spaces dropped."""
-    return [w for w in _jieba().lcut(text) if not _PUNCT.fullmatch(w)]
+    return [w for w in rjieba.cut(text) if not _PUNCT.fullmatch(w)]
 
 
 def shingles(text: str, size: int = 3) -> set[str]:
