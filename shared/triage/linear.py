@@ -106,18 +106,27 @@ def softmax(scores: Floats, temperature: float) -> Floats:
     return out
 
 
-def fit(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> tuple[LinearScores, float]:
+@dataclass
+class Fitted:
+    linear: LinearScores
+    temperature: float
+    held_out: Floats | None = None  # out-of-fold probabilities, columns in sorted-label order
+    truth: NDArray[np.intp] | None = None  # their true columns
+
+
+def fit(x: sp.csr_matrix, labels: Sequence[str], *, seed: int) -> Fitted:
     """The SVM on all rows and the temperature from out-of-fold scores. Sequential on
     purpose: liblinear's fits share global state, and two at once on threads gave
     different, worse weights."""
     y = np.asarray(labels)
     linear = fit_linear(x, labels, seed=seed)
     if len(y) < MIN_ROWS_TO_CALIBRATE:
-        return linear, DEFAULT_TEMPERATURE
+        return Fitted(linear, DEFAULT_TEMPERATURE)
     folds = _folds(y, seed=seed)
     fitted = [fit_linear(x[tr], list(y[tr]), seed=seed) for tr, _ in folds]
     oof, truth = _out_of_fold_scores(x, y, fitted, [te for _, te in folds])
-    return linear, fit_temperature(oof, truth)
+    temperature = fit_temperature(oof, truth)
+    return Fitted(linear, temperature, softmax(oof, temperature), truth)
 
 
 def fit_temperature(oof: Floats, truth: NDArray[np.intp]) -> float:

@@ -21,9 +21,10 @@ from typing import Any
 import joblib
 import numpy as np
 
+from shared.triage import metrics
 from shared.triage.errors import TriageDataError
 from shared.triage.features import Featurizer
-from shared.triage.linear import Floats, LinearScores, fit, softmax
+from shared.triage.linear import Fitted, Floats, LinearScores, fit, softmax
 
 FORMAT = 1
 TOP = 3
@@ -62,7 +63,8 @@ class Model:
         """Fit on labelled texts; raises ``TriageDataError`` for fewer than two classes."""
         _check_training_data(texts, labels)
         featurizer, x = Featurizer.fit(texts)
-        linear, temperature = fit(x, labels, seed=seed)
+        fitted = fit(x, labels, seed=seed)
+        linear, temperature = fitted.linear, fitted.temperature
         now = datetime.now(UTC)
         info = {
             "format": FORMAT,
@@ -73,6 +75,7 @@ class Model:
             "temperature": temperature,
             "features": int(x.shape[1]),
             "method": "char 1-4 + jieba word 1-2 tf-idf, linear SVM, softmax temperature",
+            "out_of_fold": _held_out_scores(fitted),
         }
         version = f"triage-{now:%Y%m%dT%H%M%SZ}-{_fingerprint(texts, labels, seed)}"
         return cls(featurizer, linear, temperature, version, info | {"version": version})
@@ -129,6 +132,27 @@ def latest(directory: Path) -> Path | None:
     """The newest model file in a directory (versions sort by their UTC timestamp)."""
     found = sorted(directory.glob("triage-*.joblib"))
     return found[-1] if found else None
+
+
+def _held_out_scores(fitted: Fitted) -> dict[str, Any]:
+    """Scores on the calibration folds' held-out rows, and the lowest top probability at
+    which those were ≥ 95 % right (a starting threshold; a little optimistic, as the
+    vocabulary saw every row; ``shaobao triage evaluate`` is the honest measure)."""
+    if fitted.held_out is None or fitted.truth is None:
+        return {}
+    p, truth = fitted.held_out, fitted.truth.tolist()
+    ranked = np.argsort(-p, axis=1)[:, :TOP].tolist()
+    correct = [r[0] == t for r, t in zip(ranked, truth, strict=True)]
+    point = metrics.threshold_for_precision(p.max(axis=1).tolist(), correct, 0.95)
+    return {
+        "rows": len(truth),
+        "accuracy": round(sum(correct) / len(truth), 4),
+        "top3_accuracy": round(
+            sum(t in r for r, t in zip(ranked, truth, strict=True)) / len(truth), 4
+        ),
+        "threshold_95": None if point is None else round(point.threshold, 4),
+        "coverage_95": None if point is None else round(point.coverage, 4),
+    }
 
 
 def _check_training_data(texts: Sequence[str], labels: Sequence[str]) -> None:

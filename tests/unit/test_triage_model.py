@@ -73,6 +73,9 @@ def test_saved_model_loads_and_suggests_the_same(model: Model, tmp_path: Path) -
     meta = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
     assert meta["version"] == model.version and meta["classes"] == model.classes
     assert meta["training_rows"] == len(_sample()[0]) and meta["metrics"] == {"accuracy": 0.9}
+    held_out = meta["out_of_fold"]
+    assert held_out["rows"] == len(_sample()[0]) and 0.5 < held_out["accuracy"] <= 1
+    assert 0 < held_out["threshold_95"] < 1 and 0 < held_out["coverage_95"] <= 1
     text = "邻居装修电钻声太吵"
     assert Model.load(path).suggest(text) == model.suggest(text)
 
