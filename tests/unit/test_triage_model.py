@@ -130,6 +130,14 @@ def test_evaluate_prints_a_readable_report() -> None:
         assert heading in out
 
 
+def test_evaluate_refuses_when_fewer_than_two_classes_fill_the_folds(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.csv"
+    rows = ["电梯坏了,a"] * 6 + ["路灯不亮,b"] * 2
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, _, err = _run("evaluate", "--data", str(path), "--folds", "5")
+    assert code == 2 and "fewer than two classes have at least 5 rows" in err
+
+
 def test_train_writes_a_model_file_that_loads(tmp_path: Path) -> None:
     code, out, err = _run("train", "--from", str(SAMPLE), "--out", str(tmp_path))
     assert code == 0, err
