@@ -1,5 +1,5 @@
 """The features: character 1–4-grams and jieba word 1–2-grams, TF-IDF with sublinear tf,
-each view l2-normalised and the two side by side (a union, equal weight).
+each view l2-normalised and the two side by side (a union; words at half weight).
 
 Why both: characters catch what a segmenter cuts wrongly (place names, slang, typos, 楼道充电
 vs 楼道里充电), words carry the longer units a 4-gram window splits. Digit runs are ``0``
@@ -28,6 +28,11 @@ MIN_DF_FROM_ROWS = 1500
 Analyzer = Callable[[str], list[str]]
 MAX_CHAR_FEATURES = 200_000
 MAX_WORD_FEATURES = 100_000
+# The word view at half the weight of the characters: on our two test sets (Chinese
+# synthetic, English 311) characters alone were 0.3-0.7 points better than equal weights
+# and half weight costs at most 0.2; real work orders are longer and less regular than
+# either, where words usually add a little. A hedge, not a tuned value.
+WORD_WEIGHT = 0.5
 
 
 def _identity(text: str) -> str:
@@ -66,7 +71,8 @@ class Featurizer:
             dtype=_float32(),
         )
         x = sp.hstack(
-            [chars.fit_transform(normalised), word_view.fit_transform(normalised)], format="csr"
+            [chars.fit_transform(normalised), WORD_WEIGHT * word_view.fit_transform(normalised)],
+            format="csr",
         )
         return cls(chars=chars, words=word_view), x
 
@@ -86,12 +92,14 @@ class Featurizer:
         chars = _tfidf(self.chars, char_analyzer, normalised, offset=0)
         offset = len(self.chars.vocabulary_)
         word_view = _tfidf(self.words, word_analyzer, normalised, offset=offset)
-        return np.concatenate([chars[0], word_view[0]]), np.concatenate([chars[1], word_view[1]])
+        values = np.concatenate([chars[1], WORD_WEIGHT * word_view[1]]).astype(np.float32)
+        return np.concatenate([chars[0], word_view[0]]), values
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         normalised = [normalise(t) for t in texts]
         return sp.hstack(
-            [self.chars.transform(normalised), self.words.transform(normalised)], format="csr"
+            [self.chars.transform(normalised), WORD_WEIGHT * self.words.transform(normalised)],
+            format="csr",
         )
 
 
