@@ -113,7 +113,12 @@ class Model:
     @staticmethod
     def load(path: Path) -> Model:
         """Load a model this installation trained (see the module's note on trust)."""
-        meta = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        try:
+            meta = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TriageDataError(
+                f"模型说明文件缺失或损坏 (sidecar unreadable: {exc}): {path}"
+            ) from exc
         if meta.get("format") != FORMAT:
             raise TriageDataError(f"模型文件格式不支持 (unsupported model format): {path}")
         if meta.get("sha256") != _sha256(path):

@@ -89,6 +89,13 @@ def test_a_model_file_that_does_not_match_its_sidecar_is_refused(
         Model.load(path)
 
 
+def test_a_model_file_without_its_sidecar_is_refused(model: Model, tmp_path: Path) -> None:
+    path = model.save(tmp_path)
+    sidecar_path(path).unlink()
+    with pytest.raises(TriageDataError, match="sidecar unreadable"):
+        Model.load(path)
+
+
 def test_one_class_only_is_refused() -> None:
     with pytest.raises(TriageDataError, match="至少需要两个类别"):
         Model.train(["电梯坏了", "电梯停了"], ["a", "a"])
