@@ -101,6 +101,17 @@ def test_one_class_only_is_refused() -> None:
         Model.train(["电梯坏了", "电梯停了"], ["a", "a"])
 
 
+def test_two_classes_give_two_suggestions_both_ways() -> None:
+    texts, labels = _sample()
+    pair = [(t, y) for t, y in zip(texts, labels, strict=True) if y.startswith("neighbour.r")]
+    pair += [(t, y) for t, y in zip(texts, labels, strict=True) if y == "public.streetlight"]
+    m = Model.train([t for t, _ in pair], [y for _, y in pair], seed=3)
+    for text, label in pair[:5] + pair[-5:]:
+        one, batch = m.suggest(text), m.suggest_many([text])[0]
+        assert len(one.top) == 2 and one.label == batch.label == label
+        assert one.probability == pytest.approx(batch.probability, abs=1e-5)
+
+
 def test_classes_of_one_or_two_rows_train_without_error() -> None:
     texts, labels = _sample()
     texts += ["独一无二的诉求：井盖丢失", "路边井盖被偷了", "共享单车堆满人行道"]
