@@ -48,8 +48,16 @@ def train(
         _say(str(exc))
         raise typer.Exit(2) from exc
     typer.echo(
-        f"模型已保存 (saved): {path}  版本 {model.version}, {len(model.classes)} 类, {time.monotonic() - started:.1f}s"
+        f"模型已保存 (saved): {path}  版本 {model.version}, {len(model.classes)} 类, "
+        f"{time.monotonic() - started:.1f}s"
     )
+    held = model.info.get("out_of_fold") or {}
+    if held.get("threshold_95") is not None:
+        typer.echo(
+            f"留出估计 (held-out, a little optimistic): 准确率 {held['accuracy']:.3f}, 前三 "
+            f"{held['top3_accuracy']:.3f}; 正确率 95% 的阈值 p ≥ {held['threshold_95']:.3f}, "
+            f"自动派单 {held['coverage_95']:.1%}"
+        )
 
 
 @app.command("evaluate")
