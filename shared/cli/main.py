@@ -13,6 +13,7 @@ from shared.cli import (
     keys_cmd,
     rules_cmd,
     status_cmd,
+    triage_cmd,
 )
 
 app = typer.Typer(help="哨报 Shaobao 运维命令 (operations)", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(deliveries_cmd.app, name="deliveries")
 app.add_typer(deadlines_cmd.app, name="deadlines")
+app.add_typer(triage_cmd.app, name="triage")
 app.command("status")(status_cmd.status)
 
 
