@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.router.api import attachments, cases, dispatches, owners, reports, whistle
+from services.router.api import (
+    attachments,
+    backlog,
+    case_list,
+    cases,
+    dispatches,
+    owners,
+    reports,
+    whistle,
+)
 from services.router.console import routes as console
 from services.router.deps import RouterDeps
 from services.router.feedback_timeout import FeedbackTimeout
@@ -28,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warnings=lambda: coverage_warnings(deps.config.calendar, runtime.clock),
         routers=[
             dispatches.router,
+            case_list.router,
             cases.router,
             whistle.router,
             owners.router,
             reports.router,
+            backlog.router,
             console.router,
             attachments.router,
         ],

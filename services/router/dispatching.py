@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
 from services.router.tables import case_attachments, cases, dispatches, routing_decisions
+from shared.auth.scope import location_path
 from shared.contracts.events import (
     CaseDispatched,
     CaseDisputed,
@@ -18,6 +19,7 @@ from shared.contracts.events import (
     DispatchCancelled,
     DispatchInfo,
 )
+from shared.domain.case_query import searchable
 from shared.domain.lifecycle import (
     OPEN_DISPATCH_STATES,
     CaseState,
@@ -72,6 +74,13 @@ async def create_case(
         "ruleset_version": decision.ruleset_version,
         "petitioner_ref": event.petitioner_ref,
         "received_at": ctx.cause.occurred_at,
+        "external_id": event.external_id,
+        "key_person": event.key_person,
+        "rebound": event.rebound_of is not None,
+        "area_path": location_path(event.location.model_dump()),
+        "search_text": searchable(
+            event.case_number, event.external_id, event.title, event.description, event.address
+        ),
         # as if stored triaged, then moved on (version 2), at this service's clock
         "updated_at": ctx.now,
         "version": 2,

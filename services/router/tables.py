@@ -1,7 +1,9 @@
 """Router's schema: cases, dispatches, the typed timeline and routing decisions."""
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Identity,
@@ -10,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -18,6 +21,15 @@ from shared.db.outbox import inbox_table, outbox_table
 from shared.db.types import JSON, TZ, UUIDT
 
 metadata = MetaData(schema="router")
+# Made in SQL by router_0007 (trigram GIN, an expression, text_pattern_ops, a partial
+# index): alembic's autogenerate cannot compare them, so its check leaves them alone.
+metadata.info["unmanaged_indexes"] = frozenset(
+    {
+        "ix_router_cases_search_trgm", "ix_router_cases_received", "ix_router_cases_deadline",
+        "ix_router_cases_area", "ix_router_cases_channel", "ix_router_cases_petitioner",
+        "ix_router_cases_escalated", "ix_router_cases_overdue", "ix_router_dispatches_owner_case",
+    }
+)  # fmt: skip
 
 cases = Table(
     "cases",
@@ -41,6 +53,17 @@ cases = Table(
     Column("case_number", Text),  # 诉求编号, from intake (router_0004)
     Column("description", Text),  # the complaint as the resident told it (numbers masked)
     Column("address", Text),  # the address as the resident said it
+    # What lists and searches need (router_0007; docs/architecture.md "Finding cases")
+    Column("external_id", Text),  # the channel's own work-order number
+    Column("key_person", Boolean, nullable=False, server_default=false()),
+    Column("rebound", Boolean, nullable=False, server_default=false()),  # 回弹件
+    Column("area_path", Text),  # the location's most specific path (d01.s01.c01)
+    Column("search_text", Text),  # numbers, title, description, address (trigram index)
+    Column("next_due_at", TZ),  # nearest due time of an open dispatch (a trigger keeps it)
+    Column("closed_at", TZ),  # set by a trigger when the state becomes closed or merged
+    Column("escalated_to", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("escalation_level", Text),  # the last level case.escalated reached
+    Column("whistle_open", Boolean, nullable=False, server_default=false()),
     Index("ix_router_cases_state", "state"),
     Index("ix_router_cases_case_number", "case_number"),
 )

@@ -18,7 +18,13 @@ def run(target_metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url
 
+    # Indexes a migration makes in SQL because autogenerate cannot compare them (trigram
+    # GIN, expressions, operator classes, partial): the service lists them by name.
+    unmanaged = target_metadata.info.get("unmanaged_indexes", frozenset())
+
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "index" and name in unmanaged:
+            return False
         return type_ != "table" or getattr(obj, "schema", None) == schema
 
     def do_run(conn: Connection) -> None:

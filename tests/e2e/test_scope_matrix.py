@@ -393,6 +393,11 @@ async def own_dispatches(w: World, role: str) -> Call:
     return Call("/v1/dispatches", params={"limit": 500}, marker=c.dispatch_id)
 
 
+async def case_list(w: World, role: str) -> Call:
+    c = await w.case("shared")
+    return Call("/v1/cases", params={"q": c.ref}, marker=c.case_id)
+
+
 async def deadlines(w: World, role: str) -> Call:
     c = await w.case("shared")
     return Call("/v1/deadlines", params={"case_id": c.case_id}, marker=c.dispatch_id)
@@ -597,6 +602,22 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("router", "GET", "/v1/reports/kpis"): Row(
         cells(403, sup_in="ok", sup_out=403, ops="ok", admin="ok"),
         fixed("/v1/reports/kpis", params={"area": "d01.s01"}),
+    ),
+    ("router", "GET", "/v1/cases"): Row(
+        cells(
+            403,
+            channel="shown",
+            dept_own="shown",
+            dept_other="hidden",
+            sup_in="shown",
+            sup_out="hidden",
+            ops="shown",
+            admin="shown",
+        ),
+        case_list,
+    ),
+    ("router", "GET", "/v1/reports/backlog"): Row(
+        cells(403, sup_in="ok", sup_out="ok", ops="ok", admin="ok"), fixed("/v1/reports/backlog")
     ),
     ("router", "GET", "/v1/reports/queues"): Row(
         cells(403, ops="ok", admin="ok"), fixed("/v1/reports/queues")

@@ -1,13 +1,14 @@
 """Consumes ``case.duplicate_linked`` from intake; writes the "duplicate_linked" timeline row.
 
 The matter was reported again (重复件) under another number: the owner sees it on the
-case's timeline; nothing is dispatched again. Keys on ``case_id``; an event for a case the
+case's timeline, and its number is added to the case's searchable text; nothing is
+dispatched again. Keys on ``case_id``; an event for a case the
 router has not stored yet is retried (never applied out of order). Emits nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from services.router import timeline
 from services.router.tables import cases
@@ -21,6 +22,12 @@ async def on_duplicate_linked(ctx: HandlerContext, event: CaseDuplicateLinked) -
     found = await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == event.case_id))
     if found is None:
         raise RetryLater(f"case {event.case_id} not stored yet")
+    if event.ref:  # the other number finds this case too (GET /v1/cases?q=)
+        await ctx.conn.execute(
+            update(cases)
+            .where(cases.c.case_id == event.case_id)
+            .values(search_text=func.concat_ws(" ", cases.c.search_text, event.ref))
+        )
     number = f" 编号 {event.ref}" if event.ref else ""
     await timeline.record(
         ctx,

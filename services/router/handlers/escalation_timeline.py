@@ -2,15 +2,17 @@
 ``whistle.unconvened`` from the escalation service; writes each onto the case's timeline so
 the record shows who was chased, who it went up to, who was convened, or that nobody could
 be and a dispatcher must assign the case (转派单员人工分派; the triage queue is another
-issue's: the row's ``detail.needs_triage`` marks it meanwhile). Keys on ``case_id``; a case the router does not hold
-yet is retried."""
+issue's: the row's ``detail.needs_triage`` marks it meanwhile). An escalation also keeps
+whom the case went up to and the level reached on the case, a blown whistle marks it
+open (until the lead is designated), for ``GET /v1/cases`` to filter on. Keys on
+``case_id``; a case the router does not hold yet is retried."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from services.router import timeline
 from services.router.tables import cases
@@ -29,6 +31,11 @@ async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
     await timeline.record(ctx, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row)
 
 
+async def _mark(ctx: HandlerContext, case_id: UUID, **values: Any) -> None:
+    """What lists filter on (escalated to, level reached, whistle open): kept on the case."""
+    await ctx.conn.execute(update(cases).where(cases.c.case_id == case_id).values(**values))
+
+
 async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
     await _record(
         ctx, event.case_id, action="reminder", dispatch_id=event.dispatch_id,
@@ -38,6 +45,8 @@ async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
 
 
 async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
+    await _mark(ctx, event.case_id, escalation_level=event.level, escalated_to=func.array_append(
+        func.array_remove(cases.c.escalated_to, event.to_owner_id), event.to_owner_id))  # fmt: skip
     await _record(
         ctx, event.case_id, action="escalated", dispatch_id=event.dispatch_id,
         reason=f"督办 {ctx.deps.owners.name_of(event.from_owner_id)} → {ctx.deps.owners.name_of(event.to_owner_id)}（{LEVEL_CN.get(event.level, event.level)}）：{event.reason}",
@@ -46,6 +55,7 @@ async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
 
 
 async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
+    await _mark(ctx, event.case_id, whistle_open=True)
     await _record(
         ctx, event.case_id, action="whistle_blown",
         reason=f"{event.blown_by} 吹哨，召集 {'、'.join(event.convened)} 报到：{event.reason}",

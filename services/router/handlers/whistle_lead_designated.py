@@ -11,7 +11,7 @@ re-dispatched) is left alone.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.router import timeline
 from services.router.redispatch import plan_decision, redispatch
@@ -31,6 +31,9 @@ async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesi
     ).first()
     if case is None:
         raise RetryLater(f"case {event.case_id} not stored yet")
+    await ctx.conn.execute(  # the whistle has done its work: no longer "whistle open"
+        update(cases).where(cases.c.case_id == case.case_id).values(whistle_open=False)
+    )
     in_hand = case.state in (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
     if case.state != CaseState.DISPUTED.value and not in_hand:
         log.info("lead_designation_ignored", case_id=str(case.case_id), state=case.state)
