@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 class Locked:
     name: str
     applies: bool  # its environment marker holds here (pip-audit only sees these)
+    version: str = ""  # a package may be locked twice, one version per Python range
 
 
 @dataclass
@@ -45,8 +46,9 @@ def locked_packages(requirements: str) -> list[Locked]:
         if not line or not line[0].isalnum():
             continue
         spec, _, marker = line.rstrip(" \\").partition(";")
-        name = canonicalize_name(spec.split("==")[0].strip())
-        found.append(Locked(name, Marker(marker.strip()).evaluate() if marker.strip() else True))
+        name, _, version = (part.strip() for part in spec.partition("=="))
+        applies = Marker(marker.strip()).evaluate() if marker.strip() else True
+        found.append(Locked(canonicalize_name(name), applies, version))
     return found
 
 
@@ -59,7 +61,9 @@ def summarise(
     strict: bool = False,
 ) -> Report:
     """The report of one run (``result`` is pip-audit's JSON, None when it wrote none)."""
-    elsewhere = sorted(p.name for p in locked if not p.applies)
+    elsewhere = sorted(
+        f"{p.name}=={p.version}" if p.version else p.name for p in locked if not p.applies
+    )
     scope = f"{len(locked)} locked packages"
     if elsewhere:
         scope += f" ({len(elsewhere)} not used on this platform: {', '.join(elsewhere)})"

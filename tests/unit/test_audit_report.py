@@ -67,11 +67,20 @@ def test_a_known_vulnerability_fails_with_its_id_and_fix() -> None:
     assert "pip-audit: VULNERABLE fastapi 0.120.0: GHSA-xxxx (fixed in 0.121.0)" in report.lines
 
 
+def test_a_package_locked_once_per_python_range_names_the_version_not_used_here() -> None:
+    export = (
+        "numpy==2.4.6 ; python_full_version < '3.12' \\\n"
+        "numpy==2.5.5 ; python_full_version >= '3.12' \\\n"
+    )
+    text = summarise(locked_packages(export), None, exit_code=1).lines[0]
+    assert "(1 not used on this platform: numpy==" in text
+
+
 def test_no_result_at_all_is_not_audited_with_the_tools_last_words() -> None:
     stderr = "Traceback ...\nrequests.exceptions.ConnectionError: pypi.org unreachable\n"
     report = summarise(locked_packages(EXPORT), None, exit_code=1, stderr=stderr)
     assert report.lines == [
         "pip-audit: NOT AUDITED, none of 3 locked packages (1 not used on this platform: "
-        "colorama): requests.exceptions.ConnectionError: pypi.org unreachable"
+        "colorama==0.4.6): requests.exceptions.ConnectionError: pypi.org unreachable"
     ]
     assert report.exit_code == 0
