@@ -1,5 +1,7 @@
 """Labelled files: CSV (UTF-8, or GB18030 as Chinese Excel exports it) or XLSX, a text
-column and a label column found by name (given, or a common name such as 诉求内容 / 类别)."""
+column and a label column found by name (given, or a common name such as 诉求内容 / 类别),
+or, when no column has a common name, by content: the text is the column of the longest
+values, the label the other column with the fewest distinct values (at least two)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,29 @@ from pathlib import Path
 
 from shared.triage.errors import TriageDataError
 
-TEXT_NAMES = ("text", "content", "诉求内容", "内容", "工单内容", "问题描述", "description", "描述")
-LABEL_NAMES = ("label", "category", "类别", "分类", "诉求类别", "类型", "owner", "承办单位")
+TEXT_NAMES = (
+    "text",
+    "content",
+    "诉求内容",
+    "内容",
+    "工单内容",
+    "问题描述",
+    "description",
+    "描述",
+    "sentence",
+    "query",
+    "诉求",
+    "来电内容",
+    "反映内容",
+    "事项内容",
+    "正文",
+    "文本",
+)
+LABEL_NAMES = (
+    "label", "category", "类别", "分类", "诉求类别", "类型", "owner", "承办单位",
+    "class", "target", "标签", "事项类别", "诉求分类", "承办部门", "责任单位", "部门",
+)  # fmt: skip
+_SAMPLE = 2000  # rows looked at to tell the columns apart by content
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
@@ -95,6 +118,30 @@ def find_column(
     )
 
 
+def _by_content(
+    header: Sequence[str], rows: Sequence[Sequence[str]], want: str, *, exclude: str | None
+) -> str:
+    """A column told by its values: ``text`` the longest on average, ``label`` the fewest
+    distinct values (at least two, fewer than the rows). TriageDataError if none fits."""
+    sample = rows[:_SAMPLE]
+    stats = []
+    for i, name in enumerate(header):
+        if name == exclude:
+            continue
+        values = [r[i].strip() for r in sample if i < len(r) and r[i].strip()]
+        if values:
+            stats.append((name, sum(map(len, values)) / len(values), len(set(values)), len(values)))
+    if want == "text" and stats:
+        return max(stats, key=lambda s: s[1])[0]
+    labels = [s for s in stats if 2 <= s[2] < s[3]]
+    if labels:
+        return min(labels, key=lambda s: (s[2], s[1]))[0]
+    raise TriageDataError(
+        f"找不到{'文本' if want == 'text' else '类别'}列，请用 --{want}-column 指定 "
+        f"(columns: {', '.join(header)})"
+    )
+
+
 def _option(what: str) -> str:
     return "text" if what == "文本" else "label"
 
@@ -103,8 +150,18 @@ def load_labelled(
     path: Path, text_column: str | None = None, label_column: str | None = None
 ) -> Labelled:
     header, rows = read_table(path)
-    text_col = find_column(header, text_column, TEXT_NAMES, "文本")
-    label_col = find_column(header, label_column, LABEL_NAMES, "类别")
+    try:
+        text_col = find_column(header, text_column, TEXT_NAMES, "文本")
+    except TriageDataError:
+        if text_column is not None:
+            raise
+        text_col = _by_content(header, rows, "text", exclude=label_column)
+    try:
+        label_col = find_column(header, label_column, LABEL_NAMES, "类别")
+    except TriageDataError:
+        if label_column is not None:
+            raise
+        label_col = _by_content(header, rows, "label", exclude=text_col)
     ti, li = header.index(text_col), header.index(label_col)
     texts, labels, skipped = [], [], 0
     for row in rows:

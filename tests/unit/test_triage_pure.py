@@ -99,6 +99,21 @@ def test_a_missing_column_is_named_with_the_columns_there(tmp_path: Path) -> Non
         find_column(["a", "b"], None, TEXT_NAMES, "文本")
 
 
+def test_columns_with_unknown_names_are_told_apart_by_their_values(tmp_path: Path) -> None:
+    path = tmp_path / "judged.csv"
+    rows = ["编号,甲,乙"] + [
+        f"{i},{'小区电梯停运好几天了老人下不了楼' if i % 2 else '楼下餐馆油烟很大呛得没法开窗'},"
+        f"{'elevator' if i % 2 else 'fume'}"
+        for i in range(20)
+    ]
+    path.write_text("\n".join(rows), encoding="utf-8")
+    data = load_labelled(path)
+    assert (data.text_column, data.label_column) == ("甲", "乙")
+    assert set(data.labels) == {"elevator", "fume"}
+    with pytest.raises(TriageDataError, match="no column '丙'"):
+        load_labelled(path, label_column="丙")  # a name given is never guessed
+
+
 def test_gb18030_csv_from_chinese_excel_is_read(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes("内容,类别\n电梯坏了,property.elevator\n,缺文本\n".encode("gb18030"))
