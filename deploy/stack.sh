@@ -123,8 +123,13 @@ set_secret() {
   IFS= read -r value || [ -n "$value" ] || die "set-secret: no value on stdin"
   [[ "$value" =~ ^[A-Za-z0-9_.=,+/-]+$ ]] || die "set-secret: the value has characters a secret never has"
   ensure_secrets
+  # A secrets file we cannot read must never be replaced by one line (that would lose the
+  # PII key, and every encrypted contact with it): grep's 1 is "no such line", 2 an error.
+  [ -r "$SECRETS" ] || die "set-secret: cannot read $SECRETS (run as root)"
   tmp=$(umask 077 && mktemp "$STATE/.secrets.XXXXXX")
-  { grep -v -E "^$name=" "$SECRETS" || true; printf '%s=%s\n' "$name" "$value"; } >"$tmp"
+  local rc=0
+  { grep -v -E "^$name=" "$SECRETS" || rc=$?; printf '%s=%s\n' "$name" "$value"; } >"$tmp"
+  if [ "$rc" -gt 1 ]; then rm -f "$tmp"; die "set-secret: could not copy $SECRETS"; fi
   chmod 600 "$tmp"
   mv "$tmp" "$SECRETS"
 }

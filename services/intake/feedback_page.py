@@ -159,7 +159,8 @@ async def _post_form(token: str, request: Request) -> Response:
         await accept_rating(request, case_id, body, channel=None)
     except (Conflict, NotFound):
         pass  # the page shows the case as it now stands (already rated, closed, ...)
-    return RedirectResponse(str(request.url), status_code=303)
+    # the path only: behind a TLS-terminating proxy the request's own URL says http://
+    return RedirectResponse(request.url.path, status_code=303)
 
 
 def _is_form(request: Request) -> bool:

@@ -143,6 +143,7 @@ async def _link(
         ref=body.external_id,
         petitioner_ref=ref,
         reason=target.reason,
+        attachments=body._attachment_infos,  # the repeat's photos join the case
     )
     events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=target.case_id))
     return Submitted(

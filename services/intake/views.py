@@ -75,7 +75,7 @@ async def case_status(
     return CaseStatus(
         case_id=row.case_id,
         case_number=row.case_number,
-        address=row.address,
+        address=mask_optional(row.address),
         channel=row.channel,
         external_id=row.external_id,
         category=row.category,

@@ -33,6 +33,11 @@ class NotifierDeps:
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:
     settings = (settings or Settings()).for_service("notifier")
     config = config or NotifierSettings()
+    if settings.environment == "production" and (config.sms_gateway_url or "").startswith("file:"):
+        raise ValueError(
+            "生产环境不能把短信写入本地文件 (SHAOBAO_NOTIFIER_SMS_GATEWAY_URL=file:// is for a"
+            " developer's machine only)"
+        )
     vault = PiiVault(settings.pii_key.get_secret_value())
     notice_rules = NoticeRules(settings.rules_file)
     runtime = ServiceRuntime(

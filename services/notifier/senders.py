@@ -7,6 +7,7 @@ network and SMTP connection errors) and what counts against the endpoint's break
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,7 +83,8 @@ def _sms_to_file(path: Path, phone: str, text: str) -> Outcome:
     started = time.perf_counter()
     line = {"at": datetime.now(UTC).isoformat(), "to": mask_phone(phone), "text": text}
     try:
-        with path.open("ab") as sink:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # links rate cases
+        with os.fdopen(fd, "ab") as sink:
             sink.write(orjson.dumps(line) + b"\n")
     except OSError as exc:
         return Outcome(False, True, None, repr(exc)[:300], _ms(started))

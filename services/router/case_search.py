@@ -99,8 +99,9 @@ def conditions(f: CaseFilter, *, now: datetime, me: str | None, ref: str | None)
 def _holds(owner: str, *, live_only: bool) -> ColumnElement[bool]:
     d = dispatches.c
     held = [d.case_id == cases.c.case_id, d.owner_id == owner]
-    if live_only:
-        held.append(d.state.not_in(NOT_LIVE))
+    # a department lists what it holds or worked on (returned too), never a dispatch
+    # cancelled by a redispatch, which it may never have seen
+    held.append(d.state.not_in(NOT_LIVE) if live_only else d.state != "cancelled")
     return exists().where(*held)
 
 

@@ -40,8 +40,9 @@ async def check_key(request: Request, raw: str) -> ApiKey | None:
 
     A good key is remembered for 10 s, a wrong one for ``failed_key_cache_seconds`` (a
     repeat reads no database). Each failure takes a token from the client address's
-    bucket; once it is empty, a key not remembered as good is refused with 429 before
-    any database read, so a flood of guessed keys costs the database nothing.
+    bucket; once it is empty, a key never found good is refused with 429 before any
+    database read, so a flood of guessed keys costs the database nothing, while a key once
+    found good (its memory stale) is checked again whatever the address's failures.
     """
     runtime = request.app.state.runtime
     settings = runtime.settings
@@ -53,7 +54,10 @@ async def check_key(request: Request, raw: str) -> ApiKey | None:
     failures = _limiter(request, "failed_key", settings.failed_key_per_second,
                         settings.failed_key_burst)  # fmt: skip
     address = client_address(request)
-    if (wait := failures.waiting(address)) > 0:
+    # A key this process once found good is checked again, never refused for the address's
+    # failures: a careless neighbour (a revoked key behind the same NAT) must not lock it out.
+    known_good = hit is not None and hit[1] is not None
+    if not known_good and (wait := failures.waiting(address)) > 0:
         raise too_many(
             wait, "密钥校验失败次数过多，请稍后再试 (too many failed keys from this address)"
         )

@@ -231,6 +231,7 @@ class CaseDuplicateLinked(Payload):
     ref: str | None = None
     petitioner_ref: str | None = None
     reason: Literal["related_ref", "same_petitioner"]
+    attachments: list[AttachmentInfo] = []  # what the repeat report brought (added, default)
 
 
 class AlertOwner(Payload):

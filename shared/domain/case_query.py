@@ -63,7 +63,7 @@ class Cursor:
             cursor = cls(Sort(raw["s"]), datetime.fromisoformat(raw["k"]), UUID(raw["i"]))
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
             raise FilterError("翻页游标无效 (malformed cursor)") from exc
-        if cursor.key.tzinfo is None:
+        if cursor.key.tzinfo is None or not 2000 <= cursor.key.year <= 2100:
             raise FilterError("翻页游标无效 (malformed cursor)")
         if cursor.sort is not sort:
             raise FilterError("翻页游标与排序方式不符 (cursor belongs to another sort)")
@@ -190,7 +190,7 @@ def _text(given: str | None) -> str | None:
 def _limit(given: str | None) -> int:
     if not given:
         return DEFAULT_LIMIT
-    if not given.isdigit() or not 1 <= int(given) <= MAX_LIMIT:
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= MAX_LIMIT:
         raise FilterError(f"limit 须为 1 到 {MAX_LIMIT} 的整数 (bad limit)")
     return int(given)
 
@@ -215,7 +215,7 @@ def _moment(query: Mapping[str, str], name: str, *, end: bool) -> datetime | Non
             at = datetime.combine(day + timedelta(days=1) if end else day, time(), SHANGHAI)
         else:
             at = datetime.fromisoformat(given)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # 9999-12-31 + 1 day overflows
         raise FilterError(f"{name} 不是有效日期，例如 2026-12-01 (bad date)") from exc
     if not 2000 <= at.year <= 2100:
         raise FilterError(f"{name} 超出范围 (date out of range)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from uuid import UUID
 
 
@@ -20,11 +21,16 @@ def feedback_token(key: str, case_id: UUID, expires: int) -> str:
     return f"{case_id}.{expires}.{_mac(key, case_id, expires)}"
 
 
+_TOKEN = re.compile(r"^[0-9a-f-]{36}\.[0-9]{1,12}\.[0-9a-f]{32}$")
+
+
 def read_feedback_token(key: str, token: str, now: float) -> UUID | None:
-    """The case the token rates, or None when it is forged, malformed or expired."""
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    """The case the token rates, or None when it is forged, malformed or expired. The whole
+    token is matched first (ASCII only): ``"²".isdigit()`` is true, and a non-ASCII mac makes
+    ``compare_digest`` raise."""
+    if not _TOKEN.fullmatch(token):
         return None
+    parts = token.split(".")
     try:
         case_id = UUID(parts[0])
     except ValueError:

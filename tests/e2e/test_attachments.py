@@ -236,3 +236,31 @@ async def test_the_same_bytes_uploaded_twice_are_stored_once(
         assert stored.read_bytes() == photo
         mine = await http.get(f"{services.url('intake')}/v1/attachments/{aid}", headers=two)
         assert mine.status_code == 200 and "b.jpg" in mine.headers["content-disposition"]
+
+
+async def test_a_repeat_reports_photo_joins_the_case_it_is_linked_to(
+    services: ServiceProcs, keys: Keys
+) -> None:
+    """The same resident calls again about the same elevator with a new photo: the repeat is
+    linked (重复件), and its photo joins the case rather than being dropped."""
+    channel = await keys.make(Role.CHANNEL, channel="wechat")
+    ops = await keys.make(Role.OPS)
+    intake, router = services.url("intake"), services.url("router")
+    first = with_petitioner(ELEVATOR) | {"external_id": f"wx-{secrets.token_hex(4)}"}
+    async with httpx.AsyncClient(timeout=15) as http:
+        case = await http.post(f"{intake}/v1/cases", json=first, headers=channel)
+        assert case.status_code == 201, case.text
+        case_id = case.json()["case_id"]
+        sent = await upload(http, intake, channel, jpeg(), "又停了.jpg")
+        photo_id = sent.json()["attachment_id"]
+        again = first | {"external_id": f"wx-{secrets.token_hex(4)}", "attachments": [photo_id]}
+        repeat = await http.post(f"{intake}/v1/cases", json=again, headers=channel)
+        assert repeat.status_code == 201, repeat.text
+        assert repeat.json()["duplicate_of"] == case_id
+
+        async def joined() -> list[str] | None:
+            r = await http.get(f"{router}/v1/cases/{case_id}", headers=ops)
+            ids = [a["attachment_id"] for a in r.json().get("attachments", [])]
+            return ids if photo_id in ids else None
+
+        await eventually(joined, timeout=30, what="the repeat's photo on the case")

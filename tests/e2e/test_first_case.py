@@ -81,7 +81,7 @@ async def test_hotline_case_is_dispatched_delivered_signed_and_acknowledged(
                 [
                     m
                     for m in receiver.accepted
-                    if m["dispatch"]["dispatch_id"] == lead["dispatch_id"]
+                    if m.get("dispatch", {}).get("dispatch_id") == lead["dispatch_id"]
                 ]
             ),
             what="signed webhook delivery",

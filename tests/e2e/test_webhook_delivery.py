@@ -51,7 +51,7 @@ async def test_a_receiver_failing_three_times_gets_exactly_one_accepted_signed_d
             )
 
         deliveries = await eventually(both_delivered, timeout=60, what="both deliveries accepted")
-    mine = [m for m in receiver.accepted if m["case_id"] == case_id]
+    mine = [m for m in receiver.accepted if m.get("case_id") == case_id]
     assert sorted(m["dispatch"]["owner_id"] for m in mine) == ["wb-anda", "wy-xingfu"]
     assert receiver.rejected_signatures == 0
     attempts = sum(d["attempts"] for d in deliveries)

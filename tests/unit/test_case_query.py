@@ -32,6 +32,21 @@ def test_a_malformed_cursor_is_refused_in_chinese(text: str) -> None:
         Cursor.decode(text or "=", Sort.RECEIVED)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [{"received_to": "9999-12-31"}, {"closed_to": "9999-12-31"}, {"limit": "\u00b2"}],
+)
+def test_edge_values_are_refused_with_a_reason_not_raised(query: dict[str, str]) -> None:
+    with pytest.raises(FilterError):
+        parse_filter(query)
+
+
+def test_a_cursor_from_year_one_is_refused() -> None:
+    c = Cursor(Sort.RECEIVED, datetime(1, 1, 1, 1, tzinfo=SHANGHAI), uuid4()).encode()
+    with pytest.raises(FilterError, match="游标无效"):
+        Cursor.decode(c, Sort.RECEIVED)
+
+
 def test_a_cursor_of_another_sort_is_refused() -> None:
     c = Cursor(Sort.RECEIVED, datetime(2026, 12, 7, tzinfo=UTC), uuid4()).encode()
     with pytest.raises(FilterError, match="排序"):

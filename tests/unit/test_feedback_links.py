@@ -23,3 +23,13 @@ def test_a_forged_or_altered_link_is_refused() -> None:
     assert read_feedback_token("k", token.replace(".2000.", ".9999."), now=0) is None
     assert read_feedback_token("k", "not-a-token", now=0) is None
     assert read_feedback_token("k", "x.y.z", now=0) is None
+
+
+def test_non_ascii_digits_or_mac_are_refused_not_raised() -> None:
+    case_id = "00000000-0000-0000-0000-000000000000"
+    for token in (
+        f"{case_id}.\u00b2.x",
+        f"{case_id}.9999999999.\u00e9",
+        f"{case_id}.1.{'0' * 31}\u00e9",
+    ):
+        assert read_feedback_token("k", token, now=0) is None

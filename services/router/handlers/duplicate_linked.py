@@ -1,17 +1,18 @@
 """Consumes ``case.duplicate_linked`` from intake; writes the "duplicate_linked" timeline row.
 
 The matter was reported again (重复件) under another number: the owner sees it on the
-case's timeline, and its number is added to the case's searchable text; nothing is
-dispatched again. Keys on ``case_id``; an event for a case the
+case's timeline, its number is added to the case's searchable text, and the photos or
+recordings it brought join the case's attachments; nothing is dispatched again. Keys on ``case_id``; an event for a case the
 router has not stored yet is retried (never applied out of order). Emits nothing.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
-from services.router.tables import cases
+from services.router.tables import case_attachments, cases
 from shared.contracts.events import CaseDuplicateLinked
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -27,6 +28,12 @@ async def on_duplicate_linked(ctx: HandlerContext, event: CaseDuplicateLinked) -
             update(cases)
             .where(cases.c.case_id == event.case_id)
             .values(search_text=func.concat_ws(" ", cases.c.search_text, event.ref))
+        )
+    for info in event.attachments:  # the repeat report's photos and recordings join the case
+        await ctx.conn.execute(
+            pg_insert(case_attachments)
+            .values(**info.model_dump(), case_id=event.case_id, kind="intake", dispatch_id=None)
+            .on_conflict_do_nothing()
         )
     number = f" 编号 {event.ref}" if event.ref else ""
     await timeline.record(

@@ -42,11 +42,12 @@ def upgrade() -> None:
         FROM numbered WHERE numbered.case_id = c.case_id
         """
     )
-    # nextval is 1 from here on, so a base of 1 - count makes the next number count + 1.
+    # The first nextval is 1 and a number is nextval - base, so a base of -count makes the
+    # next number of that day count + 1.
     op.execute(
         """
         INSERT INTO intake.case_number_days (day, base)
-        SELECT (received_at AT TIME ZONE 'Asia/Shanghai')::date, 1 - count(*)
+        SELECT (received_at AT TIME ZONE 'Asia/Shanghai')::date, -count(*)
         FROM intake.cases GROUP BY 1
         """
     )

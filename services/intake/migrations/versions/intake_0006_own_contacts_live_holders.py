@@ -55,10 +55,23 @@ def upgrade() -> None:
         f"UPDATE intake.duplicate_links d SET {sets} FROM intake.petitioners p"
         " WHERE d.petitioner_ref = p.petitioner_ref"
     )
+    # Who holds a live dispatch now. The old status_detail.owners never lost an owner on a
+    # return or cancel, so it would give back access to departments that returned a case.
+    # The router's dispatches (same database, another schema) say which are live; read once
+    # here, on upgrade only. Without them (intake alone) nobody is a holder: a department
+    # sees the petitioner again when the router next dispatches to it (fail closed).
     op.execute(
-        "UPDATE intake.cases SET holders = (SELECT coalesce(jsonb_object_agg(o, o), '{}')"
-        " FROM jsonb_array_elements_text(status_detail -> 'owners') AS o)"
-        " WHERE jsonb_typeof(status_detail -> 'owners') = 'array'"
+        """
+        DO $$ BEGIN
+          IF to_regclass('router.dispatches') IS NOT NULL THEN
+            UPDATE intake.cases c SET holders = live.holders
+            FROM (SELECT case_id, jsonb_object_agg(dispatch_id::text, owner_id) AS holders
+                  FROM router.dispatches WHERE state NOT IN ('returned', 'cancelled')
+                  GROUP BY case_id) AS live
+            WHERE live.case_id = c.case_id;
+          END IF;
+        END $$
+        """
     )
 
 
