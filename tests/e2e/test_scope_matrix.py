@@ -479,8 +479,8 @@ async def submit_batch(w: World, role: str) -> Call:
 
 NO_SUCH_ATTACHMENT = "ab" * 32
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
-UNKNOWN_ATTACHMENT = cells(
-    403, channel=404, dept_own=404, dept_other=404, sup_in=404, sup_out=404, ops=404, admin=404
+UNKNOWN_ATTACHMENT = cells(  # ops: 403, attachments are personal data
+    403, channel=404, dept_own=404, dept_other=404, sup_in=404, sup_out=404, admin=404
 )
 
 

@@ -36,7 +36,8 @@ from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(tags=["attachments"], responses=KEYED)
 UploaderKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
-ReaderKey = Annotated[ApiKey, require(Role.DEPARTMENT, Role.SUPERVISOR, Role.CHANNEL, Role.OPS)]
+# Not ops: photos, call recordings and ID copies are personal data, which ops never reads.
+ReaderKey = Annotated[ApiKey, require(Role.DEPARTMENT, Role.SUPERVISOR, Role.CHANNEL)]
 DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {}}, "description": "文件内容（下载）"},
     **NOT_FOUND,
