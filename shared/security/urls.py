@@ -37,9 +37,28 @@ def _ip(value: str) -> IP | None:
         ip = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    if isinstance(ip, ipaddress.IPv6Address):
+        return _embedded_ipv4(ip) or ip
     return ip
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one reaches: mapped (::ffff:a.b.c.d), 6to4 (2002::/16),
+    Teredo (the client), NAT64 (64:ff9b::/96) or the old compatible form (::a.b.c.d) — so
+    ``64:ff9b::a9fe:a9fe`` is judged as 169.254.169.254, not as a global IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64 or (ip in _COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def internal_kind(ip: IP) -> str | None:
@@ -52,7 +71,7 @@ def internal_kind(ip: IP) -> str | None:
         return "未指定 (unspecified)"
     if ip.is_multicast:
         return "组播 (multicast)"
-    if not ip.is_global:
+    if not ip.is_global or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local):
         return "内网或保留 (private/reserved)"
     return None
 

@@ -59,6 +59,12 @@ def test_the_allow_list_decides_other_hosts() -> None:
         ("224.0.0.1", "组播"),
         ("ff02::1", "组播"),
         ("::ffff:127.0.0.1", "本机回环"),
+        # IPv6 forms that reach an IPv4 address are judged by that address
+        ("64:ff9b::a9fe:a9fe", "链路本地"),  # NAT64 → 169.254.169.254
+        ("2002:a9fe:a9fe::1", "链路本地"),  # 6to4 → 169.254.169.254
+        ("::127.0.0.1", "本机回环"),  # the old compatible form
+        ("2002:0a00:0005::1", "内网"),  # 6to4 → 10.0.0.5
+        ("fec0::1", "内网"),  # site-local
     ],
 )
 def test_internal_addresses_are_refused_by_default_and_by_a_wildcard(host: str, kind: str) -> None:
