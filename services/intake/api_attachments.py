@@ -8,7 +8,7 @@ an id that is not 64 hex digits get the same 404.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from services.intake.schemas import CaseCreate
 from services.intake.tables import attachment_uploads
 from shared.attachments.web import (
+    DOWNLOAD,
     UPLOAD_BODY,
     UPLOAD_PATH,
     UPLOAD_REFUSALS,
@@ -30,14 +31,10 @@ from shared.attachments.web import (
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.events import AttachmentInfo
-from shared.web.problems import KEYED, NOT_FOUND
+from shared.web.problems import KEYED
 
 router = APIRouter(tags=["attachments"], responses=KEYED)
 ChannelKey = Annotated[ApiKey, require(Role.CHANNEL)]
-DOWNLOAD: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "文件内容（下载）"},
-    **NOT_FOUND,
-}
 
 
 @router.post(

@@ -38,9 +38,15 @@ from shared.domain.attachments import (
     is_attachment_id,
     sniff,
 )
+from shared.web.problems import NOT_FOUND
 
 log = structlog.get_logger(__name__)
 UPLOAD_PATH = "/v1/attachments"
+# A download's answers, for both services' download routes.
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "文件内容（下载）"},
+    **NOT_FOUND,
+}
 AttachmentRef = Annotated[
     str,
     Field(pattern=r"^[0-9a-f]{64}$", description="附件编号：文件内容的 SHA-256（小写十六进制）"),

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from services.router.access import readable_case
 from services.router.tables import attachment_uploads, case_attachments
 from shared.attachments.web import (
+    DOWNLOAD,
     UPLOAD_BODY,
     UPLOAD_PATH,
     UPLOAD_REFUSALS,
@@ -32,16 +33,12 @@ from shared.attachments.web import (
 )
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
-from shared.web.problems import KEYED, NOT_FOUND
+from shared.web.problems import KEYED
 
 router = APIRouter(tags=["attachments"], responses=KEYED)
 UploaderKey = Annotated[ApiKey, require(Role.DEPARTMENT)]
 # Not ops: photos, call recordings and ID copies are personal data, which ops never reads.
 ReaderKey = Annotated[ApiKey, require(Role.DEPARTMENT, Role.SUPERVISOR, Role.CHANNEL)]
-DOWNLOAD: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "文件内容（下载）"},
-    **NOT_FOUND,
-}
 
 
 @router.post(
