@@ -47,6 +47,13 @@ from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 
 log = structlog.get_logger(__name__)
+# A lease lasts this many webhook timeouts, and a row is sent only while at least
+# RELEASE_TIMEOUTS of them are left: a send takes at most one, so a whole timeout is left
+# to record the outcome even on a stalled machine (with 3 and 1.5, half a timeout was
+# left, and a stall of that long on a loaded two-core machine lost leases, so another
+# replica sent those deliveries again).
+LEASE_TIMEOUTS = 4
+RELEASE_TIMEOUTS = 2
 
 
 def claim_due(
@@ -174,7 +181,7 @@ class DeliveryWorker:
     async def _claim(self, busy: set[str] | frozenset[str] = frozenset()) -> list[Any]:
         """Lease up to ``batch`` due deliveries, none of an endpoint in ``busy``."""
         now = self.rt.clock.now()
-        lease = now + timedelta(seconds=self.timeout * 3)
+        lease = now + timedelta(seconds=self.timeout * LEASE_TIMEOUTS)
         e = endpoints
         async with self.rt.engine.begin() as conn:
             rows = (await conn.execute(claim_due(now, lease, self.batch, busy))).all()
@@ -190,7 +197,7 @@ class DeliveryWorker:
             # Not enough of the lease left for one more attempt: another replica may claim
             # it once it lapses, so release it (and those behind it) for the next claim.
             left = (row.locked_until - self.rt.clock.now()).total_seconds()
-            if left < self.timeout * 1.5:
+            if left < self.timeout * RELEASE_TIMEOUTS:
                 await self._release(rows[i:])
                 return
             if not await self._deliver(client, row):

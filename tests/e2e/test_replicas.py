@@ -66,7 +66,7 @@ async def replicas(
             # Small scan batches, so two scanners interleave on a few hundred due rows
             # instead of one claiming them all in its first pass.
             "SHAOBAO_ESCALATION_SCAN_BATCH": "10",
-            # A delivery's lease is 3 x this timeout: 6 s, so a slow receiver outlasts it.
+            # A delivery's lease is 4 x this timeout: 8 s, so a slow receiver outlasts it.
             "SHAOBAO_WEBHOOK_TIMEOUT_SECONDS": "2",
         },
     )
@@ -431,7 +431,7 @@ async def test_a_backlog_for_a_slow_receiver_is_sent_once_by_two_notifiers(
 ) -> None:
     """One notifier is busy with a slow delivery while 30 more for one owner become due;
     the other claims all 30 and sends them in order (0.5 s each, 15 s in all, longer than
-    the 6 s lease). Each must still reach the receiver once: a worker that sent rows past
+    the 8 s lease). Each must still reach the receiver once: a worker that sent rows past
     their lease let the other replica claim and send them too (19 of 30 twice with the
     worker of 53d6870; de985ee releases a row whose lease would lapse before its turn)."""
     admin = await Keys(rep_stack).make(Role.ADMIN)
