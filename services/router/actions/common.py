@@ -46,11 +46,11 @@ class ActionContext:
         await write_events(self.conn, outbox, self.events)
 
 
-async def lock_dispatch(ctx: ActionContext, dispatch_id: UUID) -> tuple[Row[Any], Row[Any]]:
-    """The dispatch and its case, both locked (case first: one order for every writer).
-
-    404 when the dispatch is not the caller's: another owner's dispatch is never revealed.
-    """
+async def lock_dispatch_and_case(
+    ctx: ActionContext, dispatch_id: UUID
+) -> tuple[Row[Any], Row[Any]]:
+    """The dispatch and its case, both locked, case first (one order for every writer);
+    404 when the dispatch does not exist. Whose it may be is the caller's check."""
     case_id = await ctx.conn.scalar(
         select(dispatches.c.case_id).where(dispatches.c.dispatch_id == dispatch_id)
     )
@@ -64,6 +64,15 @@ async def lock_dispatch(ctx: ActionContext, dispatch_id: UUID) -> tuple[Row[Any]
             select(dispatches).where(dispatches.c.dispatch_id == dispatch_id).with_for_update()
         )
     ).one()
+    return row, case
+
+
+async def lock_dispatch(ctx: ActionContext, dispatch_id: UUID) -> tuple[Row[Any], Row[Any]]:
+    """The dispatch and its case, both locked (case first: one order for every writer).
+
+    404 when the dispatch is not the caller's: another owner's dispatch is never revealed.
+    """
+    row, case = await lock_dispatch_and_case(ctx, dispatch_id)
     if ctx.key.role is not Role.ADMIN and row.owner_id != ctx.key.owner_id:
         raise NotFound("派单不存在 (dispatch not found)")
     return row, case

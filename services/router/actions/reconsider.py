@@ -16,9 +16,14 @@ from uuid import UUID
 from sqlalchemy import Row, select, update
 
 from services.router import timeline
-from services.router.actions.common import ActionContext, lock_dispatch, move_dispatch
+from services.router.actions.common import (
+    ActionContext,
+    lock_dispatch,
+    lock_dispatch_and_case,
+    move_dispatch,
+)
 from services.router.redispatch import plan_decision, redispatch
-from services.router.tables import cases, dispatches
+from services.router.tables import dispatches
 from shared.auth.keys import Role
 from shared.domain.errors import InvalidTransition
 from shared.domain.lifecycle import OPEN_DISPATCH_STATES
@@ -102,19 +107,7 @@ async def _reassign(ctx: ActionContext, case: Row[Any], row: Row[Any], lead: str
 async def _lock_for_office(ctx: ActionContext, dispatch_id: UUID) -> tuple[Row[Any], Row[Any]]:
     """The dispatch and its case, locked; 404 unless the key's office designated its lead
     (or stands above that office)."""
-    case_id = await ctx.conn.scalar(
-        select(dispatches.c.case_id).where(dispatches.c.dispatch_id == dispatch_id)
-    )
-    if case_id is None:
-        raise NotFound("派单不存在 (dispatch not found)")
-    case = (
-        await ctx.conn.execute(select(cases).where(cases.c.case_id == case_id).with_for_update())
-    ).one()
-    row = (
-        await ctx.conn.execute(
-            select(dispatches).where(dispatches.c.dispatch_id == dispatch_id).with_for_update()
-        )
-    ).one()
+    row, case = await lock_dispatch_and_case(ctx, dispatch_id)
     office = (row.policy or {}).get("designated_by")
     above = [o.id for o in ctx.deps.owners.chain(office)] if office else []
     if ctx.key.role is not Role.ADMIN and ctx.key.owner_id not in above:
