@@ -124,6 +124,12 @@ class Settings(ConfigFiles):
     attachments_s3_access_key: SecretStr = SecretStr("")
     attachments_s3_secret_key: SecretStr = SecretStr("")
     # --- end of attachments ---
+    # Triage (分诊): the folder `shaobao triage train` writes models to (default
+    # $SHAOBAO_STATE_DIR/models); intake uses the newest one and picks up a newer one
+    # within triage_reload_seconds, without a restart. No model: every free-text case
+    # waits for a dispatcher.
+    triage_models_dir: Path | None = None
+    triage_reload_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -144,6 +150,10 @@ class Settings(ConfigFiles):
     def attachments_folder(self) -> Path:
         """The folder attachments are stored in when no bucket is configured."""
         return self.attachments_dir or self.state_dir / "attachments"
+
+    @property
+    def triage_models(self) -> Path:
+        return self.triage_models_dir or self.state_dir / "models"
 
     def for_service(self, name: str) -> Settings:
         """A copy naming the service, so logs and metrics carry it."""

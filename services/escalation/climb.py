@@ -36,8 +36,8 @@ from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 LADDER_KIND = "escalate.case"
-BASE_CLOCKS = ("acknowledge", "progress", "resolve")
-ROLE_CN = {"lead": "主办", "co_handler": "协办"}
+BASE_CLOCKS = ("acknowledge", "progress", "resolve", "triage")  # triage: the queue's
+ROLE_CN = {"lead": "主办", "co_handler": "协办", "desk": "派单"}
 
 
 async def lock_case(ctx: Any, case_id: Any) -> None:

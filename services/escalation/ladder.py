@@ -102,4 +102,5 @@ CLOCK_CN = {
     "progress": "进展报告",
     "resolve": "办结",
     "report_in": "报到",
+    "triage": "派单",
 }

@@ -58,6 +58,7 @@ async def create_case(
 ) -> CaseAccepted:
     channel = _checked(key, body)
     await resolve_attachments(request, key, body)
+    _triage(request, body)
     try:
         submitted, staged = await request.app.state.submissions.submit(
             channel=channel, body=body, idempotency_key=idempotency_key
@@ -67,6 +68,15 @@ async def create_case(
     if not (submitted.created or staged):  # a replay: nothing new was recorded
         response.status_code = status.HTTP_200_OK
     return _accepted(submitted)
+
+
+def _triage(request: Request, body: CaseCreate) -> None:
+    """Decide what a free-text submission left out (category, place): see services.intake.triage."""
+    desk = request.app.state.runtime.deps.triage
+    if desk is not None:
+        desk.apply(body)
+    elif body.category is None or body.location is None:
+        raise HTTPException(422, "本服务未启用分诊，请填写 category 和 location")
 
 
 @router.post(
@@ -105,6 +115,7 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
         try:
             channel = _checked(key, case)
             await resolve_attachments(request, key, case)
+            _triage(request, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one

@@ -17,6 +17,7 @@ from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox
+from services.intake.triage import TriageDesk, load_places
 from shared.attachments.web import UPLOAD_PATH
 from shared.domain.intake_rules import IntakePolicy
 from shared.domain.owners import OwnerDirectory
@@ -29,13 +30,18 @@ from shared.web.app import build_app
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = (settings or Settings()).for_service("intake")
+    rules = RuleSet.load(settings.rules_file)
+    triage = TriageDesk(rules.triage, rules.categories, models=settings.triage_models,
+                        places=load_places(settings))  # fmt: skip
+    triage.load_newest()
     deps = IntakeDeps(
         vault=PiiVault(settings.pii_key.get_secret_value()),
         pseudonym_key=settings.pseudonym_key.get_secret_value(),
         # alerts.yaml sits beside rules.yaml (a Settings field would be the tidier home)
         policy=IntakePolicy.load(settings.rules_file.parent / "alerts.yaml"),
         owners=OwnerDirectory.load(settings.owners_file),
-        category_names=RuleSet.load(settings.rules_file).categories,
+        category_names=rules.categories,
+        triage=triage,
     )
     runtime = ServiceRuntime(settings, inbox=inbox, outbox=outbox, handlers=HANDLERS, deps=deps)
     app = build_app(
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         large_body_paths=frozenset({"/v1/cases/batch"}),
         body_limits={UPLOAD_PATH: settings.attachment_max_bytes},
+        background=[lambda: triage.watch(settings.triage_reload_seconds)],
     )
     app.state.submissions = SubmissionBatcher(
         runtime, max_batch=settings.intake_batch, workers=settings.consumer_workers

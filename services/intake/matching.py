@@ -96,7 +96,7 @@ async def find_target(
         return target, named
     if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
         return None, named
-    key = ((petitioner_ref, body.category, compound), now)
+    key = ((petitioner_ref, body.code, compound), now)
     found = await same_petitioner_targets(conn, policy, [key])
     return found.get(key), named
 
@@ -105,7 +105,7 @@ async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None
     """The first open case named in ``related_refs`` that is the same matter (same
     category family and place, :func:`~shared.domain.intake_rules.same_matter`); the
     other open cases named, in order, for a person to confirm."""
-    where = places(body.location.model_dump())
+    where = places(body.place.model_dump())
     others: list[UUID] = []
     for rel in body.related_refs:
         row = (
@@ -128,7 +128,7 @@ async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None
         ).first()
         if row is None:
             continue
-        if same_matter(body.category, where, row.category, places(row.location)):
+        if same_matter(body.code, where, row.category, places(row.location)):
             return Target(row.case_id, row.status, row.received_at, "related_ref"), others
         if row.case_id not in others:
             others.append(row.case_id)
@@ -173,7 +173,7 @@ async def find_suggestions(
         await conn.execute(
             select(cases.c.case_id, cases.c.title, cases.c.description)
             .where(
-                cases.c.category == body.category,
+                cases.c.category == body.code,
                 cases.c.compound == compound,
                 cases.c.status.in_(OPEN_STATUSES),
                 cases.c.received_at >= window_start(now, policy.anonymous_window_days),

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from shared.attachments.web import AttachmentRef
-from shared.contracts.events import AttachmentInfo
+from shared.contracts.events import AttachmentInfo, TriageInfo
 from shared.domain.intake_rules import CHANNELS, places
 from shared.web.fields import Text
 
@@ -32,6 +32,15 @@ class LocationIn(BaseModel):
             raise ValueError("location 至少需要一级 (district/street/community/grid/compound)")
         places(values)  # levels must agree (d01 › d01.s01 › ...); raises ValueError
         return self
+
+
+class PointIn(BaseModel):
+    """Where the resident is (WGS-84 degrees), e.g. from a phone's location."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="纬度")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="经度")
 
 
 class PetitionerIn(BaseModel):
@@ -65,10 +74,19 @@ class CaseCreate(BaseModel):
     channel: Text | None = Field(
         default=None, max_length=32, description="可省略；若填写必须与密钥的渠道一致"
     )
-    category: str = Field(max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+    category: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+        description="类别代码；可省略，由分诊模型按标题和内容判断（把握不足时转派单员）",
+    )
     title: Text = Field(min_length=1, max_length=200)
     description: Text = Field(min_length=1, max_length=5000)
-    location: LocationIn
+    location: LocationIn | None = Field(
+        default=None,
+        description="地点代码；可省略，由地址 address、位置 point 或内容中的地名判断",
+    )
+    point: PointIn | None = Field(default=None, description="位置（经纬度）")
     address: Text | None = Field(
         default=None,
         min_length=1,
@@ -96,6 +114,23 @@ class CaseCreate(BaseModel):
     mediation_outcome: Text | None = Field(
         default=None, min_length=1, max_length=2000, description="当场调解的结果"
     )
+
+    # How intake's triage decided what the submission left out (set by intake; not input)
+    _triage: TriageInfo | None = PrivateAttr(default=None)
+
+    @property
+    def code(self) -> str:
+        """The category once decided (given, or set by :mod:`services.intake.triage`)."""
+        if self.category is None:
+            raise RuntimeError("category not decided: run triage first")
+        return self.category
+
+    @property
+    def place(self) -> LocationIn:
+        """The location once decided (given, or set by :mod:`services.intake.triage`)."""
+        if self.location is None:
+            raise RuntimeError("location not decided: run triage first")
+        return self.location
 
     @model_validator(mode="after")
     def _mediation_has_outcome(self) -> CaseCreate:

@@ -19,6 +19,7 @@ from services.intake import linked, matching, signals
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.tables import cases, duplicate_links, duplicate_suggestions
+from services.intake.triage import TriageDesk
 from services.intake.unit import Planned, Unit
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationData
@@ -47,6 +48,7 @@ class IntakeDeps:
     owners: Any = None  # OwnerDirectory: who an alert notifies and convenes
     # Category code → Chinese name (rules.yaml, read at start) for what people read.
     category_names: dict[str, str] = field(default_factory=dict)
+    triage: TriageDesk | None = None  # free-text submissions (services.intake.triage)
 
 
 def lock_keys(
@@ -99,7 +101,7 @@ def plan(
     """What intake knows of a submission before it runs (its numbers, place, petitioner)."""
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
     p = body.petitioner
-    where = places(body.location.model_dump())
+    where = places(body.place.model_dump())
     return Planned(
         channel,
         body,
@@ -107,7 +109,7 @@ def plan(
         now,
         where,
         petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None,
-        signals.alert_places(deps.policy, body.category, where),
+        signals.alert_places(deps.policy, body.code, where),
     )
 
 
@@ -122,7 +124,7 @@ async def _link(
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
     ref, contact = who
     unit.claim(channel, planned.refs, target.case_id, linked=True)
-    known = await unit.history(ref, body.category, now)
+    known = await unit.history(ref, body.code, now)
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
@@ -172,7 +174,7 @@ async def _create(
     ref, contact = who
     case_id, number = new_id(), await unit.case_number(now)
     unit.claim(channel, planned.refs, case_id, linked=False)
-    known = await unit.history(ref, body.category, now)
+    known = await unit.history(ref, body.code, now)
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
@@ -184,14 +186,14 @@ async def _create(
     )
     if rebound is not None:
         detail = (detail or {}) | {"rebound_of": str(rebound)}
-    location = body.location.model_dump()
+    location = body.place.model_dump()
     unit.add_case(
         {
             "case_id": case_id,
             "channel": channel,
             "external_id": body.external_id,
             "petitioner_ref": ref,
-            "category": body.category,
+            "category": body.code,
             "title": body.title,
             "description": body.description,
             "location": location,
@@ -216,7 +218,7 @@ async def _create(
         unit=unit,
         policy=deps.policy,
         owners=deps.owners,
-        category=body.category,
+        category=body.code,
         location=location,
         places=where,
         now=now,
@@ -234,7 +236,7 @@ async def _create(
             case_id=case_id,
             channel=channel,
             external_id=body.external_id,
-            category=body.category,
+            category=body.code,
             title=mask_numbers(body.title),  # the full text stays in intake (the reveal)
             description=mask_numbers(body.description),
             location=LocationData(**location),
@@ -246,6 +248,7 @@ async def _create(
             case_number=number,
             address=mask_numbers(body.address) if body.address else None,
             attachments=body._attachment_infos,
+            triage=body._triage,
         )
         events.append(make_envelope(event, producer="intake", occurred_at=now, case_id=case_id))
     return Submitted(

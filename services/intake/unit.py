@@ -86,8 +86,8 @@ class Unit:
             if (ref := p.petitioner) is None:
                 continue
             if (compound := p.where["compound"]) is not None:
-                targets.append(((ref, p.body.category, compound), p.now))
-            people.append(((ref, p.body.category), p.now))
+                targets.append(((ref, p.body.code, compound), p.now))
+            people.append(((ref, p.body.code), p.now))
         duplicates = self.policy.duplicates
         self._targets = await matching.same_petitioner_targets(self.conn, duplicates, targets)
         self._histories = await signals.histories(self.conn, self.policy.key_persons, people)
@@ -110,7 +110,7 @@ class Unit:
         if body.related_refs or petitioner_ref in self._people:
             await self.flush()
         elif petitioner_ref is not None and compound is not None:
-            return self._targets.get(((petitioner_ref, body.category, compound), now)), []
+            return self._targets.get(((petitioner_ref, body.code, compound), now)), []
         return await matching.find_target(
             self.conn,
             policy=duplicates,

@@ -12,6 +12,7 @@ from services.router.api import (
     dispatches,
     owners,
     reports,
+    triage,
     whistle,
 )
 from services.router.console import routes as console
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backlog.router,
             console.router,
             attachments.router,
+            triage.router,
         ],
         body_limits={UPLOAD_PATH: settings.attachment_max_bytes},
         background=[FeedbackTimeout(runtime).run, deps.watch(settings).run],

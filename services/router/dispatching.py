@@ -28,6 +28,7 @@ from shared.domain.lifecycle import (
     fire_dispatch,
 )
 from shared.domain.routing import RoutingDecision
+from shared.domain.triage_rules import explanation
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
 
@@ -56,8 +57,9 @@ async def create_case(
     its event without a second write to the row. The state machine still checks both
     steps here. False (and nothing written) when the case is already stored.
     """
+    held = then == "hold"  # waits for a dispatcher: services.router.triage.hold follows
     triaged = fire_case(CaseState.RECEIVED, "triage")
-    state = fire_case(triaged, then)
+    state = fire_case(CaseState.RECEIVED, "hold") if held else fire_case(triaged, then)
     row = {
         "case_id": event.case_id,
         "state": state.value,
@@ -92,15 +94,23 @@ async def create_case(
         ctx.defer(cases, row)
     elif await ctx.conn.scalar(_INSERT_CASE, row) is None:
         return False
-    ctx.defer(
-        routing_decisions,
-        {
-            "case_id": event.case_id,
-            "decided_at": ctx.now,
-            "ruleset_version": decision.ruleset_version,
-            "decision": ctx.deps.stored_form(decision),
-        },
-    )
+    if not held:
+        stored_form = ctx.deps.stored_form(decision)
+        if event.triage is not None:  # how intake decided the matter and place, kept with it
+            stored_form = stored_form | {
+                "triage": event.triage.model_dump(mode="json"),
+                "explanation": explanation(event.triage, ctx.deps.rules.categories,
+                                           event.category),
+            }  # fmt: skip
+        ctx.defer(
+            routing_decisions,
+            {
+                "case_id": event.case_id,
+                "decided_at": ctx.now,
+                "ruleset_version": decision.ruleset_version,
+                "decision": stored_form,
+            },
+        )
     for info in event.attachments:  # the resident's photos and recordings, from intake
         ctx.defer(case_attachments, {**info.model_dump(), "case_id": event.case_id,
                                      "kind": "intake", "dispatch_id": None})  # fmt: skip
@@ -114,6 +124,11 @@ async def create_case(
         reason=f"受理：{event.title}"
         + (f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""),
     )
+    if held:
+        return True
+    why = _triage_reason(decision)
+    if event.triage is not None:
+        why = f"{explanation(event.triage, ctx.deps.rules.categories, event.category)}；{why}"
     await timeline.record(
         ctx,
         case_id=event.case_id,
@@ -122,8 +137,9 @@ async def create_case(
         action="triaged",
         from_state=CaseState.RECEIVED.value,
         to_state=triaged.value,
-        reason=_triage_reason(decision),
+        reason=why,
         rule_version=decision.ruleset_version,
+        detail={"model_version": event.triage.model_version} if event.triage else None,
     )
     return True
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 
 from shared.attachments.tables import uploads_table
@@ -150,3 +151,40 @@ case_attachments = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# The dispatchers' queue (待派单, issue 21): a case whose matter or place a person must
+# decide — a free-text submission the model was unsure of or whose place is unknown, or a
+# whistle that could convene no one. One row per case; a case that comes back is open again.
+triage_items = Table(
+    "triage_items",
+    metadata,
+    Column("case_id", UUIDT, ForeignKey("router.cases.case_id"), primary_key=True),
+    Column("state", Text, nullable=False),  # open | decided
+    Column("source", Text, nullable=False),  # free_text | unconvened
+    Column("reason", Text, nullable=False),
+    Column("desk_owner_id", Text, nullable=False),  # whose queue (its ladder escalates it)
+    Column("entered_at", TZ, nullable=False),
+    Column("due_at", TZ, nullable=False),
+    Column("triage", JSON),  # intake's TriageInfo: suggestions, place, model version
+    Column("decided_by", Text),
+    Column("decided_at", TZ),
+    Column("decision", JSON),  # category, location, reason
+    Index("ix_router_triage_open", "due_at", postgresql_where=text("state = 'open'")),
+)
+
+# Every human choice of a matter (a triage pick, a reclassification, a return naming the
+# right matter) as a labelled example: `shaobao triage train --from-cases` learns from them.
+triage_examples = Table(
+    "triage_examples",
+    metadata,
+    Column("example_id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUIDT, nullable=False, index=True),
+    Column("text", Text, nullable=False),  # title and description (numbers masked)
+    Column("category", Text, nullable=False),
+    Column("location", JSON),
+    Column("source", Text, nullable=False),  # triage | reclassify | return
+    Column("actor", Text, nullable=False),
+    Column("suggested", Text),  # the model's top category, when it made one
+    Column("model_version", Text),
+    Column("created_at", TZ, nullable=False),
+)

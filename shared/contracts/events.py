@@ -37,6 +37,37 @@ class AttachmentInfo(Payload):
     attached_at: AwareDatetime
 
 
+class Suggested(Payload):
+    category: str
+    probability: float
+
+
+class PlaceFound(Payload):
+    """Where intake's gazetteer put a free-text case, and why (Chinese, for the timeline)."""
+
+    path: str | None = None
+    explanation: str = ""
+    confident: bool = False
+    candidates: list[str] = []  # other place paths it could be, best first
+
+
+class TriageInfo(Payload):
+    """How intake decided the matter and the place of a free-text submission.
+
+    ``auto`` is true when the case may route by itself: the category was given or the
+    model's top probability reached the threshold, and the place is known. Otherwise the
+    router holds it in the dispatchers' queue (待派单) with ``reason``."""
+
+    auto: bool
+    reason: str = ""  # why a person must decide (Chinese), empty when auto
+    model_version: str | None = None
+    suggestions: list[Suggested] = []  # the model's top three, most likely first
+    threshold: float | None = None
+    category_given: bool = False
+    place_given: bool = False
+    place: PlaceFound | None = None
+
+
 class CaseReceived(Payload):
     case_id: UUID
     channel: str
@@ -53,6 +84,7 @@ class CaseReceived(Payload):
     case_number: str | None = None  # 诉求编号 SB20261207-000123 (added, default)
     address: str | None = None  # the address as the resident said it (added, default)
     attachments: list[AttachmentInfo] = []  # photos, recordings, documents (added, default)
+    triage: TriageInfo | None = None  # free-text submissions only (added, default)
 
 
 class DispatchInfo(Payload):
@@ -169,7 +201,7 @@ class CaseResolved(Payload):
 
 class CaseReminder(Payload):
     case_id: UUID
-    dispatch_id: UUID
+    dispatch_id: UUID | None = None  # None: the triage queue's clock (no dispatch yet)
     owner_id: str
     clock: str
     due_at: AwareDatetime
@@ -210,6 +242,33 @@ class WhistleUnconvened(Payload):
     reason: str
     location: LocationData
     blown_by: str | None = None
+
+
+class CaseHeldForTriage(Payload):
+    """The case waits in the dispatchers' queue (待派单): its clock runs on ``desk_owner_id``
+    until a person decides the matter and the place (``case.classified``)."""
+
+    case_id: UUID
+    desk_owner_id: str
+    due_at: AwareDatetime
+    reason: str
+    urgency: Literal["emergency", "urgent", "normal"] = "normal"
+    location: LocationData
+
+
+class CaseClassified(Payload):
+    """A person decided the matter and the place: a pick from the triage queue, or a
+    reclassification of an open case (改派). The case routes again from here."""
+
+    case_id: UUID
+    kind: Literal["triage", "reclassify"]
+    category: str
+    location: LocationData
+    previous_category: str
+    previous_location: LocationData
+    decided_by: str
+    reason: str
+    model_version: str | None = None
 
 
 class WhistleLeadDesignated(Payload):
@@ -326,6 +385,8 @@ _REGISTRY: dict[tuple[str, int], type[Payload]] = {
     ("whistle.blown", 1): WhistleBlown,
     ("whistle.lead_designated", 1): WhistleLeadDesignated,
     ("whistle.unconvened", 1): WhistleUnconvened,
+    ("case.held_for_triage", 1): CaseHeldForTriage,
+    ("case.classified", 1): CaseClassified,
     ("case.duplicate_linked", 1): CaseDuplicateLinked,
     ("alert.raised", 1): AlertRaised,
     ("feedback.received", 1): FeedbackReceived,

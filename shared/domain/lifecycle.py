@@ -10,6 +10,10 @@ reason a clerk can read, which the API turns into a 409.
 Case::
 
   received → triaged → dispatched → in_progress → resolved → awaiting_feedback → closed
+  received → awaiting_triage → triaged   a free-text case the model is unsure of, or whose
+                              place is unknown, waits for a dispatcher (待派单) to decide
+  disputed → awaiting_triage  a whistle that could convene no one goes to the dispatcher
+  dispatched|in_progress → rerouting → …  a dispatcher reclassifies it (改派: matter/place)
   triaged → closed            only kind ``mediated_on_site`` (网格员当场调解)
   resolved → closed           only kind ``referred`` (诉讼、仲裁、应急热线：已离开信访渠道)
   awaiting_feedback → closed  resolved / explained / referred need the petitioner's rating;
@@ -77,6 +81,7 @@ class CaseState(StrEnum):
     DISPUTED = "disputed"
     REOPENED = "reopened"
     MERGED = "merged"
+    AWAITING_TRIAGE = "awaiting_triage"
 
 
 class DispatchState(StrEnum):
@@ -97,7 +102,9 @@ class DispatchRole(StrEnum):
 C, D = CaseState, DispatchState
 OPEN_DISPATCH_STATES = frozenset({D.PENDING, D.ACKNOWLEDGED, D.IN_PROGRESS, D.EXPIRED})
 TERMINAL_CASE_STATES = frozenset({C.CLOSED, C.MERGED})
-_OPEN_CASE = [C.RECEIVED, C.TRIAGED, C.DISPATCHED, C.IN_PROGRESS, C.REROUTING, C.DISPUTED]
+_OPEN_CASE = [
+    C.RECEIVED, C.AWAITING_TRIAGE, C.TRIAGED, C.DISPATCHED, C.IN_PROGRESS, C.REROUTING, C.DISPUTED,
+]  # fmt: skip
 _OPEN_DISPATCH = [D.PENDING, D.ACKNOWLEDGED, D.IN_PROGRESS, D.EXPIRED]
 
 
@@ -114,7 +121,8 @@ _CLOSE_AFTER_FEEDBACK = (
     "unsatisfied_reopens_first", "unsatisfied_closes_explained",
 )  # fmt: skip
 CASE_TRANSITIONS: list[dict[str, Any]] = [
-    *_rows("triage", [C.RECEIVED], C.TRIAGED),
+    *_rows("triage", [C.RECEIVED, C.AWAITING_TRIAGE], C.TRIAGED),
+    *_rows("hold", [C.RECEIVED, C.DISPUTED], C.AWAITING_TRIAGE),
     *_rows("dispatch", [C.TRIAGED], C.DISPATCHED),
     *_rows("start_progress", [C.DISPATCHED, C.IN_PROGRESS], C.IN_PROGRESS),
     *_rows("resolve", [C.DISPATCHED, C.IN_PROGRESS], C.RESOLVED, _RESOLVE),

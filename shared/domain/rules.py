@@ -16,7 +16,7 @@ import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -189,6 +189,27 @@ class _Unmatched(BaseModel):
     urgency: Urgency = Urgency.NORMAL
 
 
+class TriagePolicy(BaseModel):
+    """``triage:`` in rules.yaml: when a free-text case routes by the model's suggestion,
+    and how long it may wait in the dispatchers' queue (派单) before it escalates.
+
+    ``min_probability`` is the model's calibrated top probability at or above which the
+    case routes by itself (``per_category`` overrides it for some categories: a category
+    the model confuses often deserves a higher bar). ``desk`` is the owner kind whose
+    office keeps the queue for the case's district (its ladder is the queue's ladder);
+    without one for the district, the city's ``city_petition_bureau``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_probability: float = Field(default=0.8, gt=0.0, le=1.0)
+    per_category: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=dict)
+    queue_within: DeadlineSpec = Field(default_factory=lambda: DeadlineSpec(minutes=30))
+    desk: OwnerKind = OwnerKind.DISTRICT_PETITION_BUREAU
+
+    def threshold(self, category: str) -> float:
+        return self.per_category.get(category, self.min_probability)
+
+
 class _RulesFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -198,6 +219,7 @@ class _RulesFile(BaseModel):
     tiers: dict[Tier, TierPolicy]
     unmatched: _Unmatched = Field(default_factory=_Unmatched)
     notices: NoticePolicy = Field(default_factory=NoticePolicy)
+    triage: TriagePolicy = Field(default_factory=TriagePolicy)
     rules: list[Rule]
 
 
@@ -213,6 +235,7 @@ class RuleSet:
         self.unmatched_tier = parsed.unmatched.tier
         self.unmatched_urgency = parsed.unmatched.urgency
         self.notices = parsed.notices
+        self.triage = parsed.triage
         self._by_id = {r.id: (i, r) for i, r in enumerate(self.rules)}
         self._source = source
 
@@ -289,6 +312,11 @@ def _check_file(src: YamlSource, parsed: _RulesFile) -> None:
             problem = f"分类「{pattern}」不在 categories 中 (unknown category)"
             raise src.error(problem, "notices", "never_publish", i, entry="notices",
                             field="never_publish")  # fmt: skip
+    for code in parsed.triage.per_category:
+        if code not in parsed.categories:
+            problem = f"分类「{code}」不在 categories 中 (unknown category)"
+            raise src.error(problem, "triage", "per_category", code, entry="triage",
+                            field="per_category")  # fmt: skip
     _check_rules(src, parsed)
 
 

@@ -64,12 +64,14 @@ LABELS: dict[str, str] = {
     "received": "已受理", "triaged": "已分类", "dispatched": "已派单", "in_progress": "办理中",
     "resolved": "已办结", "awaiting_feedback": "待回访", "closed": "已结案",
     "rerouting": "改派中", "disputed": "职责争议", "reopened": "二次办理", "merged": "已合并",
+    "awaiting_triage": "待派单",
     "pending": "待签收", "acknowledged": "已签收", "returned": "已退单", "expired": "已超时",
     "cancelled": "已撤销",
     # actions
     "triage": "分类", "dispatch": "派单", "start_progress": "报告进展", "resolve": "办结",
     "request_feedback": "回访", "close": "结案", "reopen": "二次办理", "reroute": "改派",
     "dispute": "标记争议", "redispatch": "重新派单", "merge": "合并",
+    "hold": "转派单员", "reclassify": "重新分类",
     "acknowledge": "签收", "request_extension": "申请延期", "return_dispatch": "退单",
     "expire": "超时", "cancel": "撤销", "request_reconsideration": "申请复核",
     # tiers and urgencies

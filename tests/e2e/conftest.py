@@ -13,6 +13,7 @@ from tests.support.services import ServiceProcs
 from tests.support.stack import StackUnderTest
 
 pytestmark = pytest.mark.e2e
+SAMPLE = Path(__file__).parents[1] / "data" / "triage_sample.csv"
 ATTACHMENT_MAX_BYTES = 1024 * 1024  # smaller than the default, so a too-large upload is quick
 
 
@@ -20,6 +21,7 @@ ATTACHMENT_MAX_BYTES = 1024 * 1024  # smaller than the default, so a too-large u
 async def services(
     stack: StackUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcs]:
+    models = train_sample_model(tmp_path_factory.mktemp("triage-models"))
     procs = ServiceProcs(
         stack=stack,
         log_dir=Path(tmp_path_factory.mktemp("service-logs")),
@@ -32,11 +34,25 @@ async def services(
             # Attachments in a folder of this session (tests/e2e/test_attachments.py).
             "SHAOBAO_ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
             "SHAOBAO_ATTACHMENT_MAX_BYTES": str(ATTACHMENT_MAX_BYTES),
+            # A triage model trained on the labelled sample (tests/e2e/test_triage.py);
+            # a newer file in the folder is taken within half a second.
+            "SHAOBAO_TRIAGE_MODELS_DIR": str(models),
+            "SHAOBAO_TRIAGE_RELOAD_SECONDS": "0.5",
         },
     )
     await procs.start_all()
     yield procs
     procs.stop_all()
+
+
+def train_sample_model(directory: Path) -> Path:
+    """A model trained on tests/data/triage_sample.csv, saved in ``directory``."""
+    from shared.triage.model import Model
+    from shared.triage.tables import load_labelled
+
+    data = load_labelled(SAMPLE, None, None)
+    Model.train(data.texts, data.labels, seed=42).save(directory)
+    return directory
 
 
 class Keys:

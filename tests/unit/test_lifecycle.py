@@ -251,7 +251,9 @@ def test_states_may_be_given_as_stored_strings() -> None:
 
 
 def test_allowed_triggers_follow_the_table() -> None:
-    assert allowed_case_triggers(C.RECEIVED) == ["triage", "merge"]
+    assert allowed_case_triggers(C.RECEIVED) == ["triage", "hold", "merge"]
+    assert allowed_case_triggers(C.AWAITING_TRIAGE) == ["triage", "merge"]
+    assert allowed_case_triggers(C.DISPUTED) == ["hold", "redispatch", "merge"]
     assert allowed_dispatch_triggers(D.PENDING) == [
         "acknowledge", "return_dispatch", "request_reconsideration", "expire", "cancel"
     ]  # fmt: skip

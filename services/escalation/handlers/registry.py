@@ -7,6 +7,10 @@ from services.escalation.handlers.dispatch_progressed import on_dispatch_progres
 from services.escalation.handlers.dispatch_resolved import on_dispatch_resolved
 from services.escalation.handlers.dispatch_returned import on_dispatch_returned
 from services.escalation.handlers.extension_requested import on_extension_requested
+from services.escalation.handlers.triage_queue import (
+    on_case_classified,
+    on_case_held_for_triage,
+)
 from shared.messaging.consumer import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -18,4 +22,6 @@ HANDLERS: dict[str, Handler] = {
     "dispatch.returned": on_dispatch_returned,
     "dispatch.extension_requested": on_extension_requested,
     "dispatch.cancelled": on_dispatch_cancelled,
+    "case.held_for_triage": on_case_held_for_triage,
+    "case.classified": on_case_classified,
 }

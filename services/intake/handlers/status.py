@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake.handlers.classified import HANDLERS as CLASSIFIED_HANDLERS
 from services.intake.handlers.dispatch_ended import HANDLERS as DISPATCH_ENDED_HANDLERS
 from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
 from services.intake.service import STATUS_RANK
@@ -113,6 +114,7 @@ async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowled
 HANDLERS: dict[str, Handler] = {
     **FEEDBACK_STATUS_HANDLERS,
     **DISPATCH_ENDED_HANDLERS,
+    **CLASSIFIED_HANDLERS,
     "case.dispatched": on_case_dispatched,
     "dispatch.acknowledged": on_dispatch_acknowledged,
 }

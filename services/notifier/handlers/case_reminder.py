@@ -19,7 +19,7 @@ async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
         "event_id": str(ctx.cause.id),
         "message": f"【哨报催办】{event.reason}（{CLOCK_CN.get(event.clock, '')}时限 {beijing(event.due_at)}）",
         "case_id": str(event.case_id),
-        "dispatch_id": str(event.dispatch_id),
+        "dispatch_id": str(event.dispatch_id) if event.dispatch_id else None,
         "clock": event.clock,
         "due_at": event.due_at.isoformat(),
     }

@@ -2,13 +2,16 @@
 
 Emits ``case.dispatched`` (one event listing the lead and co-handler dispatches) or,
 when no rule gives an owner or the rule marks the matter as a known jurisdiction
-dispute, ``case.disputed`` for the escalation service to blow the whistle.
+dispute, ``case.disputed`` for the escalation service to blow the whistle. A free-text
+case intake's triage could not decide (``triage.auto`` false) waits for a dispatcher
+instead (``case.held_for_triage``, :mod:`services.router.triage`).
 Keys on ``case_id``: a case already stored is left alone (the insert does nothing).
 """
 
 from __future__ import annotations
 
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
+from services.router.triage import hold
 from shared.contracts.events import CaseReceived
 from shared.domain.routing import Location, Urgency
 from shared.messaging.consumer import HandlerContext
@@ -25,6 +28,13 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         # a linked handling opened by an early warning: the community convenes it
         community_convenes=event.channel == EARLY_WARNING,
     )
+    triage = event.triage
+    if triage is not None and not triage.auto:  # a person decides the matter or the place
+        if await create_case(ctx, event, decision, then="hold"):
+            await hold(ctx, event.case_id, source="free_text", reason=triage.reason,
+                       location=event.location.model_dump(), urgency=event.urgency,
+                       triage=triage)  # fmt: skip
+        return
     disputed = decision.lead_owner_id is None or decision.disputed
     if not await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch"):
         return

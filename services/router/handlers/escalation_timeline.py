@@ -1,8 +1,8 @@
 """Consumes ``case.reminder``, ``case.escalated``, ``whistle.blown`` and
 ``whistle.unconvened`` from the escalation service; writes each onto the case's timeline so
 the record shows who was chased, who it went up to, who was convened, or that nobody could
-be and a dispatcher must assign the case (转派单员人工分派; the triage queue is another
-issue's: the row's ``detail.needs_triage`` marks it meanwhile). An escalation also keeps
+be and a dispatcher must assign the case (转派单员人工分派: a disputed case enters the
+dispatchers' queue, :mod:`services.router.triage`). An escalation also keeps
 whom the case went up to and the level reached on the case, a blown whistle marks it
 open (until the lead is designated), for ``GET /v1/cases`` to filter on. Keys on
 ``case_id``; a case the router does not hold yet is retried."""
@@ -16,7 +16,9 @@ from sqlalchemy import func, select, update
 
 from services.router import timeline
 from services.router.tables import cases
+from services.router.triage import hold
 from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown, WhistleUnconvened
+from shared.domain.lifecycle import CaseState
 from shared.messaging.consumer import HandlerContext, RetryLater
 
 LEVEL_CN = {
@@ -64,8 +66,23 @@ async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
 
 
 async def on_whistle_unconvened(ctx: HandlerContext, event: WhistleUnconvened) -> None:
+    """Nobody to convene: the case goes to the dispatchers' queue (from disputed)."""
     await _record(
         ctx, event.case_id, action="whistle_unconvened",
         reason=f"无可召集单位，转派单员人工分派：{event.reason}",
         detail={"needs_triage": True, "blown_by": event.blown_by},
     )  # fmt: skip
+    state = await ctx.conn.scalar(
+        select(cases.c.state).where(cases.c.case_id == event.case_id).with_for_update()
+    )
+    if state != CaseState.DISPUTED.value:  # a hand-blown whistle on a case in hand stays
+        return
+    await hold(
+        ctx, event.case_id, source="unconvened", reason=f"无可召集单位：{event.reason}",
+        location=event.location.model_dump(), urgency=await _urgency(ctx, event.case_id),
+        from_state=CaseState.DISPUTED,
+    )  # fmt: skip
+
+
+async def _urgency(ctx: HandlerContext, case_id: UUID) -> str:
+    return str(await ctx.conn.scalar(select(cases.c.urgency).where(cases.c.case_id == case_id)))
