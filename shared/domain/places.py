@@ -20,7 +20,7 @@ it). Matching is deliberately plain, so that every answer can be explained to a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
@@ -76,7 +76,6 @@ class PlaceMatch:
     building: int | None = None
     unit: int | None = None
     source: str = "address"  # address | point | address+point | none
-    notes: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def location(self) -> dict[str, str | None]:
