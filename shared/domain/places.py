@@ -99,6 +99,9 @@ class Gazetteer:
         self._shapes = {p.path: s for p in self._places.values() if (s := p.shape()) is not None}
         for shape in self._shapes.values():
             shapely.prepare(shape)
+        self._children: dict[str, list[str]] = {}
+        for path in self._shapes:
+            self._children.setdefault(self._places[path].parent, []).append(path)
 
     @classmethod
     def load(cls, path: Path | str) -> Gazetteer:
@@ -199,7 +202,7 @@ class Gazetteer:
             raise ValueError(f"坐标超出范围 (lat {lat}, lon {lon} out of range)")
         point, current, border = Point(lon, lat), "", []
         while True:
-            inside = [p for p in self._children(current) if self._shapes[p].covers(point)]
+            inside = [p for p in self._children.get(current, []) if self._shapes[p].covers(point)]
             if len(inside) != 1:
                 border = inside
                 break
@@ -211,9 +214,6 @@ class Gazetteer:
             return PlaceMatch(None, None, None, False, text, candidates=candidates, source="point")
         return PlaceMatch(current, place.level, place.name, not border, text,
                           candidates=candidates, source="point")  # fmt: skip
-
-    def _children(self, path: str) -> list[str]:
-        return [p for p in self._shapes if self._places[p].parent == path]
 
     # --- both ----------------------------------------------------------------------------
     def resolve(
