@@ -32,6 +32,7 @@ class ConfigFiles(BaseSettings):
 
     rules_file: Path = ROOT / "config" / "rules.yaml"
     owners_file: Path = ROOT / "config" / "owners.yaml"
+    places_file: Path = ROOT / "config" / "places.yaml"  # 地名库 (gazetteer)
     calendar_dir: Path = ROOT / "config" / "calendar"
 
 

@@ -11,6 +11,7 @@ from shared.cli import (
     deliveries_cmd,
     dlq_cmd,
     keys_cmd,
+    places_cmd,
     rules_cmd,
     status_cmd,
     triage_cmd,
@@ -24,6 +25,7 @@ app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(deliveries_cmd.app, name="deliveries")
 app.add_typer(deadlines_cmd.app, name="deadlines")
 app.add_typer(triage_cmd.app, name="triage")
+app.add_typer(places_cmd.app, name="places")
 app.command("status")(status_cmd.status)
 
 
