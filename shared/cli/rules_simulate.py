@@ -126,30 +126,45 @@ async def run_simulation(
     since: timedelta,
     examples: int,
     batch: int = 1000,
-    progress: Progress | None = None,
 ) -> Tally:
-    """Route every case received within ``since`` under both rule sets and tally them."""
+    """Route every case received within ``since`` under both rule sets and tally them, in
+    one read-only transaction (the test clock's offset counts when it is enabled)."""
     tally = Tally(examples=examples)
     async with transaction(settings) as conn:
         await conn.execute(text("SET TRANSACTION READ ONLY"))
         since_at = await shared_now(conn, settings) - since
-        total = await conn.scalar(
-            select(func.count()).select_from(cases).where(cases.c.received_at >= since_at)
-        )
-        say = progress or _stderr
-        seen, next_report = 0, PROGRESS_EVERY
-        async for rows in stream_cases(conn, since_at, batch):
-            for row in rows:
-                case = past_case(row)
-                if case is None:
-                    tally.skipped += 1
-                else:
-                    tally.add(compare(case, current, new))
-            seen += len(rows)
-            if seen >= next_report:
-                say(f"已读取 {seen}/{total} 件 (read)")
-                next_report = seen + PROGRESS_EVERY
+        await tally_cases(conn, tally, current, new, since_at=since_at, batch=batch)
     return tally
+
+
+async def tally_cases(
+    conn: AsyncConnection,
+    tally: Tally,
+    current: Routing,
+    new: Routing,
+    *,
+    since_at: datetime,
+    batch: int,
+    progress: Progress | None = None,
+) -> None:
+    """Feed the cases received since ``since_at`` to ``tally``, ``batch`` rows at a time,
+    saying how far it got every :data:`PROGRESS_EVERY` rows (stderr by default)."""
+    say = progress or _stderr
+    total = await conn.scalar(
+        select(func.count()).select_from(cases).where(cases.c.received_at >= since_at)
+    )
+    seen, next_report = 0, PROGRESS_EVERY
+    async for rows in stream_cases(conn, since_at, batch):
+        for row in rows:
+            case = past_case(row)
+            if case is None:
+                tally.skipped += 1
+            else:
+                tally.add(compare(case, current, new))
+        seen += len(rows)
+        if seen >= next_report:
+            say(f"已读取 {seen}/{total} 件 (read)")
+            next_report = seen + PROGRESS_EVERY
 
 
 def _stderr(message: str) -> None:
