@@ -78,15 +78,16 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="机器可读输出 (machine-readable)"),
     batch: int = typer.Option(1000, min=10, max=100_000, help="每批读取行数 (rows per fetch)"),
 ) -> None:
-    """Route past cases again under a new rules file, before it ships.
+    """用新规则重算历史诉求的派单 (route past cases again under a new rules file).
 
-    Every case the router received within --since is routed by the same function as the
-    router, under the current rules and owners and under the new ones (--owners: a new
-    directory too). Counts how many would get another lead or other co-handlers, by
-    category and by owner, with examples; and how many differ from what the router stored
-    when it first routed them. The new file is validated as `rules check` does; a broken
-    one ends the command (exit 1) before the database is read. Reads the database with
-    the stack's settings (eval "$(bash deploy/stack.sh env)"), read-only, in batches.
+    Cases received within --since are routed by the router's own function under
+    the current rules and owners and under the new ones (--owners: a new
+    directory too): how many would get another lead or other co-handlers, by
+    category and owner, with examples; and how many differ from the router's
+    stored first routing. The new file is validated as `rules check` does: a
+    broken one exits 1 before the database is read. Database settings as for
+    the other commands: eval "$(bash deploy/stack.sh env)". Read-only, in
+    batches. See docs/operations.md.
     """
     import asyncio
 

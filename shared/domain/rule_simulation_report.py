@@ -208,10 +208,12 @@ def report_text(r: SimulationReport) -> str:
 
 
 def _example_lines(e: Example) -> list[str]:
+    lead = (_who(e.current.lead, e.current.lead_name), _who(e.new.lead, e.new.lead_name))
+    co = (_co(e.current), _co(e.new))
     lines = [
         f"  {e.case_number} · {e.category} {e.label} · {e.place or '未知地点'}",
-        f"    主办：{_who(e.current.lead, e.current.lead_name)} → {_who(e.new.lead, e.new.lead_name)}",
-        f"    协办：{_co(e.current)} → {_co(e.new)}",
+        f"    主办：{lead[0]} → {lead[1]}" if e.lead_changed else f"    主办（不变）：{lead[0]}",
+        f"    协办：{co[0]} → {co[1]}" if e.co_changed else f"    协办（不变）：{co[0]}",
     ]
     if e.stored is not None:
         lines.append(

@@ -174,6 +174,7 @@ def test_the_text_names_owners_in_chinese_with_ids_and_the_json_round_trips(
     assert "主办会变 (lead would change)：1 件" in text
     assert "城西区生态环境局（d01-sthj） → 城西区城市管理委员会（d01-cgw）：1 件" in text
     assert "SB20260301000007 · environment.cooking_fume 餐饮油烟扰民 · d01.s01.c01.g01.k01" in text
+    assert "协办（不变）：无" in text
     assert SimulationReport.model_validate(json.loads(report.model_dump_json())) == report
 
 
@@ -203,3 +204,17 @@ def test_a_broken_rules_file_is_refused_before_the_database_is_read(tmp_path: Pa
     assert out.exit_code == 1
     assert "规则文件有误 (invalid)" in out.output and "d01-nobody" in out.output
     assert "unknown owner" in out.output
+
+
+def test_simulate_refuses_a_file_with_the_same_words_as_rules_check(tmp_path: Path) -> None:
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(RULES_TEXT.replace("id: garbage", "id: streetlight"), encoding="utf-8")
+    runner = CliRunner()
+    env = {"SHAOBAO_ENVIRONMENT": "test"}
+
+    checked = runner.invoke(shaobao, ["rules", "check", str(broken)], env=env)
+    simulated = runner.invoke(shaobao, ["rules", "simulate", "--rules", str(broken)], env=env)
+
+    assert checked.exit_code == simulated.exit_code == 1
+    assert "duplicate id" in checked.output
+    assert simulated.output == checked.output
