@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from shared.cli.rules_simulate import load_checked
 from shared.domain.errors import ConfigError
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import Location, RuleSet, explain_text, route
@@ -28,10 +27,17 @@ def check(
     typer.echo(f"规则文件有效 (ok)：{len(ruleset.rules)} 条规则，版本 {ruleset.version}")
 
 
+def _load(file: Path, owners: Path) -> tuple[RuleSet, OwnerDirectory]:
+    directory = OwnerDirectory.load(owners)
+    ruleset = RuleSet.load(file)
+    ruleset.check_owners(directory)
+    return ruleset, directory
+
+
 def _checked(file: Path, owners: Path) -> tuple[RuleSet, OwnerDirectory]:
     """Validated as ``check`` validates; a broken file ends the command with exit 1."""
     try:
-        return load_checked(file, owners)
+        return _load(file, owners)
     except ConfigError as exc:
         typer.echo(f"规则文件有误 (invalid): {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -109,7 +115,7 @@ def simulate(
 
 def _current(files: ConfigFiles) -> tuple[RuleSet, OwnerDirectory]:
     try:
-        return load_checked(files.rules_file, files.owners_file)
+        return _load(files.rules_file, files.owners_file)
     except ConfigError as exc:
         typer.echo(f"现行规则或名录有误 (current rules/owners invalid): {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,8 +27,7 @@ from shared.cli.db import transaction
 from shared.cli.deadlines_cmd import shared_now
 from shared.domain.display import case_label
 from shared.domain.durations import Duration
-from shared.domain.owners import OwnerDirectory
-from shared.domain.routing import Location, RuleSet
+from shared.domain.routing import Location
 from shared.domain.rule_simulation import Destination, PastCase, Routing, Tally, compare
 from shared.domain.rule_simulation_report import build_report, report_text
 from shared.settings import Settings
@@ -37,14 +35,6 @@ from shared.settings import Settings
 MAX_SINCE = timedelta(days=36_500)
 PROGRESS_EVERY = 10_000  # rows between two progress lines on stderr
 Progress = Callable[[str], None]
-
-
-def load_checked(rules_file: Path, owners_file: Path) -> tuple[RuleSet, OwnerDirectory]:
-    """The rules and owners as ``shaobao rules check`` validates them (ConfigError if not)."""
-    directory = OwnerDirectory.load(owners_file)
-    ruleset = RuleSet.load(rules_file)
-    ruleset.check_owners(directory)
-    return ruleset, directory
 
 
 def parse_since(value: str) -> timedelta:
