@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +25,7 @@ from prometheus_client import Counter, Gauge
 
 from services.intake.schemas import CaseCreate, LocationIn
 from shared.contracts.events import PlaceFound
+from shared.domain.places import Gazetteer
 from shared.domain.rules import TriagePolicy
 from shared.domain.triage_rules import decide
 from shared.settings import Settings
@@ -148,6 +150,35 @@ class TriageDesk:
                 log.error("triage_model_watch_failed", error=repr(exc)[:300])
 
 
+class GazetteerPlaces:
+    """:class:`Places` from the gazetteer (``shared.domain.places``): the address and the
+    point first; when they name nothing, the place the complaint's own text names."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.gazetteer = gazetteer
+
+    def find(
+        self, *, address: str | None, point: tuple[float, float] | None, text: str
+    ) -> tuple[PlaceFound, Mapping[str, str | None]] | None:
+        match = self.gazetteer.resolve(address, point) if address or point else None
+        if match is None or match.path is None:
+            in_text = self.gazetteer.resolve_address(text)
+            if in_text.path is not None:
+                match = replace(in_text, explanation=f"取自诉求内容：{in_text.explanation}")
+        if match is None or match.path is None:
+            return None
+        found = PlaceFound(
+            path=match.path,
+            explanation=match.explanation,
+            confident=match.confident,
+            candidates=[c.path for c in match.candidates if c.path != match.path],
+        )
+        return found, match.location
+
+
 def load_places(settings: Settings) -> Places | None:
-    """The gazetteer beside rules.yaml (``places.yaml``), None when there is none."""
-    return None
+    """The gazetteer (``settings.places_file``), None when there is no such file."""
+    if not settings.places_file.exists():
+        log.warning("gazetteer_missing", path=str(settings.places_file))
+        return None
+    return GazetteerPlaces(Gazetteer.load(settings.places_file))

@@ -28,6 +28,7 @@ from shared.domain.lifecycle import (
     fire_dispatch,
 )
 from shared.domain.routing import RoutingDecision
+from shared.domain.taxonomy import label
 from shared.domain.triage_rules import explanation
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext
@@ -315,7 +316,7 @@ def _role_cn(role: str) -> str:
 def _triage_reason(decision: RoutingDecision) -> str:
     if decision.matched_rule_id is None:
         return "分类：无匹配规则"
-    return f"分类：规则 {decision.matched_rule_id}，{decision.tier.value} 类"
+    return f"分类：规则 {decision.matched_rule_id}，{label(decision.tier.value)}件"
 
 
 async def cancel_open_dispatches(

@@ -40,6 +40,8 @@ from shared.web.problems import BODY, KEYED, NOT_FOUND, Problem
 router = APIRouter(tags=["triage"], responses=KEYED | NOT_FOUND | BODY)
 DeskKey = Annotated[ApiKey, require(Role.SUPERVISOR, Role.ADMIN)]
 NOT_HERE = "诉求不存在 (case not found)"
+CASE_COLUMNS = ("case_number", "title", "description", "address", "channel", "urgency",
+                "received_at", "area_path", "category")  # fmt: skip
 CATEGORY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 
 
@@ -153,8 +155,9 @@ async def queue(
 ) -> TriageQueue:
     runtime = request.app.state.runtime
     area = area_of(key, runtime.deps.owners)
+    shown = [cases.c[n] for n in CASE_COLUMNS]
     stmt = (
-        select(triage_items, cases)
+        select(triage_items, cases.c.state.label("case_state"), *shown)
         .join(cases, cases.c.case_id == triage_items.c.case_id)
         .where(triage_items.c.state == "open")
         .order_by(triage_items.c.due_at, triage_items.c.case_id)
@@ -182,7 +185,7 @@ def _item(deps: Any, row: Row[Any], now: datetime) -> TriageItemRead:
     if not picks and row.category != UNCLASSIFIED:
         picks = [(row.category, None)]
     return TriageItemRead(
-        case_id=row.case_id, case_number=row.case_number, state=row.state, title=row.title,
+        case_id=row.case_id, case_number=row.case_number, state=row.case_state, title=row.title,
         description=row.description, address=row.address, channel=row.channel,
         urgency=row.urgency, received_at=row.received_at, entered_at=row.entered_at,
         due_at=row.due_at, due_at_beijing=beijing(row.due_at), overdue=row.due_at <= now,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
 from services.router.triage import hold
 from shared.contracts.events import CaseReceived
-from shared.domain.routing import Location, Urgency
+from shared.domain.routing import Location, RoutingDecision, Urgency
 from shared.messaging.consumer import HandlerContext
 
 EARLY_WARNING = "early_warning"  # intake's channel for linked handlings (services/intake/linked.py)
@@ -29,9 +29,10 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         community_convenes=event.channel == EARLY_WARNING,
     )
     triage = event.triage
-    if triage is not None and not triage.auto:  # a person decides the matter or the place
+    why = _needs_a_person(event, decision)
+    if triage is not None and why:  # a person decides the matter or the place
         if await create_case(ctx, event, decision, then="hold"):
-            await hold(ctx, event.case_id, source="free_text", reason=triage.reason,
+            await hold(ctx, event.case_id, source="free_text", reason=why,
                        location=event.location.model_dump(), urgency=event.urgency,
                        triage=triage)  # fmt: skip
         return
@@ -42,3 +43,17 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         await mark_disputed(ctx, event.case_id, decision, stored=True)
         return
     await dispatch_case(ctx, event.case_id, decision, title=event.title, stored=True)
+
+
+def _needs_a_person(event: CaseReceived, decision: RoutingDecision) -> str:
+    """Why a free-text case waits for a dispatcher ("" when it routes by itself): intake's
+    triage was unsure, or the place it found is too coarse for the rules to name a lead
+    (a street, where the matter needs its compound) — a guess is no jurisdiction dispute."""
+    triage = event.triage
+    if triage is None:
+        return ""
+    if not triage.auto:
+        return triage.reason
+    if decision.lead_owner_id is None and not triage.place_given:
+        return f"地点只到「{decision.location.path() or '全市'}」，按规则定不出主办单位"
+    return ""
