@@ -34,6 +34,15 @@ class ConfigFiles(BaseSettings):
     owners_file: Path = ROOT / "config" / "owners.yaml"
     places_file: Path = ROOT / "config" / "places.yaml"  # 地名库 (gazetteer)
     calendar_dir: Path = ROOT / "config" / "calendar"
+    # What the installation keeps on disk (attachments in a folder, triage models)
+    state_dir: Path = Path("/var/lib/shaobao")
+    # The folder `shaobao triage train` writes models to and intake reads the newest from
+    triage_models_dir: Path | None = None
+
+    @property
+    def triage_models(self) -> Path:
+        """Where the triage models are (default ``$SHAOBAO_STATE_DIR/models``)."""
+        return self.triage_models_dir or self.state_dir / "models"
 
 
 class Settings(ConfigFiles):
@@ -114,7 +123,6 @@ class Settings(ConfigFiles):
     # Where the bytes live: this folder (default $SHAOBAO_STATE_DIR/attachments), or an
     # S3-compatible bucket when attachments_s3_endpoint is set. Every service that serves
     # attachments (intake, router) must see the same folder or bucket.
-    state_dir: Path = Path("/var/lib/shaobao")
     attachments_dir: Path | None = None
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
     attachments_s3_endpoint: str = ""  # host[:port], e.g. "minio.internal:9000"; "" = folder
@@ -125,11 +133,9 @@ class Settings(ConfigFiles):
     attachments_s3_access_key: SecretStr = SecretStr("")
     attachments_s3_secret_key: SecretStr = SecretStr("")
     # --- end of attachments ---
-    # Triage (分诊): the folder `shaobao triage train` writes models to (default
-    # $SHAOBAO_STATE_DIR/models); intake uses the newest one and picks up a newer one
-    # within triage_reload_seconds, without a restart. No model: every free-text case
-    # waits for a dispatcher.
-    triage_models_dir: Path | None = None
+    # Triage (分诊): see ConfigFiles.triage_models; a newer model file is taken within
+    # triage_reload_seconds, without a restart. No model: every free-text case waits for a
+    # dispatcher.
     triage_reload_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
@@ -151,10 +157,6 @@ class Settings(ConfigFiles):
     def attachments_folder(self) -> Path:
         """The folder attachments are stored in when no bucket is configured."""
         return self.attachments_dir or self.state_dir / "attachments"
-
-    @property
-    def triage_models(self) -> Path:
-        return self.triage_models_dir or self.state_dir / "models"
 
     def for_service(self, name: str) -> Settings:
         """A copy naming the service, so logs and metrics carry it."""

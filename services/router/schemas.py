@@ -106,6 +106,12 @@ class ReturnIn(BaseModel):
 
     reason_code: ReturnReason = Field(description="退单理由代码")
     note: Text = Field(min_length=1, max_length=1000, description="说明：为何不属本单位、应由谁办")
+    suggested_category: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+        description="应属何类诉求（可选）：作为分诊模型的学习样本",
+    )
 
 
 class ReconsiderIn(BaseModel):

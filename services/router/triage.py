@@ -159,8 +159,6 @@ async def reclassify(
             case.state, "reclassify",
             f"只有已派单、办理中的诉求可以重新分类（当前：{label(case.state)}）",
         )  # fmt: skip
-    if category == case.category and location_path(location) == location_path(case.location):
-        raise InvalidTransition(case.state, "reclassify", "类别和地点都没有变化 (nothing changed)")
     decision = _route(ctx, case, category, location)
     why = _why(ctx, case, category, location, reason, "重新分类")
     await _store(ctx, case, category, location, decision)

@@ -25,25 +25,41 @@ def _say(message: str) -> None:
 
 @app.command("train")
 def train(
-    source: Path = typer.Option(..., "--from", help="CSV or XLSX of labelled history"),
+    source: Path | None = typer.Option(None, "--from", help="CSV or XLSX of labelled history"),
+    from_cases: bool = typer.Option(
+        False, "--from-cases", help="the system's own closed cases and human choices"
+    ),
+    since: str = typer.Option("365d", help="with --from-cases: how far back (365d, 26w)"),
+    limit: int = typer.Option(200_000, min=100, help="with --from-cases: at most this many rows"),
     text_column: str | None = typer.Option(None, help=TEXT_HELP),
     label_column: str | None = typer.Option(None, help=LABEL_HELP),
-    out: Path = typer.Option(Path("models"), help="directory for the model file"),
+    out: Path | None = typer.Option(
+        None, help="directory for the model file (default: the installation's models folder)"
+    ),
     seed: int = 42,
 ) -> None:
-    """Train on the whole file and write models/<version>.joblib with a JSON sidecar."""
+    """Train and write <out>/<version>.joblib with a JSON sidecar; a running intake takes
+    the newest file within seconds, without a restart.
+
+    Either --from FILE (a text column and a label column: category codes for a model
+    intake can route by) or --from-cases (closed cases and every human choice of a
+    matter within --since; needs the database: eval "$(bash deploy/stack.sh env)").
+    """
+    from shared.settings import ConfigFiles
     from shared.triage.errors import TriageDataError
     from shared.triage.model import Model
-    from shared.triage.tables import load_labelled
 
+    if (source is None) == (not from_cases):
+        _say("请给出 --from FILE 或 --from-cases 之一 (exactly one of --from, --from-cases)")
+        raise typer.Exit(2)
     try:
-        data = load_labelled(source, text_column, label_column)
-        _say(
-            f"读取 {len(data.texts)} 行 (rows; skipped {data.skipped} empty), 列 {data.text_column!r} → {data.label_column!r}; 训练中 (training)…"
+        texts, labels = _from_cases(since, limit) if from_cases else _from_file(
+            source, text_column, label_column
         )
+        _say("训练中 (training)…")
         started = time.monotonic()
-        model = Model.train(data.texts, data.labels, seed=seed)
-        path = model.save(out)
+        model = Model.train(texts, labels, seed=seed)
+        path = model.save(out or ConfigFiles().triage_models)
     except TriageDataError as exc:
         _say(str(exc))
         raise typer.Exit(2) from exc
@@ -58,6 +74,43 @@ def train(
             f"{held['top3_accuracy']:.3f}; 正确率 95% 的阈值 p ≥ {held['threshold_95']:.3f}, "
             f"自动派单 {held['coverage_95']:.1%}"
         )
+
+
+def _from_file(
+    source: Path | None, text_column: str | None, label_column: str | None
+) -> tuple[list[str], list[str]]:
+    from shared.triage.tables import load_labelled
+
+    assert source is not None
+    data = load_labelled(source, text_column, label_column)
+    _say(
+        f"读取 {len(data.texts)} 行 (rows; skipped {data.skipped} empty), "
+        f"列 {data.text_column!r} → {data.label_column!r}"
+    )
+    return list(data.texts), list(data.labels)
+
+
+def _from_cases(since: str, limit: int) -> tuple[list[str], list[str]]:
+    import asyncio
+
+    from shared.cli.rules_simulate import parse_since
+    from shared.cli.triage_cases import read_examples
+    from shared.domain.rules import RuleSet
+    from shared.settings import Settings
+
+    try:
+        span = parse_since(since)
+    except ValueError as exc:
+        _say(f"--since 有误 (invalid): {exc}")
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    categories = RuleSet.load(settings.rules_file).categories
+    found = asyncio.run(read_examples(settings, categories, since=span, limit=limit))
+    _say(
+        f"读取 {len(found.texts)} 条 (examples): 人工判定 {found.human}, 已结案 {found.closed}; "
+        f"跳过 {found.skipped} 条不在分类表中的"
+    )
+    return found.texts, found.labels
 
 
 @app.command("evaluate")

@@ -474,11 +474,12 @@ async def test_past_the_city_the_case_joins_the_backlog_and_is_reminded_until_so
 
 
 async def test_a_whistle_that_can_convene_no_one_is_not_blown_and_goes_to_a_dispatcher(
-    holes: ServiceProcs, hkeys: Keys, ops: dict[str, str]
+    holes: ServiceProcs, holes_stack: StackUnderTest, hkeys: Keys, ops: dict[str, str]
 ) -> None:
-    """Point 11 (part): a disputed case nobody is involved in (no rule, no default) blew
-    a whistle calling nobody (「召集  报到」). Now no whistle; the timeline says a dispatcher
-    must assign it (the triage queue itself is another issue's)."""
+    """Point 11: a disputed case nobody is involved in (no rule, no default) blew a whistle
+    calling nobody (「召集  报到」). Now no whistle: it waits in the dispatchers' queue of
+    the district's desk, whose clock climbs the ladder when nobody picks in time; the
+    dispatcher's pick routes it and stops that clock."""
     case_id = await _case(holes, hkeys, "other", XINGFU)
 
     async def told() -> Any:
@@ -489,6 +490,32 @@ async def test_a_whistle_that_can_convene_no_one_is_not_blown_and_goes_to_a_disp
     rows = await eventually(told, timeout=60, what="unconvened whistle on the timeline")
     assert "无可召集单位，转派单员人工分派" in rows[0]["reason"]
     assert await _get(f"{holes.url('escalation')}/v1/whistles", ops, case_id=case_id) == []
+    desk = await hkeys.make(Role.SUPERVISOR, owner=DISTRICT)
+
+    async def queued() -> Any:
+        items = (await _get(f"{holes.url('router')}/v1/triage", desk))["items"]
+        return next((i for i in items if i["case_id"] == case_id), None)
+
+    item = await eventually(queued, timeout=30, what="the case in the district's queue")
+    assert item["source"] == "unconvened" and item["state"] == "awaiting_triage"
+    assert item["desk_owner_id"] == DISTRICT
+    # nobody picks within the queue's 30 minutes: it climbs from the district's desk
+    await _advance_past(holes_stack, datetime.fromisoformat(item["due_at"]))
+    up = await _escalations(holes, ops, case_id, 1)
+    assert [(e["clock"], e["to_owner_id"]) for e in up] == [("triage", "city-xfj")]
+    assert "派单时限已过" in up[0]["reason"] and "城西区信访办" in up[0]["reason"]
+    pick = {"category": "neighbour.dispute", "place": "d01.s01.c01.g01.k01", "reason": "邻里纠纷"}
+    r = await _post(f"{holes.url('router')}/v1/triage/{case_id}", desk, pick)
+    assert r.status_code == 200, r.text
+    case = await _dispatched(holes, ops, case_id)
+    assert case["category"] == "neighbour.dispute"
+
+    async def stopped() -> Any:
+        rows = await _get(f"{holes.url('escalation')}/v1/deadlines", ops, case_id=case_id)
+        triage = [x for x in rows if x["kind"] == "triage"]
+        return triage if triage and all(x["state"] == "disarmed" for x in triage) else None
+
+    await eventually(stopped, timeout=30, what="the queue's clock stopped by the pick")
 
 
 async def test_every_text_a_person_read_in_this_module_shows_beijing_time(

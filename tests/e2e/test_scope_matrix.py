@@ -388,6 +388,19 @@ async def blow(w: World, role: str) -> Call:
     return Call(f"/v1/cases/{c.case_id}/whistle", json=body)
 
 
+async def triage_pick(w: World, role: str) -> Call:
+    """A pick on a case that is not in the queue: 409 for whoever may pick."""
+    c = await w.case("shared")
+    body = {"category": "public.streetlight", "place": "d01.s01.c01.g01.k01"}
+    return Call(f"/v1/triage/{c.case_id}", json=body)
+
+
+async def reclassify(w: World, role: str) -> Call:
+    c = await w.case({"sup_in": "reclass-sup", "admin": "reclass-admin"}.get(role, "shared"))
+    body = {"category": "property.repair", "reason": "实为公共部位维修"}
+    return Call(f"/v1/cases/{c.case_id}/reclassify", json=body)
+
+
 async def own_dispatches(w: World, role: str) -> Call:
     c = await w.case("shared")
     return Call("/v1/dispatches", params={"limit": 500}, marker=c.dispatch_id)
@@ -597,6 +610,16 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     ("router", "POST", "/v1/cases/{case_id}/whistle"): Row(
         cells(403, sup_in="ok", sup_out=404, admin="ok"), blow
+    ),
+    # the dispatchers' queue (tests/e2e/test_triage.py walks it with queued cases)
+    ("router", "GET", "/v1/triage"): Row(
+        cells(403, sup_in="ok", sup_out="ok", admin="ok"), fixed("/v1/triage")
+    ),
+    ("router", "POST", "/v1/triage/{case_id}"): Row(
+        cells(403, sup_in=409, sup_out=404, admin=409), triage_pick
+    ),
+    ("router", "POST", "/v1/cases/{case_id}/reclassify"): Row(
+        cells(403, sup_in="ok", sup_out=404, admin="ok"), reclassify
     ),
     ("router", "GET", "/v1/owners"): Row(cells("ok"), fixed("/v1/owners")),
     ("router", "GET", "/v1/reports/kpis"): Row(

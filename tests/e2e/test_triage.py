@@ -303,3 +303,69 @@ def _uuid(value: str) -> Any:
     from uuid import UUID
 
     return UUID(value)
+
+
+async def test_a_return_naming_the_right_matter_is_kept_as_an_example(
+    services: ServiceProcs, stack: StackUnderTest, keys: dict[str, dict[str, str]]
+) -> None:
+    accepted = await _submit(services, keys["hotline"], {
+        "category": "property.repair", "title": "门口路灯坏了",
+        "description": "幸福里小区门口路灯坏了", "address": "幸福里小区",
+        "location": {"district": "d01", "street": "s01", "community": "c01", "grid": "g01",
+                     "compound": "k01"},
+    })  # fmt: skip
+    case = await _case_in(services, accepted["case_id"], keys["ops"], "dispatched")
+    lead = next(d for d in case["dispatches"] if d["role"] == "lead")
+    assert lead["owner_id"] == "wy-xingfu"
+    refused = await _post(services, f"/v1/dispatches/{lead['dispatch_id']}/return", keys["firm"], {
+        "reason_code": "not_our_jurisdiction", "note": "市政路灯", "suggested_category": "no.such",
+    })  # fmt: skip
+    assert refused.status_code == 422 and "分类表" in refused.text
+    resp = await _post(services, f"/v1/dispatches/{lead['dispatch_id']}/return", keys["firm"], {
+        "reason_code": "not_our_jurisdiction", "note": "市政路灯，不属物业",
+        "suggested_category": "public.streetlight",
+    })  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    rows = await stack.fetch(
+        "SELECT category, source, actor FROM router.triage_examples WHERE case_id = $1",
+        _uuid(accepted["case_id"]),
+    )
+    assert [(r["category"], r["source"]) for r in rows] == [("public.streetlight", "return")]
+
+
+async def test_train_from_cases_learns_the_human_choices(
+    services: ServiceProcs, stack: StackUnderTest, keys: dict[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Two picks of two matters make two labelled examples; `triage train --from-cases`
+    reads them (and closed cases) from the router and writes a model of those classes."""
+    for category, words in (("neighbour.dispute", "甲"), ("sanitation.garbage", "乙")):
+        accepted = await _submit(services, keys["hotline"], {
+            "title": "反映问题", "description": f"有件事想反映一下（{words}）",
+            "address": "幸福里小区4号楼",
+        })  # fmt: skip
+        await _queued(services, keys["district"], accepted["case_id"])
+        resp = await _post(services, f"/v1/triage/{accepted['case_id']}", keys["district"], {
+            "category": category, "place": XINGFU_PATH, "reason": "回电核实",
+        })  # fmt: skip
+        assert resp.status_code == 200, resp.text
+    proc = await asyncio.create_subprocess_exec(
+        "uv", "run", "--frozen", "shaobao", "triage", "train", "--from-cases", "--since", "1d",
+        "--out", str(tmp_path),
+        env=stack.env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert "模型已保存" in out.decode() and "人工判定" in err.decode()
+    sidecar = await asyncio.to_thread(
+        lambda: next(tmp_path.glob("triage-*.json")).read_text(encoding="utf-8")
+    )
+    assert '"neighbour.dispute"' in sidecar and '"sanitation.garbage"' in sidecar
+    assert '"unclassified"' not in sidecar
+    # neither or both sources is a usage error, and nothing is written
+    bad = await asyncio.create_subprocess_exec(
+        "uv", "run", "--frozen", "shaobao", "triage", "train", "--out", str(tmp_path / "x"),
+        env=stack.env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, bad_err = await asyncio.wait_for(bad.communicate(), timeout=60)
+    assert bad.returncode == 2 and "--from-cases" in bad_err.decode()

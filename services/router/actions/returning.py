@@ -24,7 +24,9 @@ from services.router.actions.common import (
 )
 from services.router.dispatching import dispatch_case, mark_disputed
 from services.router.tables import routing_decisions
+from services.router.triage import learn
 from shared.contracts.events import DispatchReturned
+from shared.domain.errors import InvalidTransition
 from shared.domain.routing import Location, RoutingDecision, Urgency, route
 from shared.domain.taxonomy import ReturnReason, label
 
@@ -38,9 +40,19 @@ MAX_LEAD_RETURNS = 2
 
 
 async def return_dispatch(
-    ctx: ActionContext, dispatch_id: UUID, *, reason_code: ReturnReason, note: str
+    ctx: ActionContext,
+    dispatch_id: UUID,
+    *,
+    reason_code: ReturnReason,
+    note: str,
+    suggested_category: str | None = None,
 ) -> Row[Any]:
     row, case = await lock_dispatch(ctx, dispatch_id)
+    if suggested_category is not None:  # the department names the right matter: an example
+        if suggested_category not in ctx.deps.rules.categories:
+            raise InvalidTransition(row.state, "return_dispatch",
+                                    f"类别「{suggested_category}」不在分类表中 (unknown category)")  # fmt: skip
+        await learn(ctx, case, suggested_category, None, source="return")
     updated = await move_dispatch(
         ctx,
         row,

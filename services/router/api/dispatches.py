@@ -86,9 +86,13 @@ async def acknowledge_dispatch(
 async def return_(
     dispatch_id: UUID, body: ReturnIn, key: DepartmentKey, request: Request, idem: IdemKey = None
 ) -> DispatchRead:
+    named = body.suggested_category
+    if named is not None and named not in request.app.state.runtime.deps.rules.categories:
+        raise HTTPException(422, f"类别「{named}」不在分类表中 (unknown suggested_category)")
     return await _act(
         request, key, dispatch_id, "return", idem,
-        lambda c: return_dispatch(c, dispatch_id, reason_code=body.reason_code, note=body.note),
+        lambda c: return_dispatch(c, dispatch_id, reason_code=body.reason_code, note=body.note,
+                                  suggested_category=body.suggested_category),
         body,
     )  # fmt: skip
 

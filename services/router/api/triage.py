@@ -140,6 +140,10 @@ def _checked_path(value: str) -> str:
     return value
 
 
+def _path(location: dict[str, Any]) -> str:
+    return Location(**location).path()
+
+
 def levels_of(path: str) -> dict[str, str | None]:
     """The levels of a place path (``d01.s02`` → district d01, street d01.s02)."""
     if not path:
@@ -271,6 +275,9 @@ async def _act(
         chosen = category or case.category
         if chosen == UNCLASSIFIED:
             raise HTTPException(422, "请给出类别 category (the case has none yet)")
+        unchanged = chosen == case.category and _path(where) == _path(case.location)
+        if not pick and unchanged and case.state != "awaiting_triage":
+            raise HTTPException(422, "类别和地点都没有变化 (nothing changed)")
         ctx = ActionContext(conn=conn, key=key, now=runtime.clock.now(), deps=runtime.deps)
         act = triage.decide if pick else triage.reclassify
         state = await act(ctx, case, category=chosen, location=where, reason=reason)
