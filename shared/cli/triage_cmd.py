@@ -53,8 +53,10 @@ def train(
         _say("请给出 --from FILE 或 --from-cases 之一 (exactly one of --from, --from-cases)")
         raise typer.Exit(2)
     try:
-        texts, labels = _from_cases(since, limit) if from_cases else _from_file(
-            source, text_column, label_column
+        texts, labels = (
+            _from_cases(since, limit)
+            if from_cases
+            else _from_file(source, text_column, label_column)
         )
         _say("训练中 (training)…")
         started = time.monotonic()
