@@ -23,5 +23,11 @@ fi
 # (one JSON line each, the phone masked); the demo shows the one its resident gets.
 export SHAOBAO_NOTIFIER_SMS_GATEWAY_URL=${SHAOBAO_NOTIFIER_SMS_GATEWAY_URL:-file://${SHAOBAO_STATE_DIR:-/var/lib/shaobao}/sms-outbox.jsonl}
 export SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS=${SHAOBAO_NOTIFIER_WEBHOOK_ALLOWED_HOSTS:-'["*", "127.0.0.1:8010"]'}
+# Free-text work orders need a triage model: the first run trains one on the labelled
+# sample, so the demo's free-text order routes (train your own: docs/operations.md "Triage").
+models=${SHAOBAO_TRIAGE_MODELS_DIR:-${SHAOBAO_STATE_DIR:-/var/lib/shaobao}/models}
+if ! ls "$models"/triage-*.joblib >/dev/null 2>&1; then
+  uv run --frozen shaobao triage train --from tests/data/triage_sample.csv --out "$models"
+fi
 bash deploy/services.sh up
 uv run --frozen shaobao demo

@@ -147,6 +147,7 @@ async def _walk(
                 f"  {_local(t['at'])}  {ACTION_CN.get(t['action'], t['action']):<4} "
                 f"{t['actor']:<28} {t['reason'] or ''}"
             )
+        await _free_text(http, intake, router, channel_key, admin, names)
     print(_NEXT_STEPS.format(router=router, case_id=case_id, intake=intake))
     return 0
 
@@ -173,6 +174,44 @@ _NEXT_STEPS = """
   RabbitMQ:  http://127.0.0.1:55673  (shaobao / shaobao)
   停止系统:  bash deploy/down.sh
 """
+
+
+FREE_TEXT = [
+    ("楼下饭馆油烟太大", "市民来电反映：楼下饭馆油烟直排，熏得没法开窗。", "幸福里小区5号楼3单元"),
+    ("反映问题", "有件事想反映一下，请回电。", "锦绣花园2号楼"),
+]
+
+
+async def _free_text(
+    http: httpx.AsyncClient,
+    intake: str,
+    router: str,
+    channel_key: str,
+    admin: dict[str, str],
+    names: dict[str, str],
+) -> None:
+    """Two 12345 orders as the hotline types them (text and an address, no codes): one the
+    model is sure of routes by itself; the other waits for a dispatcher."""
+    print("\n自由文本工单 (free-text orders, no category or location codes):")
+    for title, text, address in FREE_TEXT:
+        body = {"external_id": f"12345-DEMO-{secrets.token_hex(3)}", "title": title,
+                "description": text, "address": address}  # fmt: skip
+        resp = await http.post(
+            f"{intake}/v1/cases", json=body, headers={"Authorization": f"Bearer {channel_key}"}
+        )
+        resp.raise_for_status()
+        case_id = resp.json()["case_id"]
+        view = await _wait_case(
+            http, router, case_id, admin, lambda c: c["state"] in ("dispatched", "awaiting_triage")
+        )
+        if view["state"] == "dispatched":
+            why = next(t["reason"] for t in view["timeline"] if t["action"] == "triaged")
+            to = "、".join(names.get(d["owner_id"], d["owner_id"]) for d in view["dispatches"])
+            print(f"⑧ 「{title}」（{address}）→ 自动派单给 {to}\n   依据：{why}")
+        else:
+            why = next(t["reason"] for t in view["timeline"] if t["action"] == "hold")
+            print(f"⑨ 「{title}」（{address}）→ 待派单：{why}")
+            print("   派单员查看: GET /v1/triage；判定: POST /v1/triage/{case_id}")
 
 
 async def _resolve_all(
