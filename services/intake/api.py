@@ -6,6 +6,7 @@ and ``duplicate_of`` (the same ``case_id``); a replay of a number already seen a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -79,6 +80,11 @@ def _triage(request: Request, body: CaseCreate) -> None:
         raise HTTPException(422, "本服务未启用分诊，请填写 category 和 location")
 
 
+def _triage_all(request: Request, bodies: list[CaseCreate]) -> None:
+    for body in bodies:
+        _triage(request, body)
+
+
 @router.post(
     "/batch",
     response_model=BatchAccepted,
@@ -115,10 +121,12 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
         try:
             channel = _checked(key, case)
             await resolve_attachments(request, key, case)
-            _triage(request, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one
+    free = [case for case in body.cases if case.category is None or case.location is None]
+    if free:  # the model and the gazetteer, off the event loop for a batch's worth of text
+        await asyncio.to_thread(_triage_all, request, free)
     try:
         answers = await request.app.state.submissions.submit_many(
             channel=channel, bodies=body.cases

@@ -369,3 +369,24 @@ async def test_train_from_cases_learns_the_human_choices(
     )  # fmt: skip
     _, bad_err = await asyncio.wait_for(bad.communicate(), timeout=60)
     assert bad.returncode == 2 and "--from-cases" in bad_err.decode()
+
+
+async def test_a_batch_of_free_text_orders_is_triaged_case_by_case(
+    services: ServiceProcs, keys: dict[str, dict[str, str]]
+) -> None:
+    cases = [
+        {"external_id": f"12345-{secrets.token_hex(5)}", "title": "楼道里电动车充电",
+         "description": "楼道里有人给电动车充电，太危险了", "address": "锦绣花园3号楼"},
+        {"external_id": f"12345-{secrets.token_hex(5)}", "title": "反映问题",
+         "description": "有件事想反映一下", "address": "锦绣花园3号楼"},
+    ]  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as http:
+        resp = await http.post(
+            f"{services.url('intake')}/v1/cases/batch", json={"cases": cases},
+            headers=keys["hotline"],
+        )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    ids = [item["case"]["case_id"] for item in resp.json()["results"]]
+    first = await _case_in(services, ids[0], keys["ops"], "dispatched")
+    assert first["category"] == "fire.ebike_charging"
+    await _case_in(services, ids[1], keys["ops"], "awaiting_triage")
