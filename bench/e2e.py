@@ -10,6 +10,7 @@ running system, best a fresh one (``bash bench/fresh.sh``):
     uv run python -m bench.e2e --rate 500 --duration 60 --warmup 5 --senders 2 --batch-ms 20
     uv run python -m bench.e2e --rate 100 --duration 60 --senders 2   # one case per request
     uv run python -m bench.e2e --cases 2000 --concurrency 32          # closed loop
+    uv run python -m bench.e2e --rate 500 --duration 60 --senders 2 --batch-ms 20 --free-text
 
 ``--batch-ms N`` makes each sender a forwarding platform: every N ms it posts the cases
 that arrived since its last post as one ``POST /v1/cases/batch``; each case's latency
@@ -70,14 +71,38 @@ CATEGORIES = [
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
+# --free-text: 12345 orders as the hotline types them (no category or location codes; the
+# triage model and the gazetteer decide). Texts the sample model is sure of, so each routes
+# by itself and reaches case.dispatched (an unsure one would wait for a dispatcher).
+# Set through the environment so the spawned senders see it too.
+FREE_TEXT = os.environ.get("BENCH_FREE_TEXT") == "1"
+TEXTS = [
+    ("电梯停运", "市民来电反映：{a}电梯停了两天，老人下不了楼，诉求：尽快维修"),
+    ("饭馆油烟扰民", "市民来电反映：{a}楼下饭馆油烟直排，熏得没法开窗，诉求：尽快解决"),
+    ("楼道电动车充电", "网格员上报：{a}楼道里有人给电动车充电，太危险了"),
+    ("流浪狗咬人", "市民来电反映：{a}附近流浪狗咬伤了孩子，要求处理"),
+]
+ADDRESSES = ["幸福里小区3号楼", "锦绣花园5号楼", "光明小区2号楼", "和平里小区12号楼"]
+
+
 def case_body(run: str, i: int, petitioners: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "external_id": f"bench-{run}-{i}",
-        "category": CATEGORIES[i % len(CATEGORIES)],
-        "title": "压测工单",
-        "description": f"benchmark case {i}",
-        "location": LOCATIONS[i % len(LOCATIONS)],
-    }
+    if FREE_TEXT:
+        title, text = TEXTS[i % len(TEXTS)]
+        address = ADDRESSES[i % len(ADDRESSES)]
+        body: dict[str, Any] = {
+            "external_id": f"bench-{run}-{i}",
+            "title": title,
+            "description": text.format(a=address) + f"（{i}）",
+            "address": address,
+        }
+    else:
+        body = {
+            "external_id": f"bench-{run}-{i}",
+            "category": CATEGORIES[i % len(CATEGORIES)],
+            "title": "压测工单",
+            "description": f"benchmark case {i}",
+            "location": LOCATIONS[i % len(LOCATIONS)],
+        }
     if petitioners:  # a hotline case has a caller; a fresh number each, so nothing links
         body["petitioner"] = {"name": "测试", "phone": f"13{secrets.randbelow(10**9):09d}"}
     return body
@@ -470,12 +495,22 @@ def main() -> None:
     parser.add_argument("--anonymous", action="store_true", help="post without a petitioner")
     parser.add_argument("--ceilings", action="store_true", help="pgbench + publish-confirm")
     parser.add_argument(
+        "--free-text",
+        action="store_true",
+        help="orders without category or location codes: intake's triage decides (needs a model)",
+    )
+    parser.add_argument(
         "--batch-ms",
         type=float,
         default=0,
         help="open loop: send what arrived every this many ms as POST /v1/cases/batch",
     )
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.free_text:
+        os.environ["BENCH_FREE_TEXT"] = "1"  # the senders are spawned: they read it at import
+        global FREE_TEXT
+        FREE_TEXT = True
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
