@@ -150,6 +150,9 @@ class TriageDesk:
                 log.error("triage_model_watch_failed", error=repr(exc)[:300])
 
 
+TEXT_CHARS = 1000  # how much of a complaint is searched for a place when no address names one
+
+
 class GazetteerPlaces:
     """:class:`Places` from the gazetteer (``shared.domain.places``): the address and the
     point first; when they name nothing, the place the complaint's own text names."""
@@ -162,7 +165,7 @@ class GazetteerPlaces:
     ) -> tuple[PlaceFound, Mapping[str, str | None]] | None:
         match = self.gazetteer.resolve(address, point) if address or point else None
         if match is None or match.path is None:
-            in_text = self.gazetteer.resolve_address(text)
+            in_text = self.gazetteer.resolve_address(text[:TEXT_CHARS])
             if in_text.path is not None:
                 match = replace(in_text, explanation=f"取自诉求内容：{in_text.explanation}")
         if match is None or match.path is None:

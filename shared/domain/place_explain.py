@@ -29,12 +29,14 @@ def _label(place: Place) -> str:
 
 
 def _hits(matched: tuple[NameHit, ...]) -> str:
-    """“和平里”匹配 和平里小区 (d01.s02.c01.g01.k01)（别名）, one per name found."""
-    by_word: dict[tuple[int, str], list[NameHit]] = {}
+    """“和平里”匹配 和平里小区 (d01.s02.c01.g01.k01)（别名）, once per word found (a word
+    said many times in a long text is named once)."""
+    by_word: dict[str, dict[str, NameHit]] = {}
     for hit in matched:
-        by_word.setdefault((hit.start, hit.said), []).append(hit)
+        by_word.setdefault(hit.said, {}).setdefault(hit.path, hit)
     parts = []
-    for (_, said), hits in by_word.items():
+    for said, found in by_word.items():
+        hits = list(found.values())
         kinds = {h.kind for h in hits}
         kind = "" if kinds == {"name"} else f"（{'/'.join(sorted(NAME_KINDS[k] for k in kinds))}）"
         places = "、".join(f"{h.name} ({h.path})" for h in hits)

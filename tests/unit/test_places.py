@@ -380,3 +380,13 @@ def test_a_street_stem_that_begins_another_place_name_is_no_alias(places: Gazett
     assert places.resolve_address("和平").path is None  # 和平 begins 和平里
     assert places.resolve_address("新华").path is None  # 新华 begins 新华东里 (an old name)
     assert places.resolve_address("城西").path == "d01"
+
+
+def test_a_long_text_naming_a_place_many_times_gets_a_short_explanation() -> None:
+    """A 5,000-character complaint repeating its address: each word is named once and the
+    text is quoted shortened, so what a dispatcher reads (and the event carries) stays short."""
+    gazetteer = Gazetteer.load(ROOT / "config" / "places.yaml")
+    match = gazetteer.resolve_address(("和平里小区3号楼" * 700)[:5000])
+    assert match.path == "d01.s02.c01.g01.k01"
+    assert len(match.explanation) < 300
+    assert match.explanation.count("匹配") == 1
