@@ -31,6 +31,9 @@ async def home(request: Request, who: Who, error: str | None = None, status: int
         "health": list(zip(SERVICES, health, strict=True)),
         "queues": _queues(queues),
         "deliveries": _undelivered(deliveries),
+        "no_endpoint": sum(1 for d in deliveries.body or [] if d["status"] == "no_endpoint")
+        if deliveries.ok
+        else 0,
         "error": error,
     }
     return render(request, who, "ops.html", context, status=status)
@@ -46,7 +49,7 @@ def _queues(answer: Answer) -> list[dict[str, Any]] | None:
 def _undelivered(answer: Answer) -> list[dict[str, Any]] | None:
     if not answer.ok:
         return None
-    return [d for d in answer.body if d["status"] != "delivered"][:50]
+    return [d for d in answer.body if d["status"] not in ("delivered", "no_endpoint")][:50]
 
 
 @router.post("/replay")

@@ -59,7 +59,8 @@ class Upstream:
         self._clients: dict[str, httpx.AsyncClient] = {}
 
     async def __aenter__(self) -> Upstream:
-        own = httpx.ASGITransport(app=self._app)
+        # an error inside the router's own API is its 500 here, as it would be over HTTP
+        own = httpx.ASGITransport(app=self._app, raise_app_exceptions=False)
         self._clients["router"] = httpx.AsyncClient(
             transport=own, base_url="http://router", timeout=TIMEOUT
         )

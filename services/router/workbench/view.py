@@ -14,8 +14,17 @@ from shared.domain.taxonomy import label
 CHANNELS = {
     "hotline_12345": "12345热线", "grid_app": "网格通", "wechat": "微信公众号",
     "walk_in": "来访窗口", "superior_transfer": "上级转办", "grid_patrol": "网格巡查",
-    "open311": "开放接口",
+    "open311": "开放接口", "early_warning": "预警联动",
 }  # fmt: skip
+EVENTS = {
+    "alert.raised": "预警", "case.closed": "结案", "case.dispatched": "派单",
+    "case.escalated": "督办升级", "case.reminder": "催办", "case.reopened": "二次办理",
+    "case.resolved": "办结通知", "case.received": "受理回执", "dispatch.acknowledged": "签收",
+    "dispatch.extension_decided": "延期审批结果", "dispatch.extension_requested": "延期申请",
+    "dispatch.progressed": "进展", "dispatch.resolved": "办结", "dispatch.returned": "退单",
+    "whistle.blown": "吹哨召集", "whistle.lead_designated": "指定主办",
+}  # fmt: skip
+PRIORITIES = {"normal": "一般", "high": "高"}
 OUTCOMES = {"resolved": "已解决", "explained": "解释说明", "referred": "转诉讼、仲裁或应急"}
 RETURN_REASONS = {
     "not_our_jurisdiction": "非本单位职责", "wrong_location": "地址不在辖区",
@@ -38,7 +47,8 @@ SYSTEM = {"router": "系统（分派）", "escalation": "系统（督办）", "n
 MEMBER_STATES = {"convened": "未报到", "reported": "已报到"}
 WHISTLE_STATES = {"open": "待指定主办", "decided": "已指定主办"}
 DELIVERY_STATES = {"pending": "待投递", "delivered": "已送达", "failed": "投递失败",
-                   "retrying": "重试中", "sending": "投递中"}  # fmt: skip
+                   "retrying": "重试中", "sending": "投递中",
+                   "no_endpoint": "未登记接收地址"}  # fmt: skip
 
 
 def parse_at(value: datetime | str) -> datetime:
@@ -83,7 +93,19 @@ class Names:
         return path or "全市"
 
     def owner(self, owner_id: str | None) -> str:
+        if owner_id == "petitioner":
+            return "诉求人（短信）"
         return "—" if not owner_id else self.owners.name_of(owner_id)
+
+    def named(self, text: str | None) -> str:
+        """A reason written by a service, with the owner ids in it replaced by names."""
+        if not text:
+            return ""
+        ids = sorted((o.id for o in self.owners.all() if o.id in text), key=len, reverse=True)
+        for owner_id in ids:
+            text = re.sub(rf"(?<![a-z0-9-]){re.escape(owner_id)}(?![a-z0-9-])",
+                          self.owners.name_of(owner_id), text)  # fmt: skip
+        return text
 
     def actor(self, actor: str | None) -> str:
         """``department:wy-xingfu`` → 幸福里物业; ``channel:hotline_12345/王芳`` → 12345热线 · 王芳."""
@@ -126,7 +148,8 @@ def helpers(names: Names) -> dict[str, Any]:
     """The functions every template gets."""
     return {
         "when": when, "iso": iso, "word": word, "state": state, "owner": names.owner, "actor": names.actor,
-        "category": names.category, "place": names.place, "kp_reason": key_person_reason,
+        "category": names.category, "place": names.place, "named": names.named,
+        "EVENTS": EVENTS, "PRIORITIES": PRIORITIES, "kp_reason": key_person_reason,
         "CHANNELS": CHANNELS, "OUTCOMES": OUTCOMES, "RETURN_REASONS": RETURN_REASONS,
         "RATINGS": RATINGS, "ROLES": ROLES, "MEMBER_STATES": MEMBER_STATES,
         "WHISTLE_STATES": WHISTLE_STATES, "DELIVERY_STATES": DELIVERY_STATES,
