@@ -15,12 +15,14 @@ written to the audit log (``petitioner.contact``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.tables import cases, outbox, petitioners
 from shared.auth import audit
@@ -73,9 +75,16 @@ async def post_feedback(
 
 
 async def accept_rating(
-    request: Request, case_id: UUID, body: FeedbackCreate, *, channel: str | None
+    request: Request,
+    case_id: UUID,
+    body: FeedbackCreate,
+    *,
+    channel: str | None,
+    check: Callable[[AsyncConnection, Row[Any]], Awaitable[None]] | None = None,
 ) -> FeedbackAccepted:
-    """Take one rating for a case whose result was reported; the event goes with it."""
+    """Take one rating for a case whose result was reported; the event goes with it.
+    ``check`` runs on the locked case first, in the same transaction (it may refuse, and
+    write its audit row, which then commits with the rating or not at all)."""
     runtime = request.app.state.runtime
     now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
@@ -84,6 +93,8 @@ async def accept_rating(
         ).first()
         if row is None or (channel is not None and row.channel != channel):
             raise NotFound("诉求不存在 (case not found)")
+        if check is not None:
+            await check(conn, row)
         if row.status != "resolved":
             raise Conflict(_not_awaiting(row.status))
         detail: dict[str, Any] = dict(row.status_detail or {})

@@ -10,6 +10,7 @@ from services.intake import (
     api_attachments,
     api_contact,
     api_feedback,
+    api_visit,
     api_watch,
     feedback_page,
 )
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_contact.router,
             api_admin.router,
             api_feedback.router,
+            api_visit.router,
             feedback_page.router,
             api_watch.router,
             api_attachments.router,

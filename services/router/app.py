@@ -20,6 +20,8 @@ from services.router.deps import RouterDeps
 from services.router.feedback_timeout import FeedbackTimeout
 from services.router.handlers.registry import HANDLERS
 from services.router.tables import inbox, outbox
+from services.router.workbench import routes as workbench
+from services.router.workbench.acting import ACT_PATH
 from shared.attachments.web import UPLOAD_PATH
 from shared.calendar_watch import coverage_warnings
 from shared.runtime import ServiceRuntime
@@ -45,9 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports.router,
             backlog.router,
             console.router,
+            workbench.router,
             attachments.router,
             triage.router,
         ],
-        body_limits={UPLOAD_PATH: settings.attachment_max_bytes},
+        body_limits={
+            UPLOAD_PATH: settings.attachment_max_bytes,
+            ACT_PATH: settings.attachment_max_bytes + 64 * 1024,  # a photo and the form
+        },
         background=[FeedbackTimeout(runtime).run, deps.watch(settings).run],
     )

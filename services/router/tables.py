@@ -1,7 +1,6 @@
 """Router's schema: cases, dispatches, the typed timeline and routing decisions."""
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -16,6 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY  # the generic one has no contains()
 
 from shared.attachments.tables import uploads_table
 from shared.db.outbox import inbox_table, outbox_table

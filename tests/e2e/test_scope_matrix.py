@@ -304,7 +304,8 @@ class World:
             *(self.acked(t) for t in ("progress-admin", "extension-admin")),
             *(self.acked(t) for t in ("resolve-own", "resolve-admin")),
             *(self.pending_extension(t) for t in ("decide-sup", "decide-admin")),
-            *(self.resolved(t) for t in ("rate-channel", "rate-admin")),
+            *(self.resolved(t) for t in ("rate-channel", "rate-admin", "visit-sup", "visit-admin")),
+            self.pending_extension("list-ext"),
             *(self.whistle(t) for t in ("whistle-shared", "lead-sup", "lead-admin")),
             self.key_person(),
             self.alert(),
@@ -450,6 +451,18 @@ async def lead(w: World, role: str) -> Call:
 async def decide(w: World, role: str) -> Call:
     c = await w.pending_extension("decide-admin" if role == "admin" else "decide-sup")
     return Call(f"/v1/extensions/{c.dispatch_id}/decide", json={"approve": True})
+
+
+async def extensions(w: World, role: str) -> Call:
+    c = await w.pending_extension("list-ext")
+    return Call("/v1/extensions", params={"limit": 500}, marker=c.dispatch_id)
+
+
+async def visit_feedback(w: World, role: str) -> Call:
+    tag = {"sup_in": "visit-sup", "admin": "visit-admin"}.get(role)
+    c = await (w.resolved(tag) if tag else w.case("shared"))
+    body = {"rating": "unsatisfied", "method": "phone", "comment": "电话回访：仍未修好"}
+    return Call(f"/v1/cases/{c.case_id}/visit-feedback", json=body)
 
 
 async def endpoint(w: World, role: str) -> Call:
@@ -656,6 +669,35 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         cells(303, anon=303), console("/console/logout", "none")
     ),
     ("router", "GET", "/console/static/{name}"): Row(PUBLIC, fixed("/console/static/console.css")),
+    # the workbench: signed in with a key of any role but service; its pages and forms take
+    # the session cookie only (a bearer header is ignored: to the sign-in page, or 401), and
+    # tests/e2e/test_workbench_*.py walk them signed in, in a browser
+    ("router", "GET", "/workbench"): Row(cells(400, anon=200), console("/workbench", "query")),
+    ("router", "POST", "/workbench/login"): Row(
+        cells(303, anon=401, service=401), console("/workbench/login", "form")
+    ),
+    ("router", "POST", "/workbench/logout"): Row(
+        cells(303, anon=303), console("/workbench/logout", "none")
+    ),
+    ("router", "GET", "/workbench/static/{name}"): Row(
+        PUBLIC, fixed("/workbench/static/workbench.css")
+    ),
+    **{
+        ("router", "GET", path): Row(
+            cells(303, anon=303), on_case(path.replace("{attachment_id}", NO_SUCH_ATTACHMENT))
+        )
+        for path in (
+            "/workbench/cases",
+            "/workbench/cases/{case_id}",
+            "/workbench/cases/{case_id}/attachments/{attachment_id}",
+        )
+    },
+    **{
+        ("router", "POST", f"/workbench/{form}"): Row(
+            cells(401, anon=401), fixed(f"/workbench/{form}", json={})
+        )
+        for form in ("act", "whistle", "lead", "extension", "rating", "register", "replay")
+    },
     # escalation: clocks, escalation steps, whistles, extensions
     ("escalation", "GET", "/v1/deadlines"): Row(WATCH_LIST, deadlines),
     ("escalation", "GET", "/v1/backlog"): Row(
@@ -683,6 +725,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("escalation", "POST", "/v1/whistles/{whistle_id}/lead"): Row(
         cells(403, sup_in="ok", sup_out=404, admin="ok"), lead
     ),
+    ("escalation", "GET", "/v1/extensions"): Row(WATCH_LIST, extensions),
     ("escalation", "POST", "/v1/extensions/{dispatch_id}/decide"): Row(
         cells(403, sup_in="ok", sup_out=404, admin="ok"), decide
     ),
@@ -702,6 +745,9 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("notifier", "GET", "/v1/notices"): Row(PUBLIC, fixed("/v1/notices")),
     ("intake", "POST", "/v1/cases/{case_id}/feedback"): Row(
         cells(403, channel="ok", admin="ok"), feedback
+    ),
+    ("intake", "POST", "/v1/cases/{case_id}/visit-feedback"): Row(
+        cells(403, sup_in="ok", sup_out=404, admin="ok"), visit_feedback
     ),
     ("intake", "GET", "/v1/feedback/{token}"): Row(
         cells(404, anon=404), fixed("/v1/feedback/not-a-token")
@@ -784,8 +830,8 @@ def test_every_route_has_a_row(stack: StackUnderTest) -> None:
 
 def test_no_ops_write_is_allowed_and_every_keyed_route_refuses_no_key() -> None:
     for (service, method, path), row in MATRIX.items():
-        if path.startswith("/console"):
-            continue  # signing in and out of the console is not a write
+        if path.startswith(("/console", "/workbench")):
+            continue  # signing in and out of the pages is not a write; their forms need a session
         if method != "GET":
             assert row.expect["ops"] not in ("ok", "shown", "hidden"), (service, method, path)
         if row.expect is not PUBLIC and path != "/v1/feedback/{token}":

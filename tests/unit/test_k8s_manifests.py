@@ -294,6 +294,7 @@ def test_references_name_objects_that_exist(objs: list[Obj]) -> None:
     for key, service in [
         ("SHAOBAO_CONSOLE_INTAKE_URL", "intake"),
         ("SHAOBAO_CONSOLE_ESCALATION_URL", "escalation"),
+        ("SHAOBAO_CONSOLE_NOTIFIER_URL", "notifier"),
         ("SHAOBAO_NOTIFIER_INTAKE_URL", "intake"),
     ]:
         assert env[key] == f"http://{service}:{PORTS[service]}"

@@ -19,7 +19,7 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -28,23 +28,17 @@ from fastapi.templating import Jinja2Templates
 
 from services.router.api.reports import KpiReport, report_for, scoped, window_of
 from services.router.console import sources, view
+from services.router.signin import KEY_IN_URL, PAGE_HEADERS, keep_cookie, read_form, verify
 from shared.auth.audit import admin_use
-from shared.auth.dependency import AnonymousLimit, check_key
+from shared.auth.dependency import AnonymousLimit
 from shared.auth.keys import ApiKey, Role
 from shared.domain.calendar import SHANGHAI
-from shared.web.headers import PAGE_CSP
 
 HERE = Path(__file__).parent
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 COOKIE = "shaobao_console"
-COOKIE_SECONDS = 8 * 3600
 READERS = (Role.OPS, Role.SUPERVISOR, Role.ADMIN)
 WINDOW = ("from", "to", "area")  # what a sign-in carries over to the page it opens
-PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
-KEY_IN_URL = (
-    "密钥不能放在网址中（网址会留在浏览记录、代理日志和 Referer 里），请用下方表单登录，"
-    "并请更换该密钥 (a key in the URL is refused: sign in with the form, and rotate the key)"
-)
 BAD_KEY = "密钥无效，或不是运维/督查角色 (invalid key or wrong role)"
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
@@ -53,18 +47,14 @@ templates.env.globals.update(pct=view.pct, num=view.num)
 
 
 async def _verify(request: Request, raw: str | None) -> ApiKey | None:
-    if not raw:
-        return None
-    key = await check_key(request, raw)  # failed checks count toward the address's limit
-    return key if key is not None and key.role in READERS else None
+    return await verify(request, raw, READERS)
 
 
 def _signed_in(request: Request, raw: str, window: dict[str, str]) -> RedirectResponse:
     """To the console (never anywhere else) with the window the sign-in carried."""
     query = urlencode({k: v for k, v in window.items() if k in WINDOW and v})
     resp = RedirectResponse("/console" + (f"?{query}" if query else ""), status_code=303)
-    resp.set_cookie(COOKIE, raw, max_age=COOKIE_SECONDS, path="/console", httponly=True,
-                    samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+    keep_cookie(resp, request, COOKIE, raw, "/console")
     return resp
 
 
@@ -105,7 +95,7 @@ async def console(
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[AnonymousLimit])
 async def login(request: Request) -> Response:
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    form = await read_form(request)
     raw = form.pop("key", "").strip()
     if await _verify(request, raw) is None:
         return _login(request, form, BAD_KEY)

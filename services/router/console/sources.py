@@ -5,7 +5,8 @@ escalation and intake services. Each read is bounded by a short timeout and answ
 Where to find them (environment, read when the app is built; see docs/operations.md):
 ``SHAOBAO_MQ_MANAGEMENT_USER`` / ``_PASSWORD`` (default shaobao/shaobao),
 ``SHAOBAO_CONSOLE_INTAKE_URL`` (http://127.0.0.1:8001),
-``SHAOBAO_CONSOLE_ESCALATION_URL`` (http://127.0.0.1:8003).
+``SHAOBAO_CONSOLE_ESCALATION_URL`` (http://127.0.0.1:8003),
+``SHAOBAO_CONSOLE_NOTIFIER_URL`` (http://127.0.0.1:8004; the workbench's deliveries).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Sources:
     vhost: str
     intake_url: str
     escalation_url: str
+    notifier_url: str
 
     @classmethod
     def from_env(cls, settings: Settings) -> Sources:
@@ -46,6 +48,9 @@ class Sources:
             escalation_url=env.get(
                 "SHAOBAO_CONSOLE_ESCALATION_URL", "http://127.0.0.1:8003"
             ).rstrip("/"),
+            notifier_url=env.get("SHAOBAO_CONSOLE_NOTIFIER_URL", "http://127.0.0.1:8004").rstrip(
+                "/"
+            ),
         )
 
 
