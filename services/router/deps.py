@@ -18,6 +18,7 @@ from shared.calendar_watch import load_calendar
 from shared.config_watch import ConfigWatch, fingerprint
 from shared.domain.calendar import WorkingCalendar
 from shared.domain.owners import OwnerDirectory
+from shared.domain.places import Gazetteer
 from shared.domain.routing import DeadlineSpec, Location, RoutingDecision, RuleSet, Urgency, route
 from shared.settings import Settings
 
@@ -29,6 +30,7 @@ class RouterConfig:
     rules: RuleSet
     owners: OwnerDirectory
     calendar: WorkingCalendar
+    places: Gazetteer | None = None  # the places' names (for what people read), if any
 
     @classmethod
     def load(cls, settings: Settings) -> RouterConfig:
@@ -36,14 +38,16 @@ class RouterConfig:
         rules = RuleSet.load(settings.rules_file)
         owners = OwnerDirectory.load(settings.owners_file)
         rules.check_owners(owners)
-        return cls(rules=rules, owners=owners, calendar=load_calendar(settings.calendar_dir))
+        places = Gazetteer.load(settings.places_file) if settings.places_file.exists() else None
+        return cls(rules=rules, owners=owners, calendar=load_calendar(settings.calendar_dir),
+                   places=places)  # fmt: skip
 
     def describe(self) -> dict[str, str]:
         return {"rules_version": self.rules.version, "owners_version": self.owners.version}
 
 
 def config_paths(settings: Settings) -> list[Path]:
-    return [settings.rules_file, settings.owners_file, settings.calendar_dir]
+    return [settings.rules_file, settings.owners_file, settings.calendar_dir, settings.places_file]
 
 
 _DECISIONS_MAX = 10_000
@@ -68,6 +72,11 @@ class RouterDeps:
     @property
     def owners(self) -> OwnerDirectory:
         return self.config.owners
+
+    def place_name(self, path: str | None) -> str:
+        """A place path by its name in the gazetteer (``锦绣花园``), else the path."""
+        found = self.config.places.get(path) if self.config.places and path else None
+        return found.name if found is not None else (path or "全市")
 
     @property
     def calendar(self) -> WorkingCalendar:

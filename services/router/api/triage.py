@@ -219,11 +219,8 @@ def _choice(deps: Any, category: str, p: float | None, path: str | None, urgency
 
 
 def _place_name(deps: Any, path: str) -> str:
-    """The place's name from the owner directory (the office serving exactly it), else the path."""
-    for owner in deps.owners.all():
-        if owner.area == path and owner.kind.value in ("community", "street_office"):
-            return f"{owner.name.removesuffix('居委会').removesuffix('办事处')}（{path}）"
-    return path
+    """The place's name in the gazetteer, with its path (``锦绣花园（d01.s01.c01.g02.k01）``)."""
+    return f"{deps.place_name(path)}（{path}）"
 
 
 @router.post(

@@ -66,4 +66,9 @@ async def _supervision(
         "extensions": pending.body if pending.ok else [],
         "convenable": convenable,
         "can_rate": case["state"] in RATABLE,
+        "all_categories": [
+            (k, v)
+            for k, v in request.app.state.runtime.deps.rules.categories.items()
+            if k != "unclassified"
+        ],
     }

@@ -24,6 +24,7 @@ DONE = {
     "whistle": "已吹哨，召集单位将收到通知", "lead": "已指定主办单位",
     "approve": "已批准延期", "refuse": "已驳回延期", "rating": "回访评价已记录",
     "register": "诉求已登记", "replay": "已安排重新投递",
+    "triage": "已判定并派单", "reclassify": "已重新分类并重新派单",
 }  # fmt: skip
 
 
@@ -31,7 +32,7 @@ def render(
     request: Request, who: Who | None, name: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
     deps = request.app.state.runtime.deps
-    names = Names(deps.owners, deps.rules.categories)
+    names = Names(deps.owners, deps.rules.categories, deps.place_name)
     done = DONE.get(request.query_params.get("done", ""))
     now = request.app.state.runtime.clock.now()
     base = {"who": who, "done": done, "error": None, "now": now, "back_path": request.url.path,

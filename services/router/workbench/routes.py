@@ -15,7 +15,15 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from services.router.signin import KEY_IN_URL, keep_cookie, read_form, verify
-from services.router.workbench import acting, cases, department, dispatcher, ops, supervisor
+from services.router.workbench import (
+    acting,
+    cases,
+    department,
+    dispatcher,
+    ops,
+    supervisor,
+    triage,
+)
 from services.router.workbench.pages import HERE, render
 from services.router.workbench.session import COOKIE, PATH, ROLES, cookie_value, current
 from shared.auth.dependency import AnonymousLimit
@@ -71,5 +79,5 @@ async def static(name: str) -> FileResponse:
                         headers={"Cache-Control": "max-age=300"})  # fmt: skip
 
 
-for part in (cases, acting, department, supervisor, dispatcher, ops):
+for part in (cases, acting, department, supervisor, dispatcher, ops, triage):
     router.include_router(part.router)

@@ -4,6 +4,7 @@ actions, channels and outcomes, owners by name (the owners directory), never ids
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,15 +75,24 @@ def iso(value: datetime | str | None) -> str:
 class Names:
     """Display names bound to this process's owner directory."""
 
-    def __init__(self, owners: OwnerDirectory, categories: dict[str, str]) -> None:
+    def __init__(
+        self,
+        owners: OwnerDirectory,
+        categories: dict[str, str],
+        places: Callable[[str], str] | None = None,
+    ) -> None:
         self.owners = owners
         self.categories = categories
+        self.places = places  # the gazetteer's name of a path (it answers the path if unknown)
 
     def category(self, code: str | None) -> str:
         return "—" if not code else self.categories.get(code, code)
 
     def place(self, path: str | None) -> str:
-        """A place path by the office that serves it (``d01.s01.c01`` → 幸福社区居委会辖区)."""
+        """A place path by its name in the gazetteer (``锦绣花园``), else by the office that
+        serves it (``d01.s01.c01`` → 幸福社区居委会辖区)."""
+        if path and self.places is not None and (name := self.places(path)) != path:
+            return name
         parts = (path or "").split(".")
         while parts and parts != [""]:
             found = [o for o in self.owners.all() if o.area == ".".join(parts)]
