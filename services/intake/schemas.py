@@ -13,7 +13,7 @@ from shared.contracts.events import AttachmentInfo, TriageInfo
 from shared.domain.intake_rules import CHANNELS, places
 from shared.web.fields import Text
 
-Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+Code = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
 class LocationIn(BaseModel):

@@ -76,7 +76,8 @@ class TriageDesk:
         self.models = models
         self.places = places
         self.model: Suggester | None = None  # a shared.triage Model
-        self._path: Path | None = None
+        self._path: Path | None = None  # the file in force
+        self._refused: set[Path] = set()  # files that failed to load (not tried again)
 
     def configure(self, policy: TriagePolicy, categories: Mapping[str, str]) -> None:
         self.policy, self.categories = policy, dict(categories)
@@ -117,16 +118,18 @@ class TriageDesk:
     def load_newest(self) -> bool:
         """Take the newest model file when it is not the one in force; True if taken."""
         from shared.triage.errors import TriageDataError
-        from shared.triage.model import Model, latest
+        from shared.triage.model import Model, latest, sidecar_path
 
         newest = latest(self.models) if self.models is not None else None
-        if newest is None or newest == self._path:
+        if newest is None or newest == self._path or newest in self._refused:
+            return False
+        if not sidecar_path(newest).exists():  # still being copied in: look again next time
             return False
         try:
             model = Model.load(newest)
         except (TriageDataError, OSError, ValueError) as exc:
             MODEL_LOADS.labels("refused").inc()
-            self._path = newest  # not retried until a newer file appears
+            self._refused.add(newest)  # not retried: a newer file (or its removal) moves on
             log.error("triage_model_refused", path=str(newest), error=str(exc)[:300])
             return False
         unknown = sorted(set(model.classes) - set(self.categories))

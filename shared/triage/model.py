@@ -103,11 +103,16 @@ class Model:
         joblib path."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.version}.joblib"
-        joblib.dump(self, path, compress=3)
-        sidecar = self.info | {"sha256": _sha256(path), "metrics": metrics or {}}
-        sidecar_path(path).write_text(
-            json.dumps(sidecar, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        # A running service takes the newest *.joblib as soon as it appears: the model is
+        # written under another name and its sidecar first, then renamed into place whole.
+        part = path.with_name(path.name + ".part")
+        joblib.dump(self, part, compress=3)
+        sidecar = self.info | {"sha256": _sha256(part), "metrics": metrics or {}}
+        meta = sidecar_path(path)
+        meta_part = meta.with_name(meta.name + ".part")
+        meta_part.write_text(json.dumps(sidecar, ensure_ascii=False, indent=2), encoding="utf-8")
+        meta_part.replace(meta)
+        part.replace(path)
         return path
 
     @staticmethod

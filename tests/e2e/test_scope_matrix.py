@@ -690,13 +690,24 @@ MATRIX: dict[tuple[str, str, str], Row] = {
             "/workbench/cases",
             "/workbench/cases/{case_id}",
             "/workbench/cases/{case_id}/attachments/{attachment_id}",
+            "/workbench/triage",
         )
     },
     **{
         ("router", "POST", f"/workbench/{form}"): Row(
             cells(401, anon=401), fixed(f"/workbench/{form}", json={})
         )
-        for form in ("act", "whistle", "lead", "extension", "rating", "register", "replay")
+        for form in (
+            "act",
+            "whistle",
+            "lead",
+            "extension",
+            "rating",
+            "register",
+            "replay",
+            "triage/pick",
+            "reclassify",
+        )
     },
     # escalation: clocks, escalation steps, whistles, extensions
     ("escalation", "GET", "/v1/deadlines"): Row(WATCH_LIST, deadlines),
