@@ -94,6 +94,15 @@ async def discovery(fmt: str, request: Request) -> Response:
     })  # fmt: skip
 
 
+def _changeset(request: Request) -> datetime:
+    """When the rules file (the categories) last changed; now if it cannot be read."""
+    runtime = _runtime(request)
+    try:
+        return datetime.fromtimestamp(runtime.settings.rules_file.stat().st_mtime, SHANGHAI)
+    except OSError:
+        return runtime.clock.now().astimezone(SHANGHAI)  # type: ignore[no-any-return]
+
+
 @router.get("/services.{fmt}", dependencies=[AnonymousLimit])
 async def services(fmt: str, request: Request) -> Response:
     return render(_fmt(fmt), "services", "service", _services(request))

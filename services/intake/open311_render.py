@@ -8,7 +8,10 @@ that XML 1.0 cannot carry is dropped rather than written as a broken document.
 Every refusal on an Open311 route — a refused key, a bad form, an unknown request, a
 failed FastAPI check, a 429 or 503 from intake's own path — answers
 ``[{"code": <status>, "description": "..."}]`` (or ``<errors><error>…``) with that HTTP
-status and its headers (``Retry-After``, ``WWW-Authenticate``): :class:`Open311Route`.
+status and its headers (``Retry-After``, ``WWW-Authenticate``), and so does a database or
+broker that is away (503 with ``Retry-After``, as on every route): :class:`Open311Route`.
+A body over intake's size limit is refused (413) before any route sees it, in the house's
+JSON shape ``{"detail": ...}``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from shared.web.app import NotFound
+from shared.outages import dependency_unavailable
+from shared.web.app import RETRY_AFTER_SECONDS, NotFound
 
 FORMATS = ("json", "xml")
 XML_TYPE = "text/xml; charset=utf-8"
@@ -120,5 +124,10 @@ class Open311Route(APIRoute):
                 first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": ""}
                 where = ".".join(str(p) for p in first["loc"][1:])
                 return error(fmt, 400, f"请求参数无效：{where} ({first['msg']})")
+            except Exception as exc:
+                if (part := dependency_unavailable(exc)) is None:
+                    raise  # a bug: a 500 with its traceback
+                return error(fmt, 503, f"服务暂时不可用，请稍后再试 ({part} unavailable)",
+                             {"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
         return route

@@ -49,8 +49,9 @@ def _visible(channel: str) -> Any:
 
 
 async def find(conn: AsyncConnection, channel: str, filters: Filters) -> list[Any]:
-    """The channel's cases that match, newest first, at most :data:`LIST_MAX`."""
-    query: Select[Any] = select(cases).where(_visible(channel))
+    """The channel's cases that match, newest first, at most :data:`LIST_MAX` (a case
+    without a number, from before numbers existed, has no ``service_request_id``)."""
+    query: Select[Any] = select(cases).where(_visible(channel), cases.c.case_number.is_not(None))
     if filters.numbers:
         query = query.where(cases.c.case_number.in_(filters.numbers))
     else:
