@@ -13,6 +13,7 @@ from services.intake import (
     api_visit,
     api_watch,
     feedback_page,
+    open311,
 )
 from services.intake.handlers.status import HANDLERS
 from services.intake.service import IntakeDeps
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             feedback_page.router,
             api_watch.router,
             api_attachments.router,
+            open311.router,
         ],
         large_body_paths=frozenset({"/v1/cases/batch"}),
         body_limits={UPLOAD_PATH: settings.attachment_max_bytes},

@@ -65,6 +65,7 @@ class Call:
     marker: str | None = None  # for shown/hidden: the text of the row asked about
     key_in: str = "header"  # header | query | form (the console signs in with the key)
     content: bytes | None = None  # a raw body (an upload), sent as image/png
+    form: dict[str, str] | None = None  # a form body; key_in "api_key" adds the key to it (Open311)
 
 
 Target = Callable[["World", str], Awaitable[Call]]
@@ -501,6 +502,27 @@ async def submit_batch(w: World, role: str) -> Call:
     return Call("/v1/cases/batch", json={"cases": cases})
 
 
+async def open311_post(w: World, role: str) -> Call:
+    form = {"description": f"路灯不亮 {secrets.token_hex(3)}", "address_string": "幸福里小区5号楼",
+            "service_code": "public.streetlight"}  # fmt: skip
+    return Call("/open311/v2/requests.json", key_in="api_key", form=form)
+
+
+async def open311_number(w: World) -> str:
+    c = await w.case("shared")
+    found = await w.get_ok("intake", f"/v1/cases/{c.case_id}")
+    return str(found["case_number"])
+
+
+async def open311_list(w: World, role: str) -> Call:
+    number = await open311_number(w)
+    return Call("/open311/v2/requests.json", params={"service_request_id": number}, marker=number)
+
+
+async def open311_one(w: World, role: str) -> Call:
+    return Call(f"/open311/v2/requests/{await open311_number(w)}.xml")
+
+
 # --- the matrix -----------------------------------------------------------------------------
 
 NO_SUCH_ATTACHMENT = "ab" * 32
@@ -766,6 +788,19 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "POST", "/v1/feedback/{token}"): Row(
         cells(404, anon=404), fixed("/v1/feedback/not-a-token", json={"rating": "satisfied"})
     ),
+    # Open311 GeoReport v2 (intake): services are public; requests are a channel's own
+    ("intake", "GET", "/open311/v2/discovery.{fmt}"): Row(
+        PUBLIC, fixed("/open311/v2/discovery.json")
+    ),
+    ("intake", "GET", "/open311/v2/services.{fmt}"): Row(PUBLIC, fixed("/open311/v2/services.xml")),
+    ("intake", "GET", "/open311/v2/services/{service_code}.{fmt}"): Row(
+        PUBLIC, fixed("/open311/v2/services/public.streetlight.json")
+    ),
+    ("intake", "POST", "/open311/v2/requests.{fmt}"): Row(cells(403, channel="ok"), open311_post),
+    ("intake", "GET", "/open311/v2/requests.{fmt}"): Row(cells(403, channel="shown"), open311_list),
+    ("intake", "GET", "/open311/v2/requests/{service_request_id}.{fmt}"): Row(
+        cells(403, channel="ok"), open311_one
+    ),
     **DIAGNOSTICS,
 }
 
@@ -811,6 +846,8 @@ async def send(w: World, service: str, method: str, role: str, call: Call) -> ht
         params["key"] = raw
     if call.key_in == "form":
         data = {"key": raw}
+    if call.key_in == "api_key":
+        data = (call.form or {}) | ({"api_key": raw} if raw else {})
     if call.content is not None:
         headers = headers | {"Content-Type": "image/png"}
     return await w.http.request(
