@@ -9,6 +9,7 @@ from services.router.api import (
     backlog,
     case_list,
     cases,
+    dead_letters,
     dispatches,
     owners,
     reports,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workbench.router,
             attachments.router,
             triage.router,
+            dead_letters.router,
         ],
         body_limits={
             UPLOAD_PATH: settings.attachment_max_bytes,

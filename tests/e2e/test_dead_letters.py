@@ -80,3 +80,41 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_and_cases_keep_
         return "poison-e2e" in shaobao(stack, "dlq", "list", "router")
 
     await eventually(back_again, what="replayed poison refused again with its reason")
+
+
+async def test_ops_lists_dead_letters_over_http_and_only_admin_replays_them(
+    services: ServiceProcs, keys: Keys, stack: StackUnderTest
+) -> None:
+    """What the workbench's ops page uses: the same list and replay as the command line."""
+    conn = await aio_pika.connect(stack.amqp_url)
+    async with conn:
+        channel = await conn.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("shaobao.events")
+        await exchange.publish(
+            aio_pika.Message(b'{"id": 1}', message_id="poison-http", type="case.received"),
+            routing_key="case.received",
+        )
+    ops, admin = await keys.make(Role.OPS), await keys.make(Role.ADMIN)
+    dept = await keys.make(Role.DEPARTMENT, owner="wy-xingfu")
+    url = f"{services.url('router')}/v1/dead-letters/router"
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def listed() -> list[dict[str, object]] | None:
+            r = await http.get(url, headers=ops)
+            assert r.status_code == 200, r.text
+            rows = [d for d in r.json() if d["message_id"] == "poison-http"]
+            return rows or None
+
+        rows = await eventually(listed, what="the poison listed over HTTP")
+        assert rows[0]["event_type"] == "case.received" and "malformed" in str(rows[0]["reason"])
+        assert (await http.get(url, headers=dept)).status_code == 403
+        unknown = await http.get(f"{services.url('router')}/v1/dead-letters/nobody", headers=ops)
+        assert unknown.status_code == 422
+        refused = await http.post(f"{url}/replay", json={"limit": 5}, headers=ops)
+        assert refused.status_code == 403
+        bad = await http.post(f"{url}/replay", json={"limit": 0}, headers=admin)
+        assert bad.status_code == 422
+        done = await http.post(f"{url}/replay", json={"limit": 100}, headers=admin)
+        assert done.status_code == 200 and done.json()["replayed"] >= 1
+        # replayed, refused again by the consumer: back in the queue with its reason
+        await eventually(listed, what="the replayed poison dead-lettered again")

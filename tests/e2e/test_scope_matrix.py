@@ -656,6 +656,13 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("router", "POST", "/v1/cases/{case_id}/reclassify"): Row(
         cells(403, sup_in="ok", sup_out=404, admin="ok"), reclassify
     ),
+    # dead letters: system data for ops (tests/e2e/test_dead_letters.py replays one)
+    ("router", "GET", "/v1/dead-letters/{service}"): Row(
+        cells(403, ops="ok", admin="ok"), fixed("/v1/dead-letters/intake")
+    ),
+    ("router", "POST", "/v1/dead-letters/{service}/replay"): Row(
+        cells(403, admin="ok"), fixed("/v1/dead-letters/intake/replay", json={"limit": 1})
+    ),
     ("router", "GET", "/v1/owners"): Row(cells("ok"), fixed("/v1/owners")),
     ("router", "GET", "/v1/reports/kpis"): Row(
         cells(403, sup_in="ok", sup_out=403, ops="ok", admin="ok"),

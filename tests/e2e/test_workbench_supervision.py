@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from uuid import UUID
 
+import aio_pika
 import asyncpg
 import httpx
 import pytest
@@ -228,12 +229,32 @@ async def test_the_window_registers_a_case_for_a_caller(
 async def test_ops_sees_health_queues_and_deliveries(
     browser: Browser, services: ServiceProcs, keys: Keys
 ) -> None:
+    await restart_router_with_sources(services)
     base = services.url("router")
+    conn = await aio_pika.connect(services.stack.amqp_url)
+    async with conn:  # a poison message for the notifier: dead-lettered at once
+        exchange = await (await conn.channel(publisher_confirms=True)).get_exchange(
+            "shaobao.events"
+        )
+        await exchange.publish(
+            aio_pika.Message(b"{}", message_id="poison-workbench", type="case.dispatched"),
+            routing_key="case.dispatched",
+        )
     page = await signed_in(browser, base, await keys.make(Role.OPS))
     health = await page.inner_text("ul.health")
     assert health.count("正常") == 4, health
     await page.wait_for_selector("text=消息队列与死信")
+    await reload_until(page, "#dead-letters", "poison-workbench")
     await shot(page, "ops-home")
+    # ops reads; replaying takes an admin key (the API's reason is shown)
+    form = page.locator("#dead-letters form").first
+    await form.locator("button").click()
+    refusal = await page.wait_for_selector("p.error")
+    assert refusal is not None and await refusal.inner_text()
+    admin = await signed_in(browser, base, await keys.make(Role.ADMIN))
+    await reload_until(admin, "#dead-letters", "poison-workbench")
+    await admin.locator("#dead-letters form button").first.click()
+    await admin.wait_for_selector("p.done:has-text('死信已重放')")
 
 
 async def test_escalated_to_me_lists_the_cases_escalated_to_the_office(

@@ -1,8 +1,8 @@
 """Ops' home: service health (each service's ``/readyz``), the queues with their dead
 letters (``GET /v1/reports/queues``), and the deliveries that did not go through
 (notifier ``GET /v1/deliveries``) with replay (``POST /v1/deliveries/{id}/replay``:
-admin only over HTTP, so an ops key gets the API's 403 reason). Dead letters are replayed
-with ``shaobao dlq replay`` (no HTTP API yet)."""
+admin only over HTTP, so an ops key gets the API's 403 reason). Each service's dead letters
+(``GET /v1/dead-letters/{service}``) with replay (``POST …/replay``, admin only too)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.router.workbench.pages import back_to, posted, render, uuid_or_none
 from services.router.workbench.session import Who
-from services.router.workbench.upstream import SERVICES, Answer, Upstream
+from services.router.workbench.upstream import SERVICES, Answer, Service, Upstream
 from shared.auth.keys import Role
 
 router = APIRouter()
@@ -23,9 +23,10 @@ UNDELIVERED = ("failed", "retrying", "pending")
 async def home(request: Request, who: Who, error: str | None = None, status: int = 200) -> Response:
     async with Upstream(request, who.raw) as api:
         health = await asyncio.gather(*(api.get(s, "/readyz") for s in SERVICES))
-        queues, deliveries = await asyncio.gather(
+        queues, deliveries, *dead = await asyncio.gather(
             api.get("router", "/v1/reports/queues"),
             api.get("notifier", "/v1/deliveries", limit=200),
+            *(api.get("router", f"/v1/dead-letters/{s}") for s in SERVICES),
         )
     context: dict[str, Any] = {
         "health": list(zip(SERVICES, health, strict=True)),
@@ -34,6 +35,9 @@ async def home(request: Request, who: Who, error: str | None = None, status: int
         "no_endpoint": sum(1 for d in deliveries.body or [] if d["status"] == "no_endpoint")
         if deliveries.ok
         else 0,
+        "dead_letters": [
+            (s, a.body if a.ok else None) for s, a in zip(SERVICES, dead, strict=True)
+        ],
         "error": error,
     }
     return render(request, who, "ops.html", context, status=status)
@@ -64,3 +68,17 @@ async def replay(request: Request) -> Response:
     if not answer.ok:
         return await home(request, who, answer.reason, answer.status)
     return back_to("/workbench", "replay")
+
+
+@router.post("/dead-letters")
+async def replay_dead_letters(request: Request) -> Response:
+    got = await posted(request, Role.OPS)
+    if isinstance(got, Response):
+        return got
+    who, form = got
+    service: Service | None = next((s for s in SERVICES if s == form.get("service")), None)
+    async with Upstream(request, who.raw) as api:
+        answer = await api.post("router", f"/v1/dead-letters/{service}/replay", {"limit": 100})
+    if not answer.ok:
+        return await home(request, who, answer.reason, answer.status)
+    return back_to("/workbench", "dead_letters")
