@@ -4,10 +4,9 @@ A channel sees the cases it has a number on (the first channel, or a linked one)
 ``GET /v1/cases/{id}``; another channel's case is simply not there (404 for one, absent
 from a list). Texts are masked like intake's other answers (phone and ID numbers).
 
-``agency_responsible`` is the lead's Chinese name when intake knows it: the lead named
-when the case was resolved, or the one owner holding a live dispatch. Intake's record
-keeps the holders of live dispatches, not their roles, so while several hold (a lead and
-co-handlers) it is empty. ``lat``/``long`` are empty: intake decides the place from a
+``agency_responsible`` is the lead's Chinese name: the lead named when the case was
+resolved, else the lead of its latest dispatching (``status_detail.lead``), else the one
+owner holding a live dispatch. ``lat``/``long`` are empty: intake decides the place from a
 point but does not keep the point.
 """
 
@@ -100,6 +99,8 @@ def _agency(detail: Mapping[str, Any] | None, owners: Any) -> str:
     detail = detail or {}
     result = detail.get("result")
     lead = result.get("lead_owner_id") if isinstance(result, Mapping) else None
+    if lead is None and isinstance(detail.get("lead"), str):
+        lead = detail["lead"]  # the lead of the latest dispatching (handlers/status.py)
     holding = detail.get("owners")
     if lead is None and isinstance(holding, list) and len(holding) == 1:
         lead = holding[0]

@@ -361,3 +361,15 @@ async def test_the_georeport_client_reads_services_and_a_posted_request(
     assert one_xml["service_request_id"] == number and one_xml["status"] == "open"
     many = await asyncio.to_thread(as_json.get_service_requests, service_request_id=number)
     assert [x["service_request_id"] for x in many] == [number]
+
+
+async def test_the_agency_is_the_lead_when_co_handlers_hold_dispatches_too(
+    http: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    """An e-bike charged in a corridor goes to the fire brigade (lead) with the property
+    firm (co-handler): the agency is the lead, not empty."""
+    r = await post(http, keys["app"], service_code="fire.ebike_charging",
+                   description="楼道里有人给电动车充电，太危险了", address_string="锦绣花园3号楼")  # fmt: skip
+    assert r.status_code == 201, r.text
+    number = r.json()[0]["service_request_id"]
+    assert (await routed(http, keys["app"], number))["agency_responsible"] == "城西区消防救援支队"

@@ -118,7 +118,7 @@ async def test_a_received_case_becomes_dispatched_with_its_owners(
     )
     row = await _row(engine, case_id)
     assert row.status == "dispatched"
-    assert row.status_detail == {"owners": ["wy-a", "wy-b"]}
+    assert row.status_detail == {"owners": ["wy-a", "wy-b"], "lead": "wy-b"}
     assert row.status_at == T0 + timedelta(minutes=1)
 
 
@@ -131,7 +131,7 @@ async def test_a_late_dispatch_never_moves_a_case_back_and_keeps_what_detail_sai
     row = await _row(engine, case_id)
     assert row.status == "acknowledged"
     assert row.status_at == T0  # unchanged: the status did not move
-    assert row.status_detail == {"owners": ["cg-1", "wy-a"], "rebound_of": "x"}
+    assert row.status_detail == {"owners": ["cg-1", "wy-a"], "rebound_of": "x", "lead": "cg-1"}
 
 
 async def test_a_dispatch_for_a_case_not_stored_yet_is_retried(
@@ -208,12 +208,13 @@ async def test_an_ended_dispatch_no_longer_holds_the_case_even_if_its_start_come
     await _apply(engine, first, T0, batched)
     await _end(engine, case_id, first.dispatches[0], kind)
     row = await _row(engine, case_id)
-    assert row.status_detail == {"owners": ["cg-1"]}
+    assert row.status_detail == {"owners": ["cg-1"]}  # the lead returned: no lead named
     await _apply(engine, first, T0 + timedelta(minutes=1), batched)  # redelivered
+    assert (await _row(engine, case_id)).status_detail == {"owners": ["cg-1"]}
     again = _dispatched(case_id, "wy-b")
     await _apply(engine, again, T0 + timedelta(minutes=2), batched)
     row = await _row(engine, case_id)
-    assert row.status_detail == {"owners": ["cg-1", "wy-b"]}
+    assert row.status_detail == {"owners": ["cg-1", "wy-b"], "lead": "wy-b"}
     async with engine.connect() as conn:
         holders = await conn.scalar(select(cases.c.holders).where(cases.c.case_id == case_id))
     assert live_owners(holders, row.status_detail) == {"cg-1", "wy-b"}

@@ -35,10 +35,13 @@ async def _ended(ctx: HandlerContext, case_id: UUID, dispatch_id: UUID, owner_id
     holders = {k: v for k, v in (row.holders or {}).items() if k != owner_id}
     holders[str(dispatch_id)] = None
     live = sorted({o for o in holders.values() if o})
+    detail = dict(row.status_detail or {}) | {"owners": live}
+    if detail.get("lead") not in live:  # the lead's dispatch ended: no lead until the next
+        detail.pop("lead", None)
     await ctx.conn.execute(
         update(cases)
         .where(cases.c.case_id == case_id)
-        .values(holders=holders, status_detail=dict(row.status_detail or {}) | {"owners": live})
+        .values(holders=holders, status_detail=detail)
     )
 
 

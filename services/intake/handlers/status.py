@@ -41,7 +41,9 @@ def _forward(current: str, status: str) -> bool:
 
 # One statement for any number of cases: each dispatch joins ``holders`` (dispatch id →
 # owner; an entry already there, live or ended, stays as it is: see dispatch_ended), the
-# owners with a live dispatch become status_detail's ``owners`` (sorted, each once), and
+# owners with a live dispatch become status_detail's ``owners`` (sorted, each once), the
+# lead of the latest dispatching its ``lead`` while that dispatch is live (a redelivered
+# event of an ended one changes nothing), and
 # the status moves to dispatched only from a status ranked below it. Each case's
 # dispatches go as one JSON object (arrays of arrays are rectangular in PostgreSQL).
 _BEHIND_DISPATCHED = sorted(s for s, r in STATUS_RANK.items() if r < STATUS_RANK["dispatched"])
@@ -52,13 +54,17 @@ _DISPATCHED = text(
       status_detail = coalesce(c.status_detail, '{}'::jsonb) || jsonb_build_object('owners', (
         SELECT coalesce(jsonb_agg(DISTINCT h.o ORDER BY h.o), '[]'::jsonb)
         FROM jsonb_each_text(u.holders || coalesce(c.holders, '{}'::jsonb)) AS h(d, o)
-        WHERE h.o IS NOT NULL)),
+        WHERE h.o IS NOT NULL))
+        || CASE WHEN EXISTS (
+             SELECT 1 FROM jsonb_each_text(u.holders || coalesce(c.holders, '{}'::jsonb)) AS l(d, o)
+             WHERE l.o = u.lead)
+           THEN jsonb_build_object('lead', u.lead) ELSE '{}'::jsonb END,
       status = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN 'dispatched'
                ELSE c.status END,
       status_at = CASE WHEN c.status = ANY(CAST(:behind AS text[])) THEN u.at
                   ELSE c.status_at END
     FROM unnest(CAST(:case_ids AS uuid[]), CAST(:holders AS jsonb[]),
-                CAST(:ats AS timestamptz[])) AS u(case_id, holders, at)
+                CAST(:ats AS timestamptz[]), CAST(:leads AS text[])) AS u(case_id, holders, at, lead)
     WHERE c.case_id = u.case_id
     RETURNING c.case_id
     """
@@ -71,6 +77,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
     statement for the batch's events at its flush."""
     params = {
         "holders": {str(d.dispatch_id): d.owner_id for d in event.dispatches},
+        "lead": next((d.owner_id for d in event.dispatches if d.role == "lead"), None),
         "at": ctx.now,
         "case_id": event.case_id,
     }
@@ -92,6 +99,7 @@ async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
             "case_ids": [r["case_id"] for r in rows],
             "holders": [json_dumps(r["holders"]) for r in rows],
             "ats": [r["at"] for r in rows],
+            "leads": [r.get("lead") for r in rows],
             "behind": _BEHIND_DISPATCHED,
         },
     )
