@@ -32,7 +32,8 @@ async def test_refused_submissions_store_and_publish_nothing(
         missing = await http.post(url, json={"title": "x"}, headers=channel)
         assert missing.status_code == 422
         fields = {e["field"] for e in missing.json()["errors"]}
-        assert {"category", "description", "location"} <= fields
+        # category and location may be left to triage (issue 21); the text may not
+        assert fields == {"description"}
 
         bad = ELEVATOR | {"category": "Not A Category!", "petitioner": {"phone": "abc"}}
         resp = await http.post(url, json=bad, headers=channel)

@@ -736,6 +736,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
             "replay",
             "triage/pick",
             "reclassify",
+            "dead-letters",
         )
     },
     # escalation: clocks, escalation steps, whistles, extensions
