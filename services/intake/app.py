@@ -10,6 +10,8 @@ from services.intake import (
     api_attachments,
     api_contact,
     api_feedback,
+    api_key_persons,
+    api_persons,
     api_watch,
     feedback_page,
 )
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_feedback.router,
             feedback_page.router,
             api_watch.router,
+            api_key_persons.router,
+            api_persons.router,
             api_attachments.router,
         ],
         large_body_paths=frozenset({"/v1/cases/batch"}),
