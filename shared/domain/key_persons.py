@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from shared.domain.errors import InvalidTransition
 
@@ -34,6 +37,20 @@ class ConversionRole(StrEnum):
     COUNCIL_MEMBER = "council_member"  # 议事会成员
     SUPERVISOR = "supervisor"  # 监督员
     VOLUNTEER = "volunteer"  # 志愿者
+
+
+class KeyPersonRouting(BaseModel):
+    """What a key person's case means downstream (``key_persons`` in ``rules.yaml``).
+
+    ``community``: ``co_handler`` adds the community office serving the place as a
+    co-handler of every new case of a key person (the router, as for a linked handling);
+    ``off`` leaves routing alone. Whatever it says, a key person's case is never closed
+    for want of a rating, and its 回访 is made by a person: the community office is told
+    when the result is in, and no rating link is sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    community: Literal["co_handler", "off"] = "co_handler"
 
 
 VISIT_LABELS = {
