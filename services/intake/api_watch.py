@@ -5,12 +5,14 @@ there (their files list those cases only); another area's key person is 404."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from services.intake import views
-from services.intake.schemas import AlertRead, KeyPersonRead
+from services.intake import key_person_views, registry, views
+from services.intake.key_person_schemas import ConversionRead, KeyPersonRead
+from services.intake.schemas import AlertRead
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_of
@@ -33,14 +35,23 @@ async def list_alerts(
 
 @router.get("/key-persons", response_model=list[KeyPersonRead], summary="重点人员 (key persons)")
 async def list_key_persons(
-    key: WatchKey, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    key: WatchKey,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    state: Annotated[
+        Literal["active", "left", "all"], Query(description="在库 / 已出库 / 全部")
+    ] = "active",
+    review_due: Annotated[
+        bool, Query(description="只列到期待复核的（在库、复核日期不晚于今天），最早到期在前")
+    ] = False,
 ) -> list[KeyPersonRead]:
     """一人一档: each key person's cases and their status; phone masked, no name or ID."""
     runtime = request.app.state.runtime
     async with runtime.engine.connect() as conn:
-        return await views.key_person_files(
-            conn, runtime.deps.vault, limit=limit, area=_area(request, key)
-        )
+        return await key_person_views.list_files(
+            conn, runtime.deps.vault, limit=limit, area=_area(request, key),
+            today=registry.local_day(runtime.clock.now()), state=state, due=review_due,
+        )  # fmt: skip
 
 
 @router.get(
@@ -51,14 +62,41 @@ async def list_key_persons(
 async def get_key_person(
     petitioner_ref: Annotated[str, Path(pattern=PETITIONER_REF)], key: WatchKey, request: Request
 ) -> KeyPersonRead:
+    """Any of the person's refs names them; the file holds their plan, visits,
+    conversions, history and cases (of every ref linked to them)."""
     runtime = request.app.state.runtime
     async with runtime.engine.connect() as conn:
-        found = await views.key_person_files(
-            conn, runtime.deps.vault, ref=petitioner_ref, area=_area(request, key)
-        )
-    if not found:
+        found = await key_person_views.one_file(
+            conn, runtime.deps.vault, petitioner_ref, area=_area(request, key),
+            today=registry.local_day(runtime.clock.now()),
+        )  # fmt: skip
+    if found is None:
         raise NotFound("不是重点人员 (not in the key-person registry)")
-    return found[0]
+    return found
+
+
+@router.get(
+    "/key-person-conversions",
+    response_model=list[ConversionRead],
+    summary="矛盾转化记录 (conversions of key persons)",
+)
+async def list_conversions(
+    key: WatchKey,
+    request: Request,
+    since: Annotated[date | None, Query(description="起始日期（含）")] = None,
+    until: Annotated[date | None, Query(description="截止日期（含）")] = None,
+) -> list[ConversionRead]:
+    """One row per (person, role, date the role began): what the conversion KPI counts.
+    A supervisor sees the persons with a case in its area."""
+    runtime = request.app.state.runtime
+    area = _area(request, key)
+    async with runtime.engine.connect() as conn:
+        rows = await key_person_views.conversions(conn, None, since=since, until=until)
+        if area.unlimited:
+            return rows
+        return [
+            r for r in rows if await key_person_views.person_in_area(conn, r.petitioner_ref, area)
+        ]
 
 
 def _area(request: Request, key: ApiKey) -> Area:

@@ -222,25 +222,3 @@ class AlertRead(BaseModel):
     notify: list[str]
     convene: list[dict[str, str]]
     raised_at: datetime
-
-
-class KeyPersonCase(BaseModel):
-    case_id: UUID
-    channel: str
-    category: str
-    title: str
-    status: str
-    status_label: str
-    received_at: datetime
-    received_by: str | None
-
-
-class KeyPersonRead(BaseModel):
-    """一人一档: a key person's file, with no raw personal data (phone masked)."""
-
-    petitioner_ref: str
-    masked_phone: str | None
-    reason: str
-    entered_at: datetime
-    petitions: int
-    cases: list[KeyPersonCase]

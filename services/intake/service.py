@@ -25,7 +25,7 @@ from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import CaseDuplicateLinked, CaseReceived, LocationData
 from shared.domain.intake_rules import IntakePolicy, places
 from shared.ids import new_id
-from shared.security.pii import PiiVault, petitioner_ref
+from shared.security.pii import PiiVault, identity_refs
 from shared.security.redact import mask_numbers
 
 STATUS_LABELS = {
@@ -63,7 +63,7 @@ def lock_keys(
     sorted statement, so two such transactions never wait on each other in a cycle.
     """
     keys = signals.lock_keys(planned.alerts, planned.now, standing)
-    return keys + ([f"petitioner:{planned.petitioner}"] if planned.petitioner else [])
+    return keys + [f"petitioner:{ref}" for ref in planned.identity_refs]
 
 
 async def submit_case(
@@ -85,13 +85,14 @@ async def submit_case(
         return existing, False
     body, staged, where = planned.body, len(stage), planned.where
     ref, contact = unit.store_petitioner(deps, body)
+    person = await unit.person(planned)
     target, named = await unit.target(body, ref, where["compound"], planned.now)
     if target is not None:
-        answer = await _link(unit, deps, planned, target, (ref, contact), stage)
+        answer = await _link(unit, deps, planned, target, (ref, contact, person), stage)
     else:
-        answer = await _create(unit, deps, planned, (ref, contact), where, stage)
+        answer = await _create(unit, deps, planned, (ref, contact, person), where, stage)
         await _suggest_named(unit, answer, named)
-    unit.seen(ref)
+    unit.seen(planned, person)
     return answer, len(stage) > staged
 
 
@@ -102,14 +103,26 @@ def plan(
     given = [("external_id", body.external_id), ("idempotency_key", idempotency_key)]
     p = body.petitioner
     where = places(body.place.model_dump())
+    identities = (
+        identity_refs(
+            deps.pseudonym_key,
+            phone=p.phone,
+            id_number=p.id_number,
+            name=p.name,
+            address=body.address,
+        )
+        if p
+        else []
+    )
     return Planned(
         channel,
         body,
         [(kind, ref) for kind, ref in given if ref],
         now,
         where,
-        petitioner_ref(deps.pseudonym_key, phone=p.phone, id_number=p.id_number) if p else None,
+        identities[0][1] if identities else None,
         signals.alert_places(deps.policy, body.code, where),
+        identities,
     )
 
 
@@ -118,16 +131,17 @@ async def _link(
     deps: IntakeDeps,
     planned: Planned,
     target: matching.Target,
-    who: tuple[str | None, dict[str, Any]],
+    who: tuple[str | None, dict[str, Any], str | None],
     events: list[Envelope],
 ) -> Submitted:
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
-    ref, contact = who
+    ref, contact, person = who
     unit.claim(channel, planned.refs, target.case_id, linked=True)
-    known = await unit.history(ref, body.code, now)
+    known = await unit.history(planned)
     flagged = await signals.key_person(
-        conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
-    )
+        conn, deps.policy.key_persons, person, known, now,
+        over_the_head=channel == "superior_transfer",
+    )  # fmt: skip
     await conn.execute(
         insert(duplicate_links).values(
             case_id=target.case_id,
@@ -165,19 +179,20 @@ async def _create(
     unit: Unit,
     deps: IntakeDeps,
     planned: Planned,
-    who: tuple[str | None, dict[str, Any]],
+    who: tuple[str | None, dict[str, Any], str | None],
     where: dict[str, str | None],
     events: list[Envelope],
 ) -> Submitted:
     """A new case; the contact given with it is the case's own (a reveal shows it)."""
     conn, channel, body, now = unit.conn, planned.channel, planned.body, planned.now
-    ref, contact = who
+    ref, contact, person = who
     case_id, number = new_id(), await unit.case_number(now)
     unit.claim(channel, planned.refs, case_id, linked=False)
-    known = await unit.history(ref, body.code, now)
+    known = await unit.history(planned)
     flagged = await signals.key_person(
-        conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
-    )
+        conn, deps.policy.key_persons, person, known, now,
+        over_the_head=channel == "superior_transfer",
+    )  # fmt: skip
     rebound = known.rebound_of
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"

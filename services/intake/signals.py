@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.tables import alerts, cases, key_persons
+from services.intake import registry
+from services.intake.tables import alerts, cases
 from shared.contracts.events import AlertOwner, AlertRaised
 from shared.domain.intake_rules import (
     AlertRule,
@@ -40,30 +41,50 @@ REBOUND_WINDOW = timedelta(days=183)
 
 @dataclass(frozen=True)
 class History:
-    """What intake already knows of a petitioner, read in one statement at submission."""
+    """What intake already knows of a person, read in one statement at submission."""
 
-    registered: bool  # already in the key-person registry
+    registered: bool  # an active key person (any of the person's refs)
     petitions: int  # stored petitions (own cases + linked submissions) within the window
     rebound_of: UUID | None  # an explained closure of the same category within six months
 
 
-HistoryKey = tuple[str, str]  # (petitioner_ref, category)
+# (the submission's identity refs, petitioner ref first; category)
+HistoryKey = tuple[tuple[str, ...], str]
 # One row of arrays per submission (a group commit reads all its petitioners at once).
+# A person is every ref linked to any of the submission's identities (一人多号), and the
+# identities themselves (the links this submission makes are not written yet). A person
+# who left the registry counts again from the day they left.
 _HISTORY = text(
     """
-    SELECT t.n,
-      EXISTS (SELECT 1 FROM intake.key_persons k WHERE k.petitioner_ref = t.ref) AS registered,
+    WITH ids AS (
+      SELECT * FROM unnest(CAST(:id_ns AS bigint[]), CAST(:id_refs AS text[])) AS i(n, ref)
+    ), person AS (
+      SELECT n, array_agg(DISTINCT ref) AS refs FROM (
+        SELECT n, ref FROM ids
+        UNION ALL
+        SELECT i.n, l2.ref FROM ids i
+          JOIN intake.person_links l1 ON l1.ref = i.ref
+          JOIN intake.person_links l2 ON l2.person_ref = l1.person_ref
+      ) x GROUP BY n
+    )
+    SELECT t.n, k.registered,
       (SELECT count(*) FROM intake.cases c
-        WHERE c.petitioner_ref = t.ref AND c.received_at >= t.since) AS own,
+        WHERE c.petitioner_ref = ANY(p.refs) AND c.received_at >= k.since) AS own,
       (SELECT count(*) FROM intake.duplicate_links d
-        WHERE d.petitioner_ref = t.ref AND d.linked_at >= t.since) AS linked,
+        WHERE d.petitioner_ref = ANY(p.refs) AND d.linked_at >= k.since) AS linked,
       (SELECT c.case_id FROM intake.cases c
-        WHERE c.petitioner_ref = t.ref AND c.category = t.category AND c.status = 'closed'
+        WHERE c.petitioner_ref = ANY(p.refs) AND c.category = t.category AND c.status = 'closed'
           AND c.status_detail ->> 'close_kind' = 'explained' AND c.status_at >= t.rebound_since
         ORDER BY c.status_at DESC LIMIT 1) AS rebound_of
-    FROM unnest(CAST(:refs AS text[]), CAST(:categories AS text[]),
-                CAST(:sinces AS timestamptz[]), CAST(:rebound_sinces AS timestamptz[]))
-      WITH ORDINALITY AS t(ref, category, since, rebound_since, n)
+    FROM unnest(CAST(:categories AS text[]), CAST(:sinces AS timestamptz[]),
+                CAST(:rebound_sinces AS timestamptz[]))
+      WITH ORDINALITY AS t(category, since, rebound_since, n)
+    JOIN person p ON p.n = t.n
+    CROSS JOIN LATERAL (
+      SELECT coalesce(bool_or(kp.state = 'active'), false) AS registered,
+             greatest(t.since, max(kp.left_at) FILTER (WHERE kp.state = 'left')) AS since
+      FROM intake.key_persons kp WHERE kp.petitioner_ref = ANY(p.refs)
+    ) k
     """
 )
 
@@ -71,29 +92,31 @@ _HISTORY = text(
 async def history(
     conn: AsyncConnection,
     policy: KeyPersonPolicy,
-    petitioner_ref: str | None,
+    identities: tuple[str, ...],
     category: str,
     now: datetime,
 ) -> History:
-    """The caller holds the petitioner's advisory lock; this petition is not stored yet."""
-    if petitioner_ref is None:
+    """The caller holds the identities' advisory locks; this petition is not stored yet."""
+    if not identities:
         return History(False, 0, None)
-    key = ((petitioner_ref, category), now)
+    key = ((identities, category), now)
     return (await histories(conn, policy, [key]))[key]
 
 
 async def histories(
     conn: AsyncConnection, policy: KeyPersonPolicy, keys: list[tuple[HistoryKey, datetime]]
 ) -> dict[tuple[HistoryKey, datetime], History]:
-    """:func:`history` of each (petitioner, category) at its submission time, in one
+    """:func:`history` of each (person, category) at its submission time, in one
     statement (keyed by the time too: two submissions of one key count different
     windows)."""
     if not keys:
         return {}
+    pairs = [(n, ref) for n, ((refs, _), _) in enumerate(keys, 1) for ref in refs]
     rows = await conn.execute(
         _HISTORY,
         {
-            "refs": [k[0] for k, _ in keys],
+            "id_ns": [n for n, _ in pairs],
+            "id_refs": [ref for _, ref in pairs],
             "categories": [k[1] for k, _ in keys],
             "sinces": [window_start(now, policy.window_days) for _, now in keys],
             "rebound_sinces": [now - REBOUND_WINDOW for _, now in keys],
@@ -108,18 +131,20 @@ async def histories(
 async def key_person(
     conn: AsyncConnection,
     policy: KeyPersonPolicy,
-    petitioner_ref: str | None,
+    person: str | None,
     known: History,
     now: datetime,
     *,
     over_the_head: bool = False,
 ) -> bool:
-    """Whether the petitioner is a key person once this petition counts (may register them).
+    """Whether the person is a key person once this petition counts (may enter them).
 
-    Two ways in: repeated petitions within the window, or a petition that went past the
-    community (越级): one transferred down from a superior office (``superior_transfer``).
+    Two ways in: repeated petitions within the window (since they last left, if they
+    did), or a petition that went past the community (越级): one transferred down from a
+    superior office (``superior_transfer``). An entry is a registry row and its history
+    row (:func:`services.intake.registry.enter`).
     """
-    if petitioner_ref is None:
+    if person is None:
         return False
     if known.registered:
         return True
@@ -131,16 +156,10 @@ async def key_person(
         if over_the_head
         else f"repeat_petitions: {petitions} in {policy.window_days} days"
     )
-    await conn.execute(
-        pg_insert(key_persons)
-        .values(
-            petitioner_ref=petitioner_ref,
-            reason=reason,
-            petitions_at_entry=petitions,
-            entered_at=now,
-        )
-        .on_conflict_do_nothing()
-    )
+    await registry.enter(
+        conn, person, reason=reason, actor="rule", petitions=petitions, now=now,
+        review_every_days=policy.review_every_days,
+    )  # fmt: skip
     return True
 
 

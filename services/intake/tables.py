@@ -144,6 +144,9 @@ alerts = Table(
     Index("ix_intake_alerts_rule_place", "rule_id", "place", "window_end"),
 )
 
+# The key-person registry (重点人员), one row per person (``petitioner_ref`` names the
+# person: see ``person_links``), and what is done with them; every change is a row of
+# ``key_person_events`` (intake_0008).
 key_persons = Table(
     "key_persons",
     metadata,
@@ -151,6 +154,85 @@ key_persons = Table(
     Column("reason", Text, nullable=False),
     Column("petitions_at_entry", Integer, nullable=False),
     Column("entered_at", TZ, nullable=False),
+    Column("state", Text, nullable=False, server_default="active"),  # active | left
+    Column("entered_by", Text, nullable=False, server_default="rule"),  # rule or a key's actor
+    Column("review_due", Date),
+    Column("left_at", TZ),
+    Column("left_reason", Text),
+    Index("ix_intake_key_persons_review", "state", "review_due"),
+)
+
+key_person_events = Table(
+    "key_person_events",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("petitioner_ref", Text, nullable=False),
+    Column("at", TZ, nullable=False),
+    Column("actor", Text, nullable=False),
+    # entered | reviewed | left | plan | visit | converted | merged
+    Column("action", Text, nullable=False),
+    Column("reason", Text),
+    Column("detail", JSON),
+    Column("dedupe", Text),  # a natural key that makes a retried request write nothing
+    Index("ix_intake_key_person_events_person", "petitioner_ref", "seq"),
+    UniqueConstraint("petitioner_ref", "dedupe", name="uq_intake_key_person_event_dedupe"),
+)
+
+key_person_plans = Table(  # 一人一策: every version kept, the newest is the plan
+    "key_person_plans",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("petitioner_ref", Text, nullable=False),
+    Column("matter", Text, nullable=False),
+    Column("measures", JSON, nullable=False),
+    Column("cadre", Text, nullable=False),  # 1+1+1: 社区干部
+    Column("grid_worker", Text, nullable=False),  # 网格员
+    Column("volunteer", Text, nullable=False),  # 志愿者或党员
+    Column("review_on", Date, nullable=False),
+    Column("made_by", Text, nullable=False),
+    Column("made_at", TZ, nullable=False),
+    Index("ix_intake_key_person_plans_person", "petitioner_ref", "seq"),
+)
+
+key_person_visits = Table(  # 上门走访, 节日慰问, 心理疏导, 回访
+    "key_person_visits",
+    metadata,
+    Column("visit_id", UUIDT, primary_key=True),
+    Column("petitioner_ref", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("visited_at", TZ, nullable=False),
+    Column("visitors", JSON, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("minutes", Text, nullable=False),
+    Column("case_id", UUIDT),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", TZ, nullable=False),
+    UniqueConstraint("petitioner_ref", "kind", "visited_at", name="uq_intake_key_person_visit"),
+)
+
+key_person_conversions = Table(  # 矛盾转化: the KPI counts these rows
+    "key_person_conversions",
+    metadata,
+    Column("petitioner_ref", Text, primary_key=True),
+    Column("role", Text, primary_key=True),  # council_member | supervisor | volunteer
+    Column("since", Date, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", TZ, nullable=False),
+)
+
+# 一人多号: identity refs (phone, ID number, name + address; keyed hashes) linked into one
+# person, named by ``person_ref`` (always a petitioner ref). A ref with no row is a person
+# of its own; a person of several refs has a row for each, its own included.
+person_links = Table(
+    "person_links",
+    metadata,
+    Column("ref", Text, primary_key=True),
+    Column("person_ref", Text, nullable=False, index=True),
+    Column("kind", Text, nullable=False),  # phone | id_number | name_address | petitioner
+    Column("linked_at", TZ, nullable=False),
+    Column("source", Text, nullable=False),  # submission | merge (a staff action)
 )
 
 # What channels uploaded (photos, call recordings, documents) before submitting; a

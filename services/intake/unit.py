@@ -35,7 +35,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import case_numbers, matching, records, signals
+from services.intake import case_numbers, matching, persons, records, signals
 from services.intake.records import RefKey, Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.tables import cases
@@ -54,6 +54,12 @@ class Planned:
     where: dict[str, str | None]  # the location's full path per level (``places``)
     petitioner: str | None  # the petitioner's keyed ref (None: anonymous)
     alerts: list[tuple[str, str]]  # the (rule, place) pairs it counts toward
+    # (kind, ref) of every identity given, the petitioner's first (一人多号, ``persons``)
+    identities: list[persons.Identity] = field(default_factory=list)
+
+    @property
+    def identity_refs(self) -> tuple[str, ...]:
+        return tuple(ref for _, ref in self.identities)
 
 
 @dataclass
@@ -69,7 +75,9 @@ class Unit:
         default_factory=dict
     )
     _claimed: set[RefKey] = field(default_factory=set)  # numbers this transaction claimed
-    _people: set[str] = field(default_factory=set)  # petitioners this transaction stored
+    _people: set[str] = field(default_factory=set)  # refs and persons this transaction saw
+    _found: dict[str, persons.Known] = field(default_factory=dict)
+    _links: list[dict[str, Any]] = field(default_factory=list)
     _claims: list[tuple[RefKey, UUID, bool]] = field(default_factory=list)
     _petitioners: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cases: list[dict[str, Any]] = field(default_factory=list)
@@ -87,7 +95,10 @@ class Unit:
                 continue
             if (compound := p.where["compound"]) is not None:
                 targets.append(((ref, p.body.code, compound), p.now))
-            people.append(((ref, p.body.code), p.now))
+            people.append(((p.identity_refs, p.body.code), p.now))
+        self._found = await persons.known(
+            self.conn, [ref for p in planned for ref in p.identity_refs]
+        )
         duplicates = self.policy.duplicates
         self._targets = await matching.same_petitioner_targets(self.conn, duplicates, targets)
         self._histories = await signals.histories(self.conn, self.policy.key_persons, people)
@@ -120,17 +131,42 @@ class Unit:
             now=now,
         )
 
-    async def history(
-        self, petitioner_ref: str | None, category: str, now: datetime
-    ) -> signals.History:
-        """What intake knew of the petitioner before this submission (see ``signals``)."""
-        key = ((petitioner_ref, category), now) if petitioner_ref is not None else None
-        if key is not None and petitioner_ref not in self._people and key in self._histories:
+    async def history(self, planned: Planned) -> signals.History:
+        """What intake knew of the person before this submission (see ``signals``)."""
+        refs, now = planned.identity_refs, planned.now
+        key = ((refs, planned.body.code), now)
+        if refs and not self._touches(refs) and key in self._histories:
             return self._histories[key]
-        if petitioner_ref is not None:
+        if refs:
             await self.flush()
-        return await signals.history(
-            self.conn, self.policy.key_persons, petitioner_ref, category, now
+        return await signals.history(self.conn, self.policy.key_persons, refs, key[0][1], now)
+
+    async def person(self, planned: Planned) -> str | None:
+        """The person this submission's identities make (一人多号); the links it makes
+        wait for the flush, persons it joins are folded at once (rare)."""
+        refs = planned.identity_refs
+        if not refs:
+            return None
+        found = self._found
+        if self._touches(refs):
+            await self.flush()
+            found = await persons.known(self.conn, refs)
+        link = persons.linking(planned.identities, found, planned.now)
+        self._links.extend(link.rows)
+        if link.fold:
+            await persons.fold(
+                self.conn, link.person, link.fold, at=planned.now, actor="submission",
+                reason="同一次提交的号码属于同一人 (numbers met on one submission)",
+            )  # fmt: skip
+        return link.person
+
+    def _touches(self, refs: tuple[str, ...]) -> bool:
+        """Whether an earlier submission of this transaction saw one of these identities
+        or their persons: what was read up front may be stale for them."""
+        people = self._people
+        return any(
+            r in people or ((k := self._found.get(r)) is not None and k.person in people)
+            for r in refs
         )
 
     # -- writes, pending until flush -----------------------------------------------------
@@ -146,10 +182,11 @@ class Unit:
             self._petitioners[ref] = contact
         return ref, contact
 
-    def seen(self, petitioner_ref: str | None) -> None:
-        """This petitioner's answer is decided: a later submission of theirs reads again."""
-        if petitioner_ref is not None:
-            self._people.add(petitioner_ref)
+    def seen(self, planned: Planned, person: str | None) -> None:
+        """This person's answer is decided: a later submission of theirs reads again."""
+        self._people.update(planned.identity_refs)
+        if person is not None:
+            self._people.add(person)
 
     def claim(
         self, channel: str, refs: list[tuple[str, str]], case_id: UUID, *, linked: bool
@@ -172,8 +209,9 @@ class Unit:
 
     async def flush(self) -> None:
         """Write what is pending: petitioners, cases, then numbers (which may conflict)."""
-        people, rows, claims = self._petitioners, self._cases, self._claims
-        self._petitioners, self._cases, self._claims = {}, [], []
+        people, rows, claims, links = self._petitioners, self._cases, self._claims, self._links
+        self._petitioners, self._cases, self._claims, self._links = {}, [], [], []
         await records.insert_petitioners(self.conn, people)
+        await persons.write_links(self.conn, links)
         await insert_rows(self.conn, cases, rows)
         await records.claim_all(self.conn, claims)

@@ -1,4 +1,5 @@
-"""Read models of intake: a case as its channels see it, alerts, key persons' files."""
+"""Read models of intake: a case as its channels see it, alerts (key persons' files:
+``key_person_views``)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.schemas import (
-    AlertRead,
-    CaseRef,
-    CaseStatus,
-    KeyPersonCase,
-    KeyPersonRead,
-)
+from services.intake.schemas import AlertRead, CaseRef, CaseStatus
 from services.intake.service import STATUS_LABELS
 from services.intake.tables import (
     alerts,
@@ -22,11 +17,8 @@ from services.intake.tables import (
     cases,
     duplicate_links,
     duplicate_suggestions,
-    key_persons,
-    petitioners,
 )
 from shared.auth.scope import Area
-from shared.security.pii import PiiVault, mask_phone
 from shared.security.redact import mask_numbers, mask_optional
 
 
@@ -129,78 +121,3 @@ async def list_alerts(conn: AsyncConnection, *, limit: int, area: Area = Area())
         )
     rows = (await conn.execute(stmt)).all()
     return [AlertRead.model_validate(dict(r._mapping)) for r in rows]
-
-
-async def key_person_files(
-    conn: AsyncConnection,
-    vault: PiiVault,
-    *,
-    ref: str | None = None,
-    limit: int = 100,
-    area: Area = Area(),
-) -> list[KeyPersonRead]:
-    """Newest entries first. With a limited ``area`` a file lists only the person's cases
-    inside it, and a person with none there is left out (``petitions`` stays the total)."""
-    query = (
-        select(key_persons, petitioners.c.phone_enc)
-        .join(
-            petitioners,
-            petitioners.c.petitioner_ref == key_persons.c.petitioner_ref,
-            isouter=True,
-        )
-        .order_by(key_persons.c.entered_at.desc())
-    )
-    if ref is not None:
-        query = query.where(key_persons.c.petitioner_ref == ref)
-    if area.unlimited:
-        query = query.limit(limit)
-    files: list[KeyPersonRead] = []
-    for row in (await conn.execute(query)).all():
-        found = await _file(conn, vault, row, area)
-        if found.cases or area.unlimited:
-            files.append(found)
-        if len(files) >= limit:
-            break
-    return files
-
-
-async def _file(conn: AsyncConnection, vault: PiiVault, row: Any, area: Area) -> KeyPersonRead:
-    rows = [
-        c
-        for c in (
-            await conn.execute(
-                select(cases)
-                .where(cases.c.petitioner_ref == row.petitioner_ref)
-                .order_by(cases.c.received_at)
-            )
-        ).all()
-        if area.covers_location(c.location)
-    ]
-    total = await conn.scalar(
-        select(func.count()).select_from(cases).where(cases.c.petitioner_ref == row.petitioner_ref)
-    )
-    linked = await conn.scalar(
-        select(func.count())
-        .select_from(duplicate_links)
-        .where(duplicate_links.c.petitioner_ref == row.petitioner_ref)
-    )
-    return KeyPersonRead(
-        petitioner_ref=row.petitioner_ref,
-        masked_phone=mask_phone(vault.open(row.phone_enc)),
-        reason=row.reason,
-        entered_at=row.entered_at,
-        petitions=int(total or 0) + int(linked or 0),
-        cases=[
-            KeyPersonCase(
-                case_id=c.case_id,
-                channel=c.channel,
-                category=c.category,
-                title=mask_numbers(c.title),
-                status=c.status,
-                status_label=STATUS_LABELS.get(c.status, c.status),
-                received_at=c.received_at,
-                received_by=c.received_by,
-            )
-            for c in rows
-        ],
-    )

@@ -3,7 +3,10 @@
 A background sweep in the router: cases waiting for feedback longer than
 ``SHAOBAO_FEEDBACK_WINDOW_HOURS`` (default 7 days, on the shared clock) are claimed with
 ``FOR UPDATE SKIP LOCKED`` (replicas share the work), closed through the state machine,
-given a timeline row and a ``case.closed`` event, all in one transaction.
+given a timeline row and a ``case.closed`` event, all in one transaction. A key person's
+case (重点人员) is never closed so: its 回访 is made by a person (the community office is
+told when the result is in), and it waits, listed by ``GET /v1/cases?state=
+awaiting_feedback&key_person=true``, until that visit's rating arrives.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class FeedbackTimeout:
                     .where(
                         cases.c.state == CaseState.AWAITING_FEEDBACK.value,
                         cases.c.updated_at <= now - self.window,
+                        cases.c.key_person.is_(False),  # 回访 by a person: never closed here
                     )
                     .limit(BATCH)
                     .with_for_update(skip_locked=True)

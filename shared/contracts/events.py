@@ -197,6 +197,7 @@ class CaseResolved(Payload):
     outcome: Literal["resolved", "explained", "referred"]
     summary: str
     lead_owner_id: str
+    key_person: bool = False  # 重点人员: the 回访 is a person's, not a rating link
 
 
 class CaseReminder(Payload):

@@ -46,8 +46,12 @@ class DuplicatePolicy(_Strict):
 
 
 class KeyPersonPolicy(_Strict):
+    """``petitions`` within ``window_days`` enter a person by rule (a person who left
+    counts again from the day they left); ``review_every_days``: the review cadence."""
+
     petitions: int = Field(default=3, ge=2)
     window_days: int = Field(default=365, ge=1)
+    review_every_days: int = Field(default=90, ge=1, le=730)
 
 
 class AlertRule(_Strict):

@@ -128,8 +128,9 @@ def route(
     """Decide the owners, tier, urgency and clocks of a case (see the module docstring).
 
     ``community_convenes``: a linked handling opened by an early warning (物业-社区-维保
-    三方联动): the community office of the place joins as a co-handler, since it convenes
-    the others, unless it already leads or no community office serves the place."""
+    三方联动), or a key person's new case (重点人员, ``key_persons`` in the rules file): the
+    community office of the place joins as a co-handler, since it convenes the others or
+    knows the person, unless it already leads or no community office serves the place."""
     looked = [
         _consider(rule, i + 1, directory, category, location, exclude_owners)
         for i, rule in enumerate(ruleset.rules)

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from shared.domain.errors import ConfigError, YamlSource
+from shared.domain.key_persons import KeyPersonRouting
 from shared.domain.notices import NoticePolicy
 from shared.domain.owners import OwnerDirectory, OwnerKind
 from shared.domain.taxonomy import (
@@ -220,6 +221,7 @@ class _RulesFile(BaseModel):
     unmatched: _Unmatched = Field(default_factory=_Unmatched)
     notices: NoticePolicy = Field(default_factory=NoticePolicy)
     triage: TriagePolicy = Field(default_factory=TriagePolicy)
+    key_persons: KeyPersonRouting = Field(default_factory=KeyPersonRouting)
     rules: list[Rule]
 
 
@@ -236,6 +238,7 @@ class RuleSet:
         self.unmatched_urgency = parsed.unmatched.urgency
         self.notices = parsed.notices
         self.triage = parsed.triage
+        self.key_persons = parsed.key_persons
         self._by_id = {r.id: (i, r) for i, r in enumerate(self.rules)}
         self._source = source
 

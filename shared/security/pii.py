@@ -54,6 +54,31 @@ def petitioner_ref(key: str, *, phone: str | None, id_number: str | None) -> str
     return f"p_{digest[:32]}"
 
 
+def identity_refs(
+    key: str,
+    *,
+    phone: str | None,
+    id_number: str | None,
+    name: str | None = None,
+    address: str | None = None,
+) -> list[tuple[str, str]]:
+    """Every identity a submission gives, as (kind, keyed ref): the phone's, the ID
+    number's, and name + address together (一人多号: they link numbers into one person).
+    The first is the petitioner's own ref (:func:`petitioner_ref`); none without a phone
+    or an ID number (an anonymous submission links nothing)."""
+    found = [
+        ("phone", petitioner_ref(key, phone=phone, id_number=None)) if phone else None,
+        ("id_number", petitioner_ref(key, phone=None, id_number=id_number)) if id_number else None,
+    ]
+    out = [(kind, ref) for kind, ref in filter(None, found) if ref]
+    said = "".join((address or "").split())
+    if out and name and said:
+        basis = f"name_address:{''.join(name.split())}|{said}"
+        digest = hmac.new(key.encode(), basis.encode(), hashlib.sha256).hexdigest()
+        out.append(("name_address", f"p_{digest[:32]}"))
+    return out
+
+
 def mask_phone(phone: str | None) -> str | None:
     """138****1234: what a department sees on its own dispatches."""
     if not phone:

@@ -30,3 +30,14 @@ def case(category: str, title: str, where: dict[str, str], **extra: Any) -> dict
         "description": f"{title}。请尽快处理。",
         "location": where,
     } | extra
+
+
+def ref_of(settings: Any, *, phone: str | None = None, id_number: str | None = None) -> str:
+    """The petitioner ref intake makes of a phone or an ID number (tests compute it the
+    same way, with the session's pseudonym key)."""
+    from shared.security.pii import petitioner_ref
+
+    key = settings.pseudonym_key.get_secret_value()
+    found = petitioner_ref(key, phone=phone, id_number=id_number)
+    assert found is not None
+    return found

@@ -32,7 +32,7 @@ from fastapi.routing import iter_route_contexts
 
 from shared.auth.keys import Role
 from tests.e2e.conftest import Keys
-from tests.e2e.intake_helpers import HEPINGLI, XINGFU, case, phone
+from tests.e2e.intake_helpers import HEPINGLI, XINGFU, case, phone, ref_of
 from tests.support.receiver import WebhookReceiver
 from tests.support.services import SERVICES, ServiceProcs
 from tests.support.stack import StackUnderTest
@@ -262,6 +262,52 @@ class World:
 
         return self.once("key-person", make)
 
+    def person(self, tag: str, channel: str = "channel") -> Awaitable[str]:
+        """A petitioner with one case at 幸福里小区 (a key person when ``superior``): its ref."""
+
+        async def make() -> str:
+            number = phone()
+            body = case(
+                "neighbour.dispute", f"邻里纠纷 {tag} {secrets.token_hex(3)}", XINGFU,
+                petitioner={"phone": number},
+            )  # fmt: skip
+            r = await self.http.post(
+                self.url("intake", "/v1/cases"), json=body, headers=self.h(channel)
+            )
+            assert r.status_code == 201, r.text
+            return ref_of(self.stack.settings(), phone=number)
+
+        return self.once(f"person:{tag}", make)
+
+    def merged(self, tag: str) -> Awaitable[tuple[str, str]]:
+        """Two persons merged into one by admin: (the person, the other ref)."""
+
+        async def make() -> tuple[str, str]:
+            a, b = await self.person(f"{tag}-a"), await self.person(f"{tag}-b")
+            body = {"refs": [a, b], "reason": "同一人"}
+            r = await self.http.post(
+                self.url("intake", "/v1/persons/merge"), json=body, headers=self.h("admin")
+            )
+            assert r.status_code == 200, r.text
+            return a, b
+
+        return self.once(f"merged:{tag}", make)
+
+    def converted(self) -> Awaitable[str]:
+        """The matrix's key person with a conversion recorded (by admin): its ref."""
+
+        async def make() -> str:
+            ref = await self.key_person()
+            body = {"role": "council_member", "since": "2026-12-01"}
+            r = await self.http.post(
+                self.url("intake", f"/v1/key-persons/{ref}/conversions"), json=body,
+                headers=self.h("admin"),
+            )  # fmt: skip
+            assert r.status_code in (200, 201), r.text
+            return ref
+
+        return self.once("converted", make)
+
     def alert(self) -> Awaitable[None]:
         """Three e-bikes charged in one grid of 幸福社区: the grid alert (place d01.s01...)."""
 
@@ -377,6 +423,59 @@ async def key_persons(w: World, role: str) -> Call:
 
 async def key_person(w: World, role: str) -> Call:
     return Call(f"/v1/key-persons/{await w.key_person()}")
+
+
+def own_target(role: str, tag: str) -> str:
+    """sup_in and admin act on a target of their own; refused roles try sup_in's."""
+    return f"{tag}-admin" if role == "admin" else f"{tag}-sup"
+
+
+async def enter_key_person(w: World, role: str) -> Call:
+    ref = await w.person(own_target(role, "enter"))
+    return Call("/v1/key-persons", json={"petitioner_ref": ref, "reason": "情绪较激动"})
+
+
+def on_key_person(suffix: str, body: Any) -> Target:
+    async def target(w: World, role: str) -> Call:
+        return Call(f"/v1/key-persons/{await w.key_person()}{suffix}", json=body)
+
+    return target
+
+
+async def leave_key_person(w: World, role: str) -> Call:
+    ref = await w.person(own_target(role, "leave"), channel="superior")
+    return Call(f"/v1/key-persons/{ref}/leave", json={"reason": "诉求已解决"})
+
+
+async def conversions(w: World, role: str) -> Call:
+    return Call("/v1/key-person-conversions", marker=await w.converted())
+
+
+async def get_person(w: World, role: str) -> Call:
+    return Call(f"/v1/persons/{await w.key_person()}")
+
+
+async def merge_persons(w: World, role: str) -> Call:
+    tag = own_target(role, "merge")
+    refs = [await w.person(f"{tag}-a"), await w.person(f"{tag}-b")]
+    return Call("/v1/persons/merge", json={"refs": refs, "reason": "同一人换号"})
+
+
+async def split_person(w: World, role: str) -> Call:
+    person, other = await w.merged(own_target(role, "split"))
+    return Call(f"/v1/persons/{person}/split", json={"refs": [other], "reason": "核实为两人"})
+
+
+PLAN = {
+    "matter": "路灯长期不亮反复信访", "measures": ["协调供电公司"],
+    "team": {"cadre": "李明", "grid_worker": "王芳", "volunteer": "赵强"},
+    "review_on": "2027-03-01",
+}  # fmt: skip
+VISIT = {
+    "kind": "holiday_greeting", "visited_at": "2026-12-31T10:00:00+08:00",
+    "visitors": ["李明"], "method": "上门", "outcome": "情绪稳定",
+}  # fmt: skip
+STAFF_WRITE = cells(403, sup_in="ok", sup_out=404, admin="ok")
 
 
 async def alerts(w: World, role: str) -> Call:
@@ -574,6 +673,27 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "GET", "/v1/alerts"): Row(WATCH_LIST, alerts),
     ("intake", "GET", "/v1/key-persons"): Row(WATCH_LIST, key_persons),
     ("intake", "GET", "/v1/key-persons/{petitioner_ref}"): Row(WATCH_ONE, key_person),
+    # the registry's lifecycle and persons (一人多号): supervisors of the area and admin
+    ("intake", "POST", "/v1/key-persons"): Row(STAFF_WRITE, enter_key_person),
+    ("intake", "POST", "/v1/key-persons/{petitioner_ref}/review"): Row(
+        STAFF_WRITE, on_key_person("/review", {"note": "情绪平稳"})
+    ),
+    ("intake", "PUT", "/v1/key-persons/{petitioner_ref}/plan"): Row(
+        STAFF_WRITE, on_key_person("/plan", PLAN)
+    ),
+    ("intake", "POST", "/v1/key-persons/{petitioner_ref}/visits"): Row(
+        STAFF_WRITE, on_key_person("/visits", VISIT)
+    ),
+    ("intake", "POST", "/v1/key-persons/{petitioner_ref}/conversions"): Row(
+        STAFF_WRITE, on_key_person("/conversions", {"role": "volunteer", "since": "2026-12-20"})
+    ),
+    ("intake", "POST", "/v1/key-persons/{petitioner_ref}/leave"): Row(
+        STAFF_WRITE, leave_key_person
+    ),
+    ("intake", "GET", "/v1/key-person-conversions"): Row(WATCH_LIST, conversions),
+    ("intake", "GET", "/v1/persons/{petitioner_ref}"): Row(WATCH_ONE, get_person),
+    ("intake", "POST", "/v1/persons/merge"): Row(STAFF_WRITE, merge_persons),
+    ("intake", "POST", "/v1/persons/{petitioner_ref}/split"): Row(STAFF_WRITE, split_person),
     # router: the department API, case timelines, whistles, reports, the console
     ("router", "GET", "/v1/dispatches"): Row(
         cells(403, dept_own="shown", dept_other="hidden", admin="shown"), own_dispatches

@@ -2,6 +2,9 @@
 the result and asked to rate it (SMS/email, see :mod:`services.notifier.petitioner`),
 and a key matter (重点事项) is published on the notice board (公示).
 
+A key person's case (重点人员, ``key_person`` on the event) gets no rating link: its 回访 is
+made by a person, so the community office serving the place is told one is due instead.
+
 The notice keeps structured fields only (category, place down to community at most, tier,
 urgency, outcome, time): free text can carry names, phone or ID numbers, so titles,
 descriptions and summaries are never published, and a category the rules file marks
@@ -16,11 +19,13 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.notifier.handlers.common import add_delivery, facts, to_channel
+from services.notifier.handlers.common import add_delivery, facts, to_channel, to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints, notices
 from shared.contracts.events import CaseResolved
 from shared.domain.display import case_label
+from shared.domain.owners import OwnerKind
+from shared.domain.taxonomy import Location
 from shared.messaging.consumer import HandlerContext
 from shared.security.links import feedback_token
 
@@ -44,7 +49,9 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
         },
         known=(case, None),
     )
-    if case.petitioner_ref:
+    if event.key_person:
+        await _return_visit_due(ctx, case, event)
+    elif case.petitioner_ref:
         await _tell_petitioner(ctx, case, event)
     config = ctx.deps.config
     if case.tier in config.key_tiers or case.urgency in config.key_urgencies:
@@ -76,6 +83,28 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
     }
     when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
     await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
+
+
+async def _return_visit_due(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+    where = Location(**{k: v for k, v in case.location.items() if v})
+    office = ctx.deps.owners.serving(OwnerKind.COMMUNITY, where)
+    if office is None:
+        return
+    label = case_label(case.case_number, event.case_id)
+    body = {
+        "event": "case.resolved",
+        "event_id": str(ctx.cause.id),
+        "case_id": str(event.case_id),
+        "key_person": True,
+        "petitioner_ref": case.petitioner_ref,
+        "outcome": event.outcome,
+        "subject": "重点人员回访提醒 (return visit due)",
+        "message": (
+            f"【重点人员回访】诉求 {label} {OUTCOME_CN[event.outcome]}。"
+            "请安排专人上门或电话回访，听取评价并记入走访记录（不发送评价短信）。"
+        ),
+    }
+    await to_owners(ctx, [office.id], body, case_id=event.case_id)
 
 
 async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:

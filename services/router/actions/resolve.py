@@ -79,7 +79,11 @@ async def _resolve_case_when_ready(
     )
     ctx.emit(
         CaseResolved(
-            case_id=case.case_id, outcome=outcome, summary=summary, lead_owner_id=lead.owner_id
+            case_id=case.case_id,
+            outcome=outcome,
+            summary=summary,
+            lead_owner_id=lead.owner_id,
+            key_person=bool(case.key_person),
         ),
         case.case_id,
     )

@@ -25,8 +25,10 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
         category=event.category,
         location=Location(**event.location.model_dump()),
         urgency=Urgency(event.urgency),
-        # a linked handling opened by an early warning: the community convenes it
-        community_convenes=event.channel == EARLY_WARNING,
+        # a linked handling opened by an early warning: the community convenes it; a key
+        # person's case: the community office joins it (rules.yaml ``key_persons``)
+        community_convenes=event.channel == EARLY_WARNING
+        or (event.key_person and deps.rules.key_persons.community == "co_handler"),
     )
     triage = event.triage
     why = _needs_a_person(event, decision)
