@@ -180,8 +180,15 @@ async def reclassify(
 def _route(
     ctx: Any, case: Row[Any], category: str, location: Mapping[str, str | None]
 ) -> RoutingDecision:
+    rules = ctx.deps.rules
     decision: RoutingDecision = ctx.deps.decide(
-        category=category, location=Location(**location), urgency=Urgency(case.urgency)
+        category=category,
+        location=Location(**location),
+        urgency=Urgency(case.urgency),
+        # as when the case came in (handlers/case_received.py): the community convenes a
+        # linked handling and joins a key person's case
+        community_convenes=case.channel == "early_warning"
+        or (bool(case.key_person) and rules.key_persons.community == "co_handler"),
     )
     return decision
 
