@@ -14,6 +14,7 @@ import orjson
 import typer
 
 from shared.messaging import wire
+from shared.messaging.connection import connect_any
 from shared.messaging.topology import QueueSpec
 from shared.settings import Settings
 
@@ -34,7 +35,7 @@ def list_(
     """Print each dead letter: id, type and the reason it was refused."""
 
     async def go() -> int:
-        conn = await aio_pika.connect(Settings().amqp_url)
+        conn = await connect_any(Settings().amqp_urls)
         async with conn:
             channel = await conn.channel()
             queue = await channel.declare_queue(_queue(service), passive=True)
@@ -67,7 +68,7 @@ def replay(
 
     async def go() -> int:
         settings = Settings()
-        conn = await aio_pika.connect(settings.amqp_url)
+        conn = await connect_any(settings.amqp_urls)
         async with conn:
             channel = await conn.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(settings.exchange)
