@@ -95,10 +95,26 @@ mq_join() {
   ctl start_app >/dev/null
 }
 
+# Wait for node N to boot; start it again (twice at most) if it exits while booting:
+# RabbitMQ 3.10 may crash a node whose peers are booting at the same moment
+# (incompatible_feature_flags, badmap), seen after a `down` of the whole cluster.
+mq_boot() {
+  local tries
+  mq_node "$1"
+  for tries in 1 2 3; do
+    (mq_wait_booted) && return
+    [ "$tries" -lt 3 ] || die "RabbitMQ $NODE did not boot; see $MQ_DIR/log"
+    log "RabbitMQ $NODE exited while booting; starting it again"
+    sleep 2
+    mq_launch
+    MQ_LAUNCHED[$1]=$MQ_LAUNCH_PID
+  done
+}
+
 mq_cluster_up() {
   local n
   for n in "${MQ_NODES[@]}"; do mq_node_start "$n"; done
-  for n in "${MQ_NODES[@]}"; do mq_node "$n"; mq_wait_booted; done
+  for n in "${MQ_NODES[@]}"; do mq_boot "$n"; done
   for n in "${MQ_NODES[@]:1}"; do mq_join "$n"; done
   mq_node 1
   mq_ensure_user
@@ -206,9 +222,12 @@ pg_node_up() { pg_node_create "$1"; pg_node_files "$1"; pg_node_launch "$1"; }
 pg_states() {
   mon_psql -Atc "SELECT nodename, reportedstate, goalstate FROM pgautofailover.node ORDER BY nodeid"
 }
-pg_settled() {  # a primary and a secondary, each in the state it was assigned
-  local s; s=$(pg_states) || return 1
-  grep -q '|primary|primary$' <<<"$s" && grep -q '|secondary|secondary$' <<<"$s"
+pg_settled() {  # a primary and a secondary, each in the state it was assigned, both answering
+  local s n; s=$(pg_states) || return 1
+  grep -q '|primary|primary$' <<<"$s" && grep -q '|secondary|secondary$' <<<"$s" || return 1
+  for n in "${PG_NODES[@]}"; do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$((MON_PORT + n))" -t 2 || return 1
+  done
 }
 pg_primary() {  # the node number of the primary (read-write) node
   mon_psql -Atc "SELECT substr(nodename, 5) FROM pgautofailover.node WHERE reportedstate
