@@ -6,6 +6,7 @@
 #   bash deploy/stack.sh pg-start | pg-stop [fast|immediate] | mq-start | mq-stop
 #   bash deploy/stack.sh psql [ARGS]      psql as the postgres superuser (local socket)
 #   bash deploy/stack.sh mq-ctl ARGS      rabbitmqctl against our node
+#   bash deploy/stack.sh cluster ARGS     the high-availability stack (deploy/cluster.sh)
 #
 # Decisions:
 # - Servers come from Debian's packages (installed only when missing, `apt-get update` at
@@ -423,11 +424,14 @@ status() {
 }
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
-[ "$(id -u)" -eq 0 ] || case "${1:-}" in env|set-secret) ;; *) die "run as root (PostgreSQL runs as postgres, RabbitMQ as root)" ;; esac
+# deploy/cluster.sh sources this file for its helpers; the commands run only when executed.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+[ "$(id -u)" -eq 0 ] || case "${1:-}" in env|set-secret|cluster) ;; *) die "run as root (PostgreSQL runs as postgres, RabbitMQ as root)" ;; esac
 
 case "${1:-}" in
   up)       take_lock; ensure_secrets; pg_start; mq_start ;;
@@ -441,5 +445,6 @@ case "${1:-}" in
   mq-stop)  take_lock; mq_stop ;;
   psql)     shift; resolve_pg_bin; pg_psql "$@" ;;
   mq-ctl)   shift; ctl "$@" ;;
+  cluster)  shift; exec bash "$DEPLOY_DIR/cluster.sh" "$@" ;;
   *)        usage ;;
 esac

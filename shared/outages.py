@@ -25,8 +25,9 @@ UNAVAILABLE_TYPES: tuple[type[Exception], ...] = (
     ChannelInvalidStateError,
 )
 # SQLSTATE classes of a server that is going away or not there yet: 08 connection
-# exception, 57P01-57P03 admin/crash shutdown and "cannot connect now" (starting up).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# exception, 57P01-57P03 admin/crash shutdown and "cannot connect now" (starting up), and
+# 25006 read-only transaction: a session still on a node that a failover made a standby.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "25006")
 
 
 def dependency_unavailable(exc: BaseException) -> str | None:

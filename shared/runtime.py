@@ -12,16 +12,16 @@ import gc
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import aio_pika
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from sqlalchemy import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock, OffsetClock, SystemClock
+from shared.db.dsn import asyncpg_dsn
 from shared.db.engine import make_engine
+from shared.messaging.connection import connect_cluster
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
@@ -154,11 +154,14 @@ class ServiceRuntime:
         delay = 0.5
         while True:
             try:
-                self._connection = await aio_pika.connect_robust(
-                    self.settings.amqp_url,
-                    client_properties={"connection_name": self.name},
-                    # After a broker restart, reconnect within a second (default 5 s).
+                self._connection = await connect_cluster(
+                    self.settings.amqp_urls,
+                    name=self.name,
+                    heartbeat=self.settings.amqp_heartbeat_seconds,
+                    # After a broker restart or a lost node, the next try within a
+                    # second (aio-pika's default is 5 s).
                     reconnect_interval=BROKER_RECONNECT_SECONDS,
+                    timeout=BROKER_CONNECT_TIMEOUT_SECONDS,
                 )
                 break
             except Exception as exc:
@@ -248,9 +251,8 @@ class ServiceRuntime:
         state = self.__dict__.setdefault("_probe", _DatabaseProbe())
         async with asyncio.timeout(PROBE_SECONDS), state.lock:
             if state.conn is None or state.conn.is_closed():
-                url = make_url(self.settings.database_url).set(drivername="postgresql")
                 state.conn = await asyncpg.connect(
-                    url.render_as_string(hide_password=False),
+                    asyncpg_dsn(self.settings.database_url),
                     timeout=PROBE_SECONDS,
                     server_settings={"application_name": f"{self.name}-probe"},
                 )
@@ -271,6 +273,8 @@ class ServiceRuntime:
 
 
 BROKER_RECONNECT_SECONDS = 1.0
+# One connection attempt (a paused node takes the TCP connection but never answers).
+BROKER_CONNECT_TIMEOUT_SECONDS = 5.0
 PROBE_SECONDS = 2.0
 
 

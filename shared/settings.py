@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +72,17 @@ class Settings(ConfigFiles):
     http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # --- end of web hardening ---
     service_name: str = "shaobao"
+    # One PostgreSQL, or a failover-managed group in libpq's multi-host form
+    # (postgresql+asyncpg://u:p@h1:p1,h2:p2/db?target_session_attrs=read-write): every
+    # connection is made to the writable node (shared/db/dsn.py).
     database_url: str = "postgresql+asyncpg://shaobao:shaobao@127.0.0.1:55432/shaobao"
+    # One RabbitMQ node, or every node of a cluster, comma-separated (same user and vhost):
+    # the connection tries them in turn and moves to the next when its node is lost
+    # (shared/messaging/connection.py).
     amqp_url: str = "amqp://shaobao:shaobao@127.0.0.1:55672/"
+    # Seconds between AMQP heartbeats; a node silent for about three of them (a paused or
+    # cut-off node) is given up and the next one tried. RabbitMQ advises 5-20 s.
+    amqp_heartbeat_seconds: int = Field(default=5, ge=1, le=600)
     mq_management_url: str = "http://127.0.0.1:55673"
     exchange: str = "shaobao.events"
     dead_letter_exchange: str = "shaobao.dlx"
@@ -153,6 +163,32 @@ class Settings(ConfigFiles):
                     raise ValueError(refusal)
         return self
 
+    @field_validator("amqp_url")
+    @classmethod
+    def _one_vhost(cls, value: str) -> str:
+        urls = _split_urls(value)
+        if not urls or any(urlsplit(u).scheme not in ("amqp", "amqps") for u in urls):
+            raise ValueError(
+                "SHAOBAO_AMQP_URL 必须是 amqp:// 地址，多个节点用逗号分隔"
+                " (one amqp:// URL per broker node, comma-separated)"
+            )
+        if len({_vhost(u) for u in urls}) > 1:
+            raise ValueError(
+                "SHAOBAO_AMQP_URL 的各节点必须使用同一个 vhost"
+                " (every broker node URL must name the same vhost)"
+            )
+        return value
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """Every broker node's URL, in the order they are tried."""
+        return _split_urls(self.amqp_url)
+
+    @property
+    def amqp_vhost(self) -> str:
+        """The vhost every node URL names (``/`` when none)."""
+        return _vhost(self.amqp_urls[0])
+
     @property
     def attachments_folder(self) -> Path:
         """The folder attachments are stored in when no bucket is configured."""
@@ -161,6 +197,14 @@ class Settings(ConfigFiles):
     def for_service(self, name: str) -> Settings:
         """A copy naming the service, so logs and metrics carry it."""
         return self.model_copy(update={"service_name": name})
+
+
+def _split_urls(value: str) -> tuple[str, ...]:
+    return tuple(u.strip() for u in value.split(",") if u.strip())
+
+
+def _vhost(url: str) -> str:
+    return unquote(urlsplit(url).path[1:]) or "/"
 
 
 def _secret_refusal(name: str, value: str) -> str | None:

@@ -31,7 +31,7 @@ def list_(
     service: str = typer.Argument(..., help="intake | router | escalation | notifier"),
 ) -> None:
     """Print each dead letter: id, type and the reason it was refused."""
-    found = asyncio.run(dead_letters.look(Settings().amqp_url, _service(service), limit=10_000))
+    found = asyncio.run(dead_letters.look(Settings().amqp_urls, _service(service), limit=10_000))
     for d in found:
         count = "?" if d.events is None else d.events
         events = f" ×{count} 个事件" if d.events != 1 else ""
@@ -48,6 +48,6 @@ def replay(
     """Publish dead letters back to the exchange and remove them from the DLQ."""
     settings = Settings()
     done = asyncio.run(
-        dead_letters.replay(settings.amqp_url, settings.exchange, _service(service), limit=limit)
+        dead_letters.replay(settings.amqp_urls, settings.exchange, _service(service), limit=limit)
     )
     typer.echo(f"已重放 {done} 条 (replayed)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from urllib.parse import unquote, urlparse
 
 import httpx
 import typer
@@ -57,7 +56,7 @@ async def _queues(http: httpx.AsyncClient, settings: Settings) -> list[str]:
         r.raise_for_status()
     except httpx.HTTPError as exc:
         return [f"  RabbitMQ 管理接口不可达 (management API unreachable): {exc}"]
-    vhost = unquote(urlparse(settings.amqp_url).path[1:]) or "/"
+    vhost = settings.amqp_vhost
     lines = []
     for q in sorted(r.json(), key=lambda q: q["name"]):
         if not q["name"].startswith("shaobao.") or q["vhost"] != vhost:

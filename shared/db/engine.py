@@ -9,13 +9,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.db.dsn import engine_url
 from shared.settings import Settings
 
 
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     """An asyncpg engine that survives a restarted PostgreSQL (see :func:`_closed_out`)."""
     engine = create_async_engine(
-        settings.database_url,
+        engine_url(settings.database_url),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=5,
         pool_pre_ping=False,  # _closed_out instead, without a round trip

@@ -14,6 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from shared.db.dsn import engine_url
 from shared.settings import ROOT
 
 SCHEMAS: dict[str, Path] = {
@@ -28,7 +29,7 @@ SCHEMAS: dict[str, Path] = {
 def alembic_config(schema: str, database_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(SCHEMAS[schema]))
-    cfg.set_main_option("sqlalchemy.url", database_url)
+    cfg.set_main_option("sqlalchemy.url", engine_url(database_url))
     cfg.attributes["schema"] = schema
     return cfg
 

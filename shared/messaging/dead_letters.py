@@ -10,12 +10,14 @@ applied changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aio_pika
 import orjson
 
 from shared.messaging import wire
+from shared.messaging.connection import connect_any
 from shared.messaging.topology import QueueSpec
 
 SERVICES = ("intake", "router", "escalation", "notifier")
@@ -35,9 +37,9 @@ def queue_of(service: str) -> str:
     return QueueSpec(service, ()).dead_letter_name
 
 
-async def look(amqp_url: str, service: str, *, limit: int = 500) -> list[DeadLetter]:
+async def look(urls: Sequence[str], service: str, *, limit: int = 500) -> list[DeadLetter]:
     name = queue_of(service)
-    conn = await aio_pika.connect(amqp_url)
+    conn = await connect_any(urls)  # the first broker node that answers
     async with conn:
         channel = await conn.channel()
         queue = await channel.declare_queue(name, passive=True)
@@ -50,9 +52,9 @@ async def look(amqp_url: str, service: str, *, limit: int = 500) -> list[DeadLet
     return found
 
 
-async def replay(amqp_url: str, exchange_name: str, service: str, *, limit: int = 100) -> int:
+async def replay(urls: Sequence[str], exchange_name: str, service: str, *, limit: int = 100) -> int:
     name = queue_of(service)
-    conn = await aio_pika.connect(amqp_url)
+    conn = await connect_any(urls)  # the first broker node that answers
     async with conn:
         channel = await conn.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(exchange_name)

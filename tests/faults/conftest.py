@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,14 +169,14 @@ def fault_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return logs
 
 
-@pytest.fixture(scope="session")
-async def system(
-    fault_stack: StackUnderTest, own_servers: OwnServers, fault_logs: Path
+@asynccontextmanager
+async def running_system(
+    stack: StackUnderTest, servers: OwnServers, logs: Path
 ) -> AsyncIterator[System]:
-    logs = fault_logs
-    procs = ServiceProcs(stack=fault_stack, log_dir=logs, env_extra=SERVICE_ENV)
+    """The four services on ``stack``, the receivers and the endpoints, until exit."""
+    procs = ServiceProcs(stack=stack, log_dir=logs, env_extra=SERVICE_ENV)
     await procs.start_all()
-    admin = await make_key(fault_stack, Role.ADMIN)
+    admin = await make_key(stack, Role.ADMIN)
     async with (
         Receiver(secrets.token_urlsafe(24)) as main,
         Receiver(secrets.token_urlsafe(24)) as hung,
@@ -190,15 +191,25 @@ async def system(
                     json={"url": target.url, "secret": target.secret},
                 )
                 assert r.status_code == 200, r.text
-        yield System(
-            stack=fault_stack,
-            servers=own_servers,
-            procs=procs,
-            main=main,
-            hung=hung,
-            channel=await make_key(fault_stack, Role.CHANNEL, channel="hotline_12345"),
-            ops=await make_key(fault_stack, Role.OPS),
-            routes=Routes(fault_stack.settings()),
-            urls={s: procs.url(s) for s in SERVICES},
-        )
-        procs.stop_all()
+        try:
+            yield System(
+                stack=stack,
+                servers=servers,
+                procs=procs,
+                main=main,
+                hung=hung,
+                channel=await make_key(stack, Role.CHANNEL, channel="hotline_12345"),
+                ops=await make_key(stack, Role.OPS),
+                routes=Routes(stack.settings()),
+                urls={s: procs.url(s) for s in SERVICES},
+            )
+        finally:
+            procs.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def system(
+    fault_stack: StackUnderTest, own_servers: OwnServers, fault_logs: Path
+) -> AsyncIterator[System]:
+    async with running_system(fault_stack, own_servers, fault_logs) as running:
+        yield running

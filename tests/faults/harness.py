@@ -129,6 +129,8 @@ class Submission:
     case_id: str | None = None
     status: int | None = None  # the 2xx that accepted it
     gave_up: str | None = None
+    first_sent: float | None = None  # time.monotonic() of the first try
+    accepted_at: float | None = None  # time.monotonic() of the 2xx
 
 
 @dataclass
@@ -207,6 +209,7 @@ class Load:
         headers = self.headers | {"Idempotency-Key": f"idem-{sub.external_id}"}
         deadline = time.monotonic() + self.give_up_after
         backoff = 0.2
+        sub.first_sent = time.monotonic()
         while time.monotonic() < deadline:
             sub.tries += 1
             sent = time.monotonic()
@@ -220,6 +223,7 @@ class Load:
                 self.answers[str(r.status_code)] += 1
                 if r.is_success:
                     sub.case_id, sub.status = str(r.json()["case_id"]), r.status_code
+                    sub.accepted_at = time.monotonic()
                     return
                 if r.status_code in (429, 503):
                     given = r.headers.get("retry-after")

@@ -33,6 +33,7 @@ def _dbapi(orig: BaseException, *, invalidated: bool = False) -> sa_exc.DBAPIErr
         (sa_exc.TimeoutError("QueuePool limit of size 10 overflow 5 reached"), "database"),
         (_dbapi(_Orig("57P03")), "database"),  # the database system is starting/shutting down
         (_dbapi(_Orig("57P01")), "database"),  # terminating connection (admin shutdown)
+        (_dbapi(_Orig("25006")), "database"),  # read-only: a session left on a demoted primary
         (_dbapi(_Orig("08006")), "database"),  # connection failure
         (_dbapi(ValueError("x"), invalidated=True), "database"),
         (asyncpg.CannotConnectNowError("starting up"), "database"),

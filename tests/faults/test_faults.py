@@ -72,6 +72,8 @@ async def run_phase(
     Consumers hold an event while the database is away instead of spending deliveries
     (shared/messaging/consumer.py), so an outage dead-letters nothing."""
     tag = f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-{secrets.token_hex(3)}"  # ASCII: a header
+    # external_id is tag-N: past intake's 64 characters every case is refused (422)
+    assert len(tag) <= 48, f"phase name too long for the load's external ids: {name}"
     load = Load(system.urls["intake"], system.channel, tag=tag)
     watch = ReadinessWatch(system.urls)
     load.start()

@@ -33,9 +33,11 @@ MGMT_AUTH = ("shaobao", "shaobao")
 class Servers:
     """Where the PostgreSQL and RabbitMQ servers of a test session are."""
 
-    pg_admin: str = PG_ADMIN  # postgresql://user:password@host:port/database
+    pg_admin: str = PG_ADMIN  # postgresql://user:password@host:port/database[?options]
     amqp_base: str = AMQP_BASE  # amqp://user:password@host:port (no vhost)
     mgmt: str = MGMT  # the management API's base URL
+    # The other nodes of a RabbitMQ cluster, like amqp_base (tests/faults/ha).
+    more_amqp_bases: tuple[str, ...] = ()
 
 
 DEFAULT_SERVERS = Servers()
@@ -53,11 +55,22 @@ class StackUnderTest:
 
     @property
     def raw_database_url(self) -> str:
-        return self.servers.pg_admin.rsplit("/", 1)[0] + f"/{self.database}"
+        """The admin URL with the stack's database (its options, e.g. several hosts and
+        ``target_session_attrs``, kept)."""
+        base, _, options = self.servers.pg_admin.partition("?")
+        url = base.rsplit("/", 1)[0] + f"/{self.database}"
+        return f"{url}?{options}" if options else url
 
     @property
     def amqp_url(self) -> str:
+        """The first broker node's URL (for a connection of the test's own)."""
         return f"{self.servers.amqp_base}/{quote(self.vhost, safe='')}"
+
+    @property
+    def amqp_urls(self) -> str:
+        """Every broker node's URL, comma-separated: the services' ``SHAOBAO_AMQP_URL``."""
+        bases = (self.servers.amqp_base, *self.servers.more_amqp_bases)
+        return ",".join(f"{b}/{quote(self.vhost, safe='')}" for b in bases)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows of one query on the stack's database (a connection of its own)."""
@@ -76,7 +89,7 @@ class StackUnderTest:
         base = {
             "environment": "test",
             "database_url": self.database_url,
-            "amqp_url": self.amqp_url,
+            "amqp_url": self.amqp_urls,
             "mq_management_url": self.servers.mgmt,
             "log_json": True,
             # An app run in the test process (its lifespan) leaves pytest's heap and
@@ -91,7 +104,7 @@ class StackUnderTest:
         env.update(
             SHAOBAO_ENVIRONMENT="test",
             SHAOBAO_DATABASE_URL=self.database_url,
-            SHAOBAO_AMQP_URL=self.amqp_url,
+            SHAOBAO_AMQP_URL=self.amqp_urls,
             SHAOBAO_MQ_MANAGEMENT_URL=self.servers.mgmt,
         )
         env.update(extra)

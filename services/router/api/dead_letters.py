@@ -50,9 +50,9 @@ class Replayed(BaseModel):
 async def list_dead_letters(
     service: Service, key: OpsKey, request: Request
 ) -> list[DeadLetterRead]:
-    url = request.app.state.runtime.settings.amqp_url
+    urls = request.app.state.runtime.settings.amqp_urls
     try:
-        found = await dead_letters.look(url, service, limit=500)
+        found = await dead_letters.look(urls, service, limit=500)
     except (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError, OSError) as exc:
         raise HTTPException(503, AWAY, headers={"Retry-After": "5"}) from exc
     return [DeadLetterRead(**d.__dict__) for d in found]
@@ -68,7 +68,7 @@ async def replay_dead_letters(
     settings = request.app.state.runtime.settings
     try:
         done = await dead_letters.replay(
-            settings.amqp_url, settings.exchange, service, limit=body.limit
+            settings.amqp_urls, settings.exchange, service, limit=body.limit
         )
     except (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError, OSError) as exc:
         raise HTTPException(503, AWAY, headers={"Retry-After": "5"}) from exc

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -43,7 +43,7 @@ class Sources:
                 env.get("SHAOBAO_MQ_MANAGEMENT_USER", "shaobao"),
                 env.get("SHAOBAO_MQ_MANAGEMENT_PASSWORD", "shaobao"),
             ),
-            vhost=unquote(urlparse(settings.amqp_url).path[1:]) or "/",
+            vhost=settings.amqp_vhost,
             intake_url=env.get("SHAOBAO_CONSOLE_INTAKE_URL", "http://127.0.0.1:8001").rstrip("/"),
             escalation_url=env.get(
                 "SHAOBAO_CONSOLE_ESCALATION_URL", "http://127.0.0.1:8003"
