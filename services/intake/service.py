@@ -178,7 +178,7 @@ async def _create(
     flagged = await signals.key_person(
         conn, deps.policy.key_persons, ref, known, now, over_the_head=channel == "superior_transfer"
     )
-    rebound = known.rebound_of
+    rebound = body._rebound_of or known.rebound_of
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"
     detail: dict[str, Any] | None = (
@@ -209,6 +209,7 @@ async def _create(
             "key_person": flagged,
             "case_number": number,
             "address": body.address,
+            "campaign_id": body.campaign_id,
         }
         | contact,
     )

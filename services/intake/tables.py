@@ -65,6 +65,7 @@ cases = Table(
     Column("key_person", Boolean, nullable=False, server_default="false"),
     Column("case_number", Text),  # SB20261207-000123 (services/intake/case_numbers.py)
     Column("address", Text),  # as the resident said it: 小区, 楼号, 单元, 门牌
+    Column("campaign_id", Text),  # 专项排查 the case was found in (intake_0009)
     Index("ux_intake_cases_case_number", "case_number", unique=True),
     # The contact given with this submission (encrypted): what a reveal shows (issue 17).
     *_sealed_contact(),
