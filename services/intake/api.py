@@ -138,6 +138,7 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
             await resolve_attachments(request, key, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
+    await _known_campaigns(request, body.cases)
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one
     free = [case for case in body.cases if case.category is None or case.location is None]
     if free:  # the model and the gazetteer, off the event loop for a batch's worth of text
@@ -158,6 +159,18 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
         failed=sum(r.status_code >= 400 for r in results),
         results=results,
     )
+
+
+async def _known_campaigns(request: Request, cases: list[CaseCreate]) -> None:
+    """A batch naming a campaign that does not exist is refused whole (422, its index)."""
+    for i, case in enumerate(cases):
+        if case.campaign_id is None:
+            continue
+        async with request.app.state.runtime.engine.connect() as conn:
+            if not await campaign_exists(conn, case.campaign_id):
+                raise HTTPException(
+                    422, f"第 {i} 件：专项排查 {case.campaign_id} 不存在 (cases[{i}].campaign_id)"
+                )
 
 
 def _away(exc: BaseException) -> bool:
