@@ -34,6 +34,7 @@ class ConfigFiles(BaseSettings):
     rules_file: Path = ROOT / "config" / "rules.yaml"
     owners_file: Path = ROOT / "config" / "owners.yaml"
     places_file: Path = ROOT / "config" / "places.yaml"  # 地名库 (gazetteer)
+    targets_file: Path = ROOT / "config" / "targets.yaml"  # 考核目标 (the plan's targets)
     calendar_dir: Path = ROOT / "config" / "calendar"
     # What the installation keeps on disk (attachments in a folder, triage models)
     state_dir: Path = Path("/var/lib/shaobao")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, s
 
 from services.intake import views
 from services.intake.api_attachments import resolve_attachments
+from services.intake.campaigns import campaign_exists
 from services.intake.records import Submitted
 from services.intake.schemas import (
     BatchAccepted,
@@ -59,16 +60,30 @@ async def create_case(
 ) -> CaseAccepted:
     channel = _checked(key, body)
     await resolve_attachments(request, key, body)
+    submitted, staged = await submit_as(request, channel, body, idempotency_key)
+    if not (submitted.created or staged):  # a replay: nothing new was recorded
+        response.status_code = status.HTTP_200_OK
+    return _accepted(submitted)
+
+
+async def submit_as(
+    request: Request, channel: str, body: CaseCreate, idempotency_key: str | None = None
+) -> tuple[Submitted, bool]:
+    """Intake's one submission path after the caller's own checks: triage what the body
+    left out, check its campaign, submit through the group commit. Staff actions that open
+    a case (a risk turned into a case, a 回头看 that finds a matter alive) come here too, so
+    their cases route, link and alert like any other."""
     _triage(request, body)
+    if body.campaign_id is not None:
+        async with request.app.state.runtime.engine.connect() as conn:
+            if not await campaign_exists(conn, body.campaign_id):
+                raise HTTPException(422, f"专项排查 {body.campaign_id} 不存在 (unknown campaign)")
     try:
-        submitted, staged = await request.app.state.submissions.submit(
+        return await request.app.state.submissions.submit(  # type: ignore[no-any-return]
             channel=channel, body=body, idempotency_key=idempotency_key
         )
     except Overloaded as exc:
         raise _busy() from exc
-    if not (submitted.created or staged):  # a replay: nothing new was recorded
-        response.status_code = status.HTTP_200_OK
-    return _accepted(submitted)
 
 
 def _triage(request: Request, body: CaseCreate) -> None:
@@ -123,6 +138,7 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
             await resolve_attachments(request, key, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
+    await _known_campaigns(request, body.cases)
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one
     free = [case for case in body.cases if case.category is None or case.location is None]
     if free:  # the model and the gazetteer, off the event loop for a batch's worth of text
@@ -143,6 +159,18 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
         failed=sum(r.status_code >= 400 for r in results),
         results=results,
     )
+
+
+async def _known_campaigns(request: Request, cases: list[CaseCreate]) -> None:
+    """A batch naming a campaign that does not exist is refused whole (422, its index)."""
+    for i, case in enumerate(cases):
+        if case.campaign_id is None:
+            continue
+        async with request.app.state.runtime.engine.connect() as conn:
+            if not await campaign_exists(conn, case.campaign_id):
+                raise HTTPException(
+                    422, f"第 {i} 件：专项排查 {case.campaign_id} 不存在 (cases[{i}].campaign_id)"
+                )
 
 
 def _away(exc: BaseException) -> bool:

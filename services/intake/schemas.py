@@ -114,6 +114,15 @@ class CaseCreate(BaseModel):
     mediation_outcome: Text | None = Field(
         default=None, min_length=1, max_length=2000, description="当场调解的结果"
     )
+    campaign_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="专项排查编号（在专项排查中发现的诉求）",
+    )
+    # The explained closure a 回头看 found alive (set by services.intake.revisits; not input)
+    _rebound_of: UUID | None = PrivateAttr(default=None)
 
     # How intake's triage decided what the submission left out (set by intake; not input)
     _triage: TriageInfo | None = PrivateAttr(default=None)

@@ -193,7 +193,7 @@ async def _create(
         conn, deps.policy.key_persons, person, known, now,
         over_the_head=channel == "superior_transfer",
     )  # fmt: skip
-    rebound = known.rebound_of
+    rebound = body._rebound_of or known.rebound_of
     mediated = body.mediated_on_site
     status = "closed" if mediated else "received"
     detail: dict[str, Any] | None = (
@@ -224,6 +224,7 @@ async def _create(
             "key_person": flagged,
             "case_number": number,
             "address": body.address,
+            "campaign_id": body.campaign_id,
         }
         | contact,
     )

@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.tables import cases, dispatches, timeline
 from shared.domain.calendar import WorkingCalendar
-from shared.domain.kpis import CaseRow, DispatchRow, LaterCase, Report, TimelineRow, compute
+from shared.domain.kpis import (
+    CaseRow,
+    DispatchRow,
+    LaterCase,
+    Report,
+    TimelineRow,
+    compute,
+    key_person_repeats,
+)
+from shared.domain.targets import OpenSpan, backlog_at
 from shared.domain.taxonomy import LEVELS, Location, within
 
 KPI_ACTIONS = ("progress", "resolve", "close", "closed", "reopen", "reopened")
@@ -98,15 +107,77 @@ async def load_report(
 def _case(c: Any, location: dict[str, str | None], level: str) -> CaseRow:
     area = location.get(level) or location.get("district") or "-"
     return CaseRow(
-        str(c.case_id), area, c.state, c.category, c.received_at, c.petitioner_ref, c.close_kind
-    )
+        str(c.case_id), area, c.state, c.category, c.received_at, c.petitioner_ref, c.close_kind,
+        c.tier, c.channel, bool(c.key_person),
+    )  # fmt: skip
 
 
 def _dispatch(d: Any) -> DispatchRow:
     return DispatchRow(
         str(d.dispatch_id), str(d.case_id), d.owner_id, d.role, d.state, d.created_at,
-        d.resolve_due_at, d.resolved_at,
+        d.resolve_due_at, d.resolved_at, d.acknowledge_due_at, d.acknowledged_at,
     )  # fmt: skip
+
+
+def _in_area(rows: Any, area: str) -> list[Any]:
+    """The rows whose location lies in ``area`` (after the coarse district filter)."""
+    out = []
+    for c in rows:
+        path = next((p for p in reversed(full_paths(c.location).values()) if p), "")
+        if within(path, area):
+            out.append(c)
+    return out
+
+
+ENDED = frozenset({"returned", "cancelled"})
+
+
+async def load_backlog(conn: AsyncConnection, window: Window, *, now: datetime) -> tuple[int, int]:
+    """积案 in the area at the window's start and at its end (or now, if sooner)."""
+    end = min(window.end, now)
+    stmt = select(cases.c.case_id, cases.c.location, cases.c.closed_at).where(
+        cases.c.received_at < end,
+        (cases.c.closed_at.is_(None)) | (cases.c.closed_at > window.start),
+    )
+    area_filter = _in_district(window.area)
+    if area_filter is not None:
+        stmt = stmt.where(area_filter)
+    rows = _in_area((await conn.execute(stmt)).all(), window.area)
+    closed = {str(c.case_id): c.closed_at for c in rows}
+    ds = await conn.execute(
+        select(dispatches).where(dispatches.c.case_id.in_([c.case_id for c in rows]))
+    )
+    spans = [
+        OpenSpan(str(d.case_id), d.created_at, d.resolve_due_at,
+                 d.resolved_at or (d.updated_at if d.state in ENDED else None))
+        for d in ds
+    ]  # fmt: skip
+    return backlog_at(spans, closed, window.start), backlog_at(spans, closed, end)
+
+
+def year_before(window: Window) -> Window:
+    return Window(window.start - YEAR, window.end - YEAR, window.area)
+
+
+YEAR = timedelta(days=365)
+
+
+async def key_person_rate(conn: AsyncConnection, window: Window) -> float | None:
+    """The key persons' repeat rate (``shared.domain.kpis.key_person_repeats``) in a window."""
+    stmt = select(
+        cases.c.case_id, cases.c.location, cases.c.petitioner_ref, cases.c.key_person,
+        cases.c.received_at, cases.c.state, cases.c.category,
+    ).where(cases.c.received_at >= window.start, cases.c.received_at < window.end)  # fmt: skip
+    area_filter = _in_district(window.area)
+    if area_filter is not None:
+        stmt = stmt.where(area_filter)
+    rows = _in_area((await conn.execute(stmt)).all(), window.area)
+    facts = [
+        CaseRow(str(c.case_id), "-", c.state, c.category, c.received_at, c.petitioner_ref,
+                key_person=bool(c.key_person))
+        for c in rows
+    ]  # fmt: skip
+    return key_person_repeats(facts)[1]
 
 
 def _timeline(t: Any) -> TimelineRow:

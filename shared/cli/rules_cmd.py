@@ -13,6 +13,7 @@ from shared.domain.owners import OwnerDirectory
 from shared.domain.places import Gazetteer
 from shared.domain.routing import Location, RuleSet, explain_text, route
 from shared.domain.rule_simulation import Routing
+from shared.domain.targets import Targets
 from shared.settings import ConfigFiles, Settings
 
 app = typer.Typer(help="派单规则 (routing rules)", no_args_is_help=True)
@@ -37,6 +38,12 @@ def check(
         typer.echo(f"地名库有误 (invalid places): {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"地名库有效 (places ok)：{len(gazetteer.all())} 个地点，版本 {gazetteer.version}")
+    try:
+        targets = Targets.load(settings.targets_file)
+    except ConfigError as exc:
+        typer.echo(f"考核目标有误 (invalid targets): {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"考核目标有效 (targets ok)：{len(targets.targets)} 项，版本 {targets.version}")
 
 
 def _load(file: Path, owners: Path) -> tuple[RuleSet, OwnerDirectory]:

@@ -108,6 +108,8 @@ class IntakePolicy(_Strict):
     duplicates: DuplicatePolicy = DuplicatePolicy()
     key_persons: KeyPersonPolicy = KeyPersonPolicy()
     alerts: tuple[AlertRule, ...] = ()
+    # 回头看: an explained closure (解释结案) is visited again this many days after it closed
+    revisit_after_days: int = Field(default=30, ge=1, le=365)
 
     @classmethod
     def load(cls, path: Path | str) -> IntakePolicy:

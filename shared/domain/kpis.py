@@ -27,7 +27,16 @@ of them, one per area and one per owner. Definitions, and what is approximated:
 * **Concentration**: the share of cases (with a known petitioner) brought by the top 5 % of
   petitioners by case count (at least one petitioner).
 * **Time spent** (投入工时): minutes reported with progress entries, summed per case and
-  averaged over the cases in the window (cases with no entries count as zero).
+  averaged over the cases in the window (cases with no entries count as zero); also in
+  hours (``hours_spent``).
+* **三率** (issue 23): **response** (响应率): dispatches acknowledged by their acknowledge
+  due time / (acknowledged + still unacknowledged past it at ``now``); **resolution**
+  (解决率): cases closed as ``resolved`` / cases closed (an explained, referred or
+  no-feedback closure is handled, not resolved); **satisfaction** as above. Each in total
+  and by tier, channel, category, area and owner.
+* **Key persons' repeat rate** (重点人员重复信访率): cases flagged ``key_person`` that are
+  not their petitioner's first in the window / cases with a known petitioner (the flag
+  the case carried: part A's registry, once merged, may replace it).
 """
 
 from __future__ import annotations
@@ -60,6 +69,9 @@ class CaseRow:
     received_at: datetime
     petitioner_ref: str | None = None
     close_kind: str | None = None
+    tier: str | None = None
+    channel: str | None = None
+    key_person: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class DispatchRow:
     created_at: datetime
     resolve_due_at: datetime
     resolved_at: datetime | None = None
+    acknowledge_due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,16 @@ class Kpis:
     top5_share: float | None = None
     minutes_spent: int = 0
     avg_minutes_per_case: float | None = None
+    hours_spent: float = 0.0
+    acknowledged_on_time: int = 0
+    acknowledged_late: int = 0
+    unacknowledged_overdue: int = 0
+    response_rate: float | None = None
+    closed_cases: int = 0
+    closed_resolved: int = 0
+    resolution_rate: float | None = None
+    key_person_repeats: int = 0
+    key_person_repeat_rate: float | None = None
 
 
 @dataclass
@@ -125,6 +149,9 @@ class Report:
     by_owner: dict[str, Kpis]
     cases_per_day: dict[date, int]
     by_week: dict[date, Kpis] = field(default_factory=dict)  # keyed by the local Monday
+    by_tier: dict[str, Kpis] = field(default_factory=dict)
+    by_channel: dict[str, Kpis] = field(default_factory=dict)
+    by_category: dict[str, Kpis] = field(default_factory=dict)
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -211,6 +238,8 @@ def case_kpis(
     _ratings(k, [tl[c.case_id] for c in cases])
     _petitioners(k, cases)
     _on_time(k, [d for d in dispatches if d.case_id in ids], now)
+    _response(k, [d for d in dispatches if d.case_id in ids], now)
+    _resolution(k, cases)
     closed = [
         (c, max([t.at for t in tl[c.case_id] if t.action in CLOSE] or [c.received_at]))
         for c in cases
@@ -236,6 +265,7 @@ def _petitioners(k: Kpis, cases: Sequence[CaseRow]) -> None:
     counts = Counter(c.petitioner_ref for c in known if c.petitioner_ref)
     k.repeat_cases = len(known) - len(counts)
     k.repeat_rate = ratio(k.repeat_cases, len(known))
+    k.key_person_repeats, k.key_person_repeat_rate = key_person_repeats(known)
     k.key_persons = sum(n >= KEY_PERSON_CASES for n in counts.values())
     k.top5_share = top_share(counts)
 
@@ -259,6 +289,47 @@ def _minutes(k: Kpis, rows: Iterable[TimelineRow], cases: int) -> None:
         int((t.detail or {}).get("minutes_spent") or 0) for t in rows if t.action == "progress"
     )
     k.avg_minutes_per_case = round(k.minutes_spent / cases, 1) if cases else None
+    k.hours_spent = round(k.minutes_spent / 60, 2)
+
+
+def key_person_repeats(cases: Sequence[CaseRow]) -> tuple[int, float | None]:
+    """(repeat petitions by key persons, their share of the cases with a known petitioner):
+    a case flagged ``key_person`` that is not its petitioner's first in the set."""
+    known = sorted((c for c in cases if c.petitioner_ref), key=lambda c: c.received_at)
+    seen: set[str] = set()
+    repeats = 0
+    for c in known:
+        if c.key_person and c.petitioner_ref in seen:
+            repeats += 1
+        seen.add(c.petitioner_ref or "")
+    return repeats, ratio(repeats, len(known))
+
+
+def _response(k: Kpis, dispatches: Sequence[DispatchRow], now: datetime) -> None:
+    """响应率: acknowledged by the acknowledge due time, open unacknowledged ones past it
+    counting against (a dispatch with no acknowledge clock is left out)."""
+    for d in dispatches:
+        if d.acknowledge_due_at is None:
+            continue
+        if d.acknowledged_at is not None:
+            if d.acknowledged_at <= d.acknowledge_due_at:
+                k.acknowledged_on_time += 1
+            else:
+                k.acknowledged_late += 1
+        elif d.state in OPEN_DISPATCH and now > d.acknowledge_due_at:
+            k.unacknowledged_overdue += 1
+    k.response_rate = ratio(
+        k.acknowledged_on_time,
+        k.acknowledged_on_time + k.acknowledged_late + k.unacknowledged_overdue,
+    )
+
+
+def _resolution(k: Kpis, cases: Sequence[CaseRow]) -> None:
+    """解决率: closed as resolved / closed (merged duplicates are not closures)."""
+    closed = [c for c in cases if c.state == "closed" and c.close_kind]
+    k.closed_cases = len(closed)
+    k.closed_resolved = sum(c.close_kind == "resolved" for c in closed)
+    k.resolution_rate = ratio(k.closed_resolved, k.closed_cases)
 
 
 def owner_kpis(
@@ -281,6 +352,8 @@ def owner_kpis(
         tl[t.case_id].append(t)
     _ratings(k, [tl[c] for c in sorted(led)])
     _on_time(k, owner_dispatches, now)
+    _response(k, owner_dispatches, now)
+    _resolution(k, [c for c in cases if c.case_id in led])
     k.explained_closures = sum(c.close_kind == "explained" for c in cases if c.case_id in led)
     own_rows = [t for c in sorted(case_ids) for t in tl[c] if t.dispatch_id in mine]
     _minutes(k, own_rows, len(case_ids))
@@ -319,4 +392,21 @@ def compute(
         by_week={
             w: case_kpis(cs, dispatches, timeline, later, **kw) for w, cs in sorted(weeks.items())
         },
+        by_tier=_by(cases, lambda c: c.tier or "-", dispatches, timeline, later, kw),
+        by_channel=_by(cases, lambda c: c.channel or "-", dispatches, timeline, later, kw),
+        by_category=_by(cases, lambda c: c.category, dispatches, timeline, later, kw),
     )
+
+
+def _by(
+    cases: Sequence[CaseRow],
+    key: Callable[[CaseRow], str],
+    dispatches: Sequence[DispatchRow],
+    timeline: Sequence[TimelineRow],
+    later: Sequence[LaterCase],
+    kw: dict[str, Any],
+) -> dict[str, Kpis]:
+    groups: dict[str, list[CaseRow]] = defaultdict(list)
+    for c in cases:
+        groups[key(c)].append(c)
+    return {g: case_kpis(cs, dispatches, timeline, later, **kw) for g, cs in sorted(groups.items())}

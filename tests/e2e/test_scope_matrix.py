@@ -648,6 +648,158 @@ DIAGNOSTICS = {
     )
 }  # fmt: skip
 
+
+# --- prevention work (issue 23 part B): grid workers, patrols, risks, campaigns, 回头看 -----
+
+PREVENTION_GRID = "d01.s01.c01.g01"  # 幸福里's grid, in 新华街道's area
+WRITE_IN_AREA = cells(403, sup_in="ok", admin="ok")  # sup_out: 403 (it names the place)
+REPORT = cells(403, sup_in="ok", ops="ok", admin="ok")  # asked for d01.s01: sup_out 403
+
+
+async def prevention(w: World) -> dict[str, str]:
+    """A worker, a patrol, a campaign and a risk in 新华街道, made once by admin."""
+
+    async def make() -> dict[str, str]:
+        tag = secrets.token_hex(3)
+        made = {"worker": f"MW{tag}", "campaign": f"matrix-{tag}"}
+        r = await w.http.put(w.url("intake", f"/v1/grid-workers/{made['worker']}"),
+                             json={"name": "矩阵网格员", "grid": PREVENTION_GRID}, headers=w.h("admin"))  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await w.http.post(w.url("intake", "/v1/patrols"), json=patrol_body(made["worker"]),
+                              headers=w.h("admin"))  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await w.http.put(w.url("intake", f"/v1/campaigns/{made['campaign']}"),
+                             json=campaign_body(), headers=w.h("admin"))  # fmt: skip
+        assert r.status_code == 201, r.text
+        made["risk"] = await new_risk(w, made["worker"])
+        return made
+
+    return await w.once("prevention", make)  # type: ignore[no-any-return]
+
+
+def patrol_body(worker: str, day: str = "2026-01-05") -> dict[str, Any]:
+    return {"worker_id": worker, "day": day, "households_visited": 5}
+
+
+def campaign_body() -> dict[str, Any]:
+    return {"theme": "供暖", "starts_on": "2026-01-01", "ends_on": "2026-03-31",
+            "areas": [{"path": PREVENTION_GRID, "households": 100}]}  # fmt: skip
+
+
+async def new_risk(w: World, worker: str) -> str:
+    body = {"location": XINGFU, "category": "public.streetlight", "seen_by": worker,
+            "description": f"路灯隐患 {secrets.token_hex(3)}", "seen_on": "2026-01-05",
+            "follow_up_on": "2026-01-06"}  # fmt: skip
+    r = await w.http.post(w.url("intake", "/v1/risks"), json=body, headers=w.h("admin"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["risk_id"])
+
+
+async def put_worker(w: World, role: str) -> Call:
+    return Call(f"/v1/grid-workers/MW{role}", json={"name": "网格员", "grid": PREVENTION_GRID})
+
+
+async def grid_workers(w: World, role: str) -> Call:
+    return Call("/v1/grid-workers", marker=(await prevention(w))["worker"])
+
+
+async def post_patrol(w: World, role: str) -> Call:
+    return Call("/v1/patrols", json=patrol_body((await prevention(w))["worker"], "2026-01-06"))
+
+
+async def patrol_list(w: World, role: str) -> Call:
+    params = {"from": "2026-01-01", "to": "2026-01-31"}
+    return Call("/v1/patrols", params=params, marker=(await prevention(w))["worker"])
+
+
+def report(path: str, **params: str) -> Target:
+    return fixed(path, params={"area": "d01.s01", **params})
+
+
+async def post_risk(w: World, role: str) -> Call:
+    worker = (await prevention(w))["worker"]
+    body = {"location": XINGFU, "description": "楼道堆物", "seen_by": worker,
+            "seen_on": "2026-01-05", "follow_up_on": "2026-01-06"}  # fmt: skip
+    return Call("/v1/risks", json=body)
+
+
+async def risk_list(w: World, role: str) -> Call:
+    return Call("/v1/risks", params={"limit": 1000}, marker=(await prevention(w))["risk"])
+
+
+async def risk_action(w: World, role: str, action: str, body: dict[str, Any]) -> Call:
+    made = await prevention(w)
+    risk = made["risk"]
+    if role in ("sup_in", "admin"):  # an allowed write takes a risk of its own
+        risk = await w.once(f"risk:{action}:{role}", lambda: new_risk(w, made["worker"]))
+    return Call(f"/v1/risks/{risk}/{action}", json=body)
+
+
+async def close_risk(w: World, role: str) -> Call:
+    return await risk_action(w, role, "close", {"outcome": "已清理"})
+
+
+async def risk_case(w: World, role: str) -> Call:
+    return await risk_action(w, role, "case", {})
+
+
+async def put_campaign(w: World, role: str) -> Call:
+    return Call(f"/v1/campaigns/matrix-{role}-{secrets.token_hex(2)}", json=campaign_body())
+
+
+async def campaign_list(w: World, role: str) -> Call:
+    return Call("/v1/campaigns", marker=(await prevention(w))["campaign"])
+
+
+async def campaign_one(w: World, role: str) -> Call:
+    return Call(f"/v1/campaigns/{(await prevention(w))['campaign']}")
+
+
+async def revisit(w: World, role: str) -> Call:
+    """The shared case is no explained closure: in the area 409, outside 404."""
+    c = await w.case("shared")
+    return Call(f"/v1/cases/{c.case_id}/revisit",
+                json={"outcome": "settled", "method": "phone", "note": "已平息"})  # fmt: skip
+
+
+PREVENTION_ROWS: dict[tuple[str, str, str], Row] = {
+    ("intake", "PUT", "/v1/grid-workers/{worker_id}"): Row(WRITE_IN_AREA, put_worker),
+    ("intake", "GET", "/v1/grid-workers"): Row(WATCH_LIST, grid_workers),
+    ("intake", "POST", "/v1/patrols"): Row(WRITE_IN_AREA, post_patrol),
+    ("intake", "GET", "/v1/patrols"): Row(WATCH_LIST, patrol_list),
+    ("intake", "GET", "/v1/reports/patrols/weekly"): Row(
+        REPORT, report("/v1/reports/patrols/weekly")
+    ),
+    ("intake", "GET", "/v1/reports/patrols/monthly"): Row(
+        REPORT, report("/v1/reports/patrols/monthly")
+    ),
+    ("intake", "GET", "/v1/reports/prevention"): Row(
+        REPORT,
+        report(
+            "/v1/reports/prevention",
+            **{"from": "2026-01-01T00:00:00+08:00", "to": "2026-02-01T00:00:00+08:00"},
+        ),
+    ),
+    ("intake", "POST", "/v1/risks"): Row(WRITE_IN_AREA, post_risk),
+    ("intake", "GET", "/v1/risks"): Row(WATCH_LIST, risk_list),
+    ("intake", "POST", "/v1/risks/{risk_id}/close"): Row(
+        cells(403, sup_in="ok", sup_out=404, admin="ok"), close_risk
+    ),
+    ("intake", "POST", "/v1/risks/{risk_id}/case"): Row(
+        cells(403, sup_in="ok", sup_out=404, admin="ok"), risk_case
+    ),
+    ("intake", "PUT", "/v1/campaigns/{campaign_id}"): Row(WRITE_IN_AREA, put_campaign),
+    ("intake", "GET", "/v1/campaigns"): Row(WATCH_LIST, campaign_list),
+    ("intake", "GET", "/v1/campaigns/{campaign_id}"): Row(WATCH_ONE, campaign_one),
+    ("intake", "GET", "/v1/revisits"): Row(
+        cells(403, sup_in="ok", sup_out="ok", ops="ok", admin="ok"), fixed("/v1/revisits")
+    ),
+    ("intake", "POST", "/v1/cases/{case_id}/revisit"): Row(
+        cells(403, sup_in=409, sup_out=404, admin=409), revisit
+    ),
+}
+
+
 MATRIX: dict[tuple[str, str, str], Row] = {
     # intake: channels submit and read; departments see the petitioner of their dispatches
     ("intake", "POST", "/v1/cases"): Row(cells(403, channel="ok"), submit),
@@ -929,6 +1081,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("intake", "GET", "/open311/v2/requests/{service_request_id}.{fmt}"): Row(
         cells(403, channel="ok"), open311_one
     ),
+    **PREVENTION_ROWS,
     **DIAGNOSTICS,
 }
 

@@ -303,7 +303,7 @@ def test_references_name_objects_that_exist(objs: list[Obj]) -> None:
 def test_the_config_maps_hold_the_config_files_as_they_are(objs: list[Obj]) -> None:
     maps = of_kind(objs, "ConfigMap")
     config = ROOT / "config"
-    names = ("rules.yaml", "owners.yaml", "alerts.yaml", "places.yaml")
+    names = ("rules.yaml", "owners.yaml", "alerts.yaml", "places.yaml", "targets.yaml")
     rules = {n: (config / n).read_text() for n in names}
     assert maps["shaobao-rules"]["data"] == rules
     calendar = {p.name: p.read_text() for p in sorted((config / "calendar").glob("*.yaml"))}
@@ -314,6 +314,7 @@ def test_the_config_maps_hold_the_config_files_as_they_are(objs: list[Obj]) -> N
     rules_dir = str(Path(env["SHAOBAO_RULES_FILE"]).parent)
     assert str(Path(env["SHAOBAO_OWNERS_FILE"]).parent) == rules_dir  # alerts.yaml beside rules
     assert env["SHAOBAO_PLACES_FILE"] == f"{rules_dir}/places.yaml"
+    assert env["SHAOBAO_TARGETS_FILE"] == f"{rules_dir}/targets.yaml"
     for d in of_kind(objs, "Deployment").values():
         spec = pod_specs(d)[0]
         by_volume = {v["name"]: v.get("configMap", {}).get("name") for v in spec["volumes"]}

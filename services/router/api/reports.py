@@ -10,18 +10,26 @@ queues are ops data of no area: ops and admin only.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.router import plan_report
 from services.router.console import sources
-from services.router.reporting import Window, load_report
+from services.router.reporting import (
+    Window,
+    key_person_rate,
+    load_backlog,
+    load_report,
+    year_before,
+)
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import OUT_OF_AREA, area_of
 from shared.domain.kpis import Kpis, Report
+from shared.domain.targets import Goal
 from shared.domain.taxonomy import path_problem
 from shared.web.problems import KEYED, Problem
 
@@ -31,11 +39,14 @@ OpsKey = Annotated[ApiKey, require(Role.OPS)]
 DEFAULT_DAYS = 30
 # Bounds on from/to: far dates overflow datetime arithmetic (year 1 minus 30 days was a 500).
 MIN_YEAR, MAX_YEAR = 2000, 2100
-TARGETS = {
-    "avg_handling_working_days": "≤ 7",
-    "satisfaction_rate": "≥ 0.90",
-    "repeat_rate": "halved",
-}
+
+
+class BacklogChange(BaseModel):
+    """积案: cases held past a resolve due time, at the window's start and end (or now)."""
+
+    at_start: int
+    at_end: int
+    change: int
 
 
 class KpiReport(BaseModel):
@@ -44,12 +55,22 @@ class KpiReport(BaseModel):
     area: str
     now: datetime
     group_level: str
-    targets: dict[str, str]
+    targets: dict[str, Goal] = Field(
+        description="考核目标：值、目标、是否达成（met: null 为无数据）"
+    )
     total: Kpis
     by_area: dict[str, Kpis]
     by_owner: dict[str, Kpis]
+    by_tier: dict[str, Kpis] = {}
+    by_channel: dict[str, Kpis] = {}
+    by_category: dict[str, Kpis] = {}
     cases_per_day: dict[date, int]
     by_week: dict[date, Kpis] = {}
+    backlog: BacklogChange
+    key_person_repeat_rate_last_year: float | None = None
+    prevention: dict[str, Any] | None = Field(
+        default=None, description="受理服务的巡查、当场调解、隐患与专项排查汇总（不可达时为空）"
+    )
 
 
 def window_of(now: datetime, start: datetime | None, end: datetime | None, area: str) -> Window:
@@ -76,17 +97,31 @@ def scoped(request: Request, key: ApiKey, window: Window) -> Window:
     return Window(window.start, window.end, area)
 
 
-async def report_for(request: Request, window: Window) -> KpiReport:
+async def report_for(request: Request, window: Window, bearer: str | None) -> KpiReport:
+    """``bearer``: the caller's key, with which intake's prevention counts are read."""
     runtime = request.app.state.runtime
     now = runtime.clock.now()
     async with runtime.engine.connect() as conn:
         report: Report = await load_report(conn, window, now=now, calendar=runtime.deps.calendar)
+        start, end = await load_backlog(conn, window, now=now)
+        last_year = await key_person_rate(conn, year_before(window))
+    counts = await plan_report.prevention(runtime.settings, bearer, window)
+    targets = plan_report.targets_for(runtime.settings)
     return KpiReport(
         start=window.start, end=window.end, area=window.area, now=now,
-        group_level=window.group_level, targets=TARGETS, total=report.total,
-        by_area=report.by_area, by_owner=report.by_owner, cases_per_day=report.cases_per_day,
-        by_week=report.by_week,
+        group_level=window.group_level, total=report.total,
+        targets=plan_report.goals(targets, report.total, counts, last_year=last_year, window=window),
+        by_area=report.by_area, by_owner=report.by_owner, by_tier=report.by_tier,
+        by_channel=report.by_channel, by_category=report.by_category,
+        cases_per_day=report.cases_per_day, by_week=report.by_week,
+        backlog=BacklogChange(at_start=start, at_end=end, change=end - start),
+        key_person_repeat_rate_last_year=last_year, prevention=counts,
     )  # fmt: skip
+
+
+def bearer_of(request: Request) -> str | None:
+    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+    return raw if scheme.lower() == "bearer" and raw else None
 
 
 @router.get("/kpis", response_model=KpiReport, summary="考核指标 (KPIs per area and owner)")
@@ -100,7 +135,8 @@ async def kpis(
     area: Annotated[str, Query(max_length=128, description="区域路径前缀，如 d01.s01")] = "",
 ) -> KpiReport:
     now = request.app.state.runtime.clock.now()
-    return await report_for(request, scoped(request, key, window_of(now, start, end, area)))
+    window = scoped(request, key, window_of(now, start, end, area))
+    return await report_for(request, window, bearer_of(request))
 
 
 class QueueRead(BaseModel):

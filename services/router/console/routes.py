@@ -43,7 +43,7 @@ BAD_KEY = "密钥无效，或不是运维/督查角色 (invalid key or wrong rol
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(pct=view.pct, num=view.num)
+templates.env.globals.update(pct=view.pct, num=view.num, goal_value=view.goal_value)
 
 
 async def _verify(request: Request, raw: str | None) -> ApiKey | None:
@@ -86,7 +86,7 @@ async def console(
     runtime = request.app.state.runtime
     await admin_use(request, who)
     window = scoped(request, who, window_of(runtime.clock.now(), start, end, area))
-    report = await report_for(request, window)
+    report = await report_for(request, window, raw)
     context = await _context(request, report, raw, system=who.role is not Role.SUPERVISOR)
     return templates.TemplateResponse(
         request, "console.html", context | {"who": who}, headers=PAGE_HEADERS

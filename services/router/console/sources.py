@@ -125,3 +125,15 @@ async def alerts(http: httpx.AsyncClient, s: Sources, bearer: str) -> list[dict[
         if isinstance(data, list):
             return data
     return None
+
+
+async def prevention(
+    http: httpx.AsyncClient, s: Sources, bearer: str, params: dict[str, str]
+) -> dict[str, Any] | None:
+    """Intake's prevention counts (patrols, on-site mediations, risks, campaigns) for the
+    KPI report's window and area, read with the caller's own key (intake scopes it)."""
+    data = await _get_json(
+        http, f"{s.intake_url}/v1/reports/prevention", params=params,
+        headers={"Authorization": f"Bearer {bearer}"},
+    )  # fmt: skip
+    return data if isinstance(data, dict) else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from shared.domain.targets import PERCENT
 from shared.domain.taxonomy import label
 
 FUNNEL = (
@@ -107,3 +108,10 @@ def trend(by_week: dict[date, Any]) -> tuple[list[date], list[Series]]:
         dots = [(round(x, 1), round(y, 1)) for x, y in pts]
         out.append(Series(name, css, " ".join(f"{x},{y}" for x, y in dots), dots, pct(last)))
     return weeks, out
+
+
+def goal_value(target_id: str, value: float | None) -> str:
+    """A target's value as people read it: a share as a percent, else the number."""
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if target_id in PERCENT else f"{value:g}"
