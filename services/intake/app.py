@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.intake import (
     api,
     api_admin,
+    api_alerts,
     api_attachments,
     api_campaigns,
     api_contact,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api_visit.router,
             feedback_page.router,
             api_watch.router,
+            api_alerts.router,
             api_key_persons.router,
             api_persons.router,
             api_attachments.router,

@@ -216,6 +216,17 @@ class CaseStatus(BaseModel):
     suggested_duplicates: list[UUID] = Field(default_factory=list)
 
 
+class AlertMark(BaseModel):
+    """One office's 已收到 / 已处理 of an alert."""
+
+    owner_id: str
+    received_at: datetime
+    received_by: str
+    handled_at: datetime | None = None
+    handled_by: str | None = None
+    note: str | None = Field(default=None, description="处理情况")
+
+
 class AlertRead(BaseModel):
     alert_id: UUID
     rule_id: str
@@ -231,3 +242,4 @@ class AlertRead(BaseModel):
     notify: list[str]
     convene: list[dict[str, str]]
     raised_at: datetime
+    marks: list[AlertMark] = Field(default_factory=list, description="各单位的已收到 / 已处理")

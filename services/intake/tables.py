@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Date,
     Float,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -146,6 +147,20 @@ alerts = Table(
     Column("raised_at", TZ, nullable=False),
     UniqueConstraint("rule_id", "place", "window_start", name="uq_intake_alert_window"),
     Index("ix_intake_alerts_rule_place", "rule_id", "place", "window_end"),
+)
+
+# What each office did with an early warning it was told of (issue 20): 已收到 (received)
+# and 已处理 (handled, with a note). One row per alert and office (intake_0010).
+alert_marks = Table(
+    "alert_marks",
+    metadata,
+    Column("alert_id", UUIDT, ForeignKey("intake.alerts.alert_id"), primary_key=True),
+    Column("owner_id", Text, primary_key=True),
+    Column("received_at", TZ, nullable=False),
+    Column("received_by", Text, nullable=False),
+    Column("handled_at", TZ),
+    Column("handled_by", Text),
+    Column("note", Text),
 )
 
 # The key-person registry (重点人员), one row per person (``petitioner_ref`` names the

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake.schemas import AlertRead, CaseRef, CaseStatus
 from services.intake.service import STATUS_LABELS
 from services.intake.tables import (
+    alert_marks,
     alerts,
     case_refs,
     cases,
@@ -120,4 +121,13 @@ async def list_alerts(conn: AsyncConnection, *, limit: int, area: Area = Area())
             | alerts.c.place.startswith(area.path + ".", autoescape=True)
         )
     rows = (await conn.execute(stmt)).all()
-    return [AlertRead.model_validate(dict(r._mapping)) for r in rows]
+    marks: dict[object, list[dict[str, object]]] = {}
+    ids = [r.alert_id for r in rows]
+    if ids:
+        found = await conn.execute(select(alert_marks).where(alert_marks.c.alert_id.in_(ids)))
+        for m in found:
+            marks.setdefault(m.alert_id, []).append(dict(m._mapping))
+    return [
+        AlertRead.model_validate(dict(r._mapping) | {"marks": marks.get(r.alert_id, [])})
+        for r in rows
+    ]

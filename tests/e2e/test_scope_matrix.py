@@ -483,6 +483,17 @@ async def alerts(w: World, role: str) -> Call:
     return Call("/v1/alerts", params={"limit": 500}, marker='"place":"d01.s01.')
 
 
+def alert_mark(action: str) -> Target:
+    async def target(w: World, role: str) -> Call:
+        await w.alert()
+        rows = await w.get_ok("intake", "/v1/alerts", limit=500) or []
+        alert_id = next(a["alert_id"] for a in rows if a["place"].startswith("d01.s01."))
+        body = {"note": "已安排物业排查"} if action == "handled" else None
+        return Call(f"/v1/alerts/{alert_id}/{action}", json=body)
+
+    return target
+
+
 async def blow(w: World, role: str) -> Call:
     c = await w.case({"sup_in": "blow-sup", "admin": "blow-admin"}.get(role, "shared"))
     body = {"reason": "需多部门到场", "convene": CONVENED}
@@ -823,6 +834,13 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         cells(403, admin="ok"), correct_contact
     ),
     ("intake", "GET", "/v1/alerts"): Row(WATCH_LIST, alerts),
+    # an office marks an alert of its area (ops reads only; admin is no office)
+    ("intake", "POST", "/v1/alerts/{alert_id}/received"): Row(
+        cells(403, sup_in="ok", sup_out=404), alert_mark("received")
+    ),
+    ("intake", "POST", "/v1/alerts/{alert_id}/handled"): Row(
+        cells(403, sup_in="ok", sup_out=404), alert_mark("handled")
+    ),
     ("intake", "GET", "/v1/key-persons"): Row(WATCH_LIST, key_persons),
     ("intake", "GET", "/v1/key-persons/{petitioner_ref}"): Row(WATCH_ONE, key_person),
     # the registry's lifecycle and persons (一人多号): supervisors of the area and admin
@@ -1009,6 +1027,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
             "triage/pick",
             "reclassify",
             "dead-letters",
+            "alert",
         )
     },
     # escalation: clocks, escalation steps, whistles, extensions

@@ -25,7 +25,8 @@ DONE = {
     "approve": "已批准延期", "refuse": "已驳回延期", "rating": "回访评价已记录",
     "register": "诉求已登记", "replay": "已安排重新投递",
     "triage": "已判定并派单", "reclassify": "已重新分类并重新派单",
-    "dead_letters": "死信已重放",
+    "dead_letters": "死信已重放", "received": "预警已标记为已收到",
+    "handled": "预警已标记为已处理",
 }  # fmt: skip
 
 

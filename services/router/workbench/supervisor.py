@@ -7,7 +7,8 @@ its area (intake). Actions, each a form with the session's CSRF token, each the 
 integrations use: designate the lead (``POST /v1/whistles/{id}/lead``), decide an
 extension (``POST /v1/extensions/{dispatch_id}/decide``), blow a whistle by hand
 (``POST /v1/cases/{id}/whistle``), record a 回访 rating taken by phone or at the door
-(intake ``POST /v1/cases/{id}/visit-feedback``).
+(intake ``POST /v1/cases/{id}/visit-feedback``), mark an alert 已收到 / 已处理 (intake
+``POST /v1/alerts/{id}/received|handled``).
 """
 
 from __future__ import annotations
@@ -121,5 +122,17 @@ async def rating(request: Request) -> Response:
         body = {k: form.get(k, "") for k in ("rating", "method", "comment")}
         path = f"/v1/cases/{uuid_or_none(form.get('case_id'))}/visit-feedback"
         return await api.post("intake", path, body), "rating"
+
+    return await _act(request, run)
+
+
+@router.post("/alert")
+async def alert(request: Request) -> Response:
+    async def run(api: Upstream, form: dict[str, str], data: Any) -> tuple[Answer, str]:
+        alert_id = uuid_or_none(form.get("alert_id"))
+        if form.get("action") == "handled":
+            body = {"note": form.get("note", "")}
+            return await api.post("intake", f"/v1/alerts/{alert_id}/handled", body), "handled"
+        return await api.post("intake", f"/v1/alerts/{alert_id}/received"), "received"
 
     return await _act(request, run)
