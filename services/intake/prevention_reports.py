@@ -10,11 +10,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.campaigns import visible
+from services.intake.key_person_views import person_in_area
 from services.intake.prevention_facts import Facts, facts
+from services.intake.tables import key_person_conversions, key_persons
 from services.intake.tables_prevention import campaigns, patrols
 from shared.auth.scope import Area
 from shared.domain.calendar import SHANGHAI
@@ -50,6 +52,15 @@ class CampaignTally(BaseModel):
     coverage_rate: float | None
 
 
+class KeyPersonTally(BaseModel):
+    """The registry for 矛盾转化: key persons of the area in the registry at some time in the
+    period (entered by its end, not left before its start), and how many of them were
+    recorded converted (a role begun by the period's end)."""
+
+    in_registry: int
+    converted: int
+
+
 class PreventionSummary(BaseModel):
     area: str
     first_day: date
@@ -57,6 +68,7 @@ class PreventionSummary(BaseModel):
     labels: dict[str, str]
     total: Tally
     campaigns: CampaignTally
+    key_persons: KeyPersonTally | None = None
 
 
 def _grid(path: str) -> str:
@@ -114,7 +126,31 @@ async def summary(
     return PreventionSummary(
         area=where.path or "", first_day=first, last_day=last, labels=LABELS,
         total=_total(counted), campaigns=await _campaigns(conn, where, first, last),
+        key_persons=await _key_persons(conn, where, start, end, last),
     )  # fmt: skip
+
+
+async def _key_persons(
+    conn: AsyncConnection, where: Area, start: datetime, end: datetime, last: date
+) -> KeyPersonTally:
+    kp, conv = key_persons, key_person_conversions
+    rows = await conn.execute(
+        select(kp.c.petitioner_ref).where(
+            kp.c.entered_at < end, or_(kp.c.left_at.is_(None), kp.c.left_at >= start)
+        )
+    )
+    people = [r for (r,) in rows]
+    if not where.unlimited:
+        people = [p for p in people if await person_in_area(conn, p, where)]
+    converted = set()
+    if people:
+        found = await conn.execute(
+            select(conv.c.petitioner_ref).where(
+                conv.c.petitioner_ref.in_(people), conv.c.since <= last
+            )
+        )
+        converted = {r for (r,) in found}
+    return KeyPersonTally(in_registry=len(people), converted=len(converted))
 
 
 async def _campaigns(conn: AsyncConnection, where: Area, first: date, last: date) -> CampaignTally:

@@ -3,7 +3,8 @@ counts, the backlog's change and last year's key-person repeat rate, judged by
 :func:`shared.domain.targets.plan_goals`.
 
 **Decision:** the prevention numbers (patrols, on-site mediations, risks, campaigns) are
-intake's own rows, and cases mediated on site never reach the router. The report asks
+intake's own rows (so are the key-person registry and its conversions, 矛盾转化), and cases
+mediated on site never reach the router. The report asks
 intake (``GET /v1/reports/prevention``) with the caller's own key, as the console already
 asks intake and escalation: intake scopes it by the same area rules, no copy of patrol
 data has to be kept in step through new events and tables for a number read a few times
@@ -26,12 +27,11 @@ from shared.domain.calendar import SHANGHAI
 from shared.domain.errors import ConfigError
 from shared.domain.kpis import Kpis
 from shared.domain.prevention import campaigns_due
-from shared.domain.targets import Goal, Targets, plan_goals
+from shared.domain.targets import Goal, Targets, conversion_rate, plan_goals
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 _LOADED: dict[Path, tuple[float, Targets]] = {}
-NO_CONVERSIONS = "转化记录在重点人员库（part A），本报表尚未接入 (not wired yet)"
 NO_INTAKE = "受理服务未应答，巡查与专项数据暂缺 (intake did not answer)"
 
 
@@ -71,13 +71,18 @@ def goals(
 ) -> dict[str, Goal]:  # fmt: skip
     counts = (prevention or {}).get("total") or {}
     campaigns = (prevention or {}).get("campaigns") or {}
+    registry = (prevention or {}).get("key_persons") or {}
     values: dict[str, float | None] = {
         "response_rate": total.response_rate,
         "resolution_rate": total.resolution_rate,
         "satisfaction_rate": total.satisfaction_rate,
         "avg_handling_working_days": total.avg_handling_working_days,
         "key_person_repeat_rate": total.key_person_repeat_rate,
-        "key_person_conversion_rate": None,
+        "key_person_conversion_rate": conversion_rate(
+            int(registry.get("converted") or 0), int(registry.get("in_registry") or 0)
+        )
+        if registry
+        else None,
         "campaigns_per_year": campaigns.get("started_this_year"),
         "household_coverage": campaigns.get("coverage_rate"),
         "root_settlement_rate": counts.get("root_settlement_rate"),
@@ -89,10 +94,11 @@ def goals(
         if per_year
         else {}
     )
-    notes = {"key_person_conversion_rate": NO_CONVERSIONS}
+    notes: dict[str, str] = {}
     if prevention is None:
         notes |= dict.fromkeys(
-            ("campaigns_per_year", "household_coverage", "root_settlement_rate"), NO_INTAKE
-        )
+            ("campaigns_per_year", "household_coverage", "root_settlement_rate",
+             "key_person_conversion_rate"), NO_INTAKE,
+        )  # fmt: skip
     return plan_goals(targets, values, last_year={"key_person_repeat_rate": last_year},
                       due=due, notes=notes)  # fmt: skip

@@ -90,6 +90,13 @@ async def test_a_key_person_is_planned_visited_reviewed_converted_and_leaves_wit
         ]
         hidden = await http.get(f"{url}/key-person-conversions", headers=other)
         assert ref not in hidden.text
+        # what the KPI report's 矛盾转化 rate reads (router → intake's prevention summary)
+        window = {"from": "2026-12-01T00:00:00+08:00", "to": "2027-01-01T00:00:00+08:00",
+                  "area": "d01.s01.c01"}  # fmt: skip
+        r = await http.get(f"{url}/reports/prevention", params=window, headers=sup)
+        assert r.status_code == 200, r.text
+        registry = r.json()["key_persons"]
+        assert registry["converted"] >= 1 and registry["in_registry"] >= registry["converted"]
 
         r = await http.post(f"{kp}/leave", json={"reason": "诉求已解决，转为志愿者"}, headers=sup)
         assert r.status_code == 200 and r.json()["state"] == "left", r.text
