@@ -19,8 +19,9 @@ import structlog
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.escalation.firing import FireContext, fire
+from services.escalation.firing import FireContext, fire, is_reminder
 from services.escalation.metrics import FIRED, OVERDUE, PENDING
+from services.escalation.staged import ALONE_KINDS, StagedFire
 from services.escalation.tables import deadlines, outbox
 from shared.clock import Clock
 from shared.db.outbox import write_events
@@ -87,12 +88,34 @@ class DeadlineScanner:
         async with self._engine.begin() as conn:
             ctx = FireContext(conn=conn, now=self._clock.now(), deps=self._deps)
             rows = (await conn.execute(due_rows(ctx.now, self.batch))).all()
-            for row in rows:
+            together = [r for r in rows if r.kind not in ALONE_KINDS]
+            alone = [r for r in rows if r.kind in ALONE_KINDS]
+            if not await self._fire_together(ctx, together):
+                alone = rows
+            for row in alone:
                 await self._fire_one(ctx, row)
             await write_events(conn, outbox, ctx.events)
         if ctx.events:
             self._on_committed()
         return len(rows)
+
+    async def _fire_together(self, ctx: FireContext, rows: list[Any]) -> bool:
+        """Fire the batch set-based (:mod:`services.escalation.staged`) in one savepoint;
+        False (nothing done) when it failed: the caller fires each row alone."""
+        if not rows:
+            return True
+        staged = StagedFire(conn=ctx.conn, now=ctx.now, deps=ctx.deps)
+        try:
+            async with ctx.conn.begin_nested():
+                await staged.load([r for r in rows if not is_reminder(r, ctx.now)])
+                for row in rows:
+                    await fire(staged, row)
+                await staged.flush()
+        except Exception as exc:
+            log.warning("deadline_batch_failed", rows=len(rows), error=repr(exc)[:300])
+            return False
+        ctx.events.extend(staged.events)
+        return True
 
     async def _fire_one(self, ctx: FireContext, row: Any) -> None:
         """Fire in a savepoint: a row that fails is put back a minute later, alone, so one
