@@ -2,10 +2,16 @@
 
 Each pass claims up to ``batch`` armed rows whose ``next_at`` has come (the reminder time,
 then the due time), ``FOR UPDATE SKIP LOCKED`` so replicas never take the same row, and
-fires them (:func:`services.escalation.firing.fire`) with their effects and outbox events in
-the same transaction (each row in a savepoint: a failing row is retried alone a minute later). A full batch is followed at once by the next; otherwise it waits
+fires them with their effects and outbox events in the same transaction: set-based
+(:mod:`services.escalation.staged`: the batch's cases locked in one statement, sorted,
+their ladders and overdue clocks read once, the writes sent as array statements), in one
+savepoint. When that fails, each half of the batch is tried on its own, down to a row
+alone, fired by :func:`services.escalation.firing.fire` in its own savepoint: a failing
+row is retried alone a minute later and never stalls the others. Report-in rows are always
+fired alone. A full batch is followed at once by the next; otherwise it waits
 ``poll_seconds``, and longer (doubling, to ``idle_poll_seconds``) while passes find
-nothing due (:mod:`shared.polling`); a moved test clock wakes it. Nothing is held in memory: a restart loses no deadline.
+nothing due (:mod:`shared.polling`); a moved test clock wakes it. Nothing is held in
+memory: a restart loses no deadline.
 """
 
 from __future__ import annotations
@@ -88,22 +94,29 @@ class DeadlineScanner:
         async with self._engine.begin() as conn:
             ctx = FireContext(conn=conn, now=self._clock.now(), deps=self._deps)
             rows = (await conn.execute(due_rows(ctx.now, self.batch))).all()
-            together = [r for r in rows if r.kind not in ALONE_KINDS]
-            alone = [r for r in rows if r.kind in ALONE_KINDS]
-            if not await self._fire_together(ctx, together):
-                alone = rows
-            for row in alone:
-                await self._fire_one(ctx, row)
+            await self._fire_rows(ctx, [r for r in rows if r.kind not in ALONE_KINDS])
+            for row in rows:
+                if row.kind in ALONE_KINDS:
+                    await self._fire_one(ctx, row)
             await write_events(conn, outbox, ctx.events)
         if ctx.events:
             self._on_committed()
         return len(rows)
 
+    async def _fire_rows(self, ctx: FireContext, rows: list[Any]) -> None:
+        """Set-based; when that fails, each half on its own (in claim order), down to a
+        row alone, fired in its savepoint: a bad row costs a few retries of ever smaller
+        batches, the others still fire set-based."""
+        if len(rows) == 1:
+            await self._fire_one(ctx, rows[0])
+        elif rows and not await self._fire_together(ctx, rows):
+            half = len(rows) // 2
+            await self._fire_rows(ctx, rows[:half])
+            await self._fire_rows(ctx, rows[half:])
+
     async def _fire_together(self, ctx: FireContext, rows: list[Any]) -> bool:
-        """Fire the batch set-based (:mod:`services.escalation.staged`) in one savepoint;
-        False (nothing done) when it failed: the caller fires each row alone."""
-        if not rows:
-            return True
+        """Fire ``rows`` set-based (:mod:`services.escalation.staged`) in one savepoint;
+        False (nothing done) when it failed."""
         staged = StagedFire(conn=ctx.conn, now=ctx.now, deps=ctx.deps)
         try:
             async with ctx.conn.begin_nested():
