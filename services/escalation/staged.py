@@ -62,15 +62,21 @@ class StagedFire(FireContext):
         self.counted.append((outcome, kind, late))
 
     async def fence(self, row: Row[Any]) -> bool:
-        if row.deadline_id in self.changes:  # moved by an earlier row of the batch
-            return False
-        self.changes[row.deadline_id] = Change({"updated_at": self.now}, 1, row.version)
+        change = self.changes.setdefault(row.deadline_id, Change())
+        if change.bump or change.values.get("state", "armed") != "armed":
+            return False  # an earlier row of the batch moved it, as the per-row fence sees
+        change.values["updated_at"] = self.now
+        change.bump, change.expect = 1, row.version
         return True
 
     async def set(self, row: Any, **values: Any) -> None:
         await self.update_deadline(row.deadline_id, values, bump=False)
-        if values.get("state") == "fired" and row.kind in BASE_CLOCKS:
-            self.overdue.setdefault(row.case_id, []).append(row)
+        if "state" not in values or row.kind not in BASE_CLOCKS:
+            return
+        overdue = self.overdue.setdefault(row.case_id, [])
+        overdue[:] = [r for r in overdue if r.deadline_id != row.deadline_id]
+        if values["state"] == "fired":  # not a held progress clock (disarmed)
+            overdue.append(row)
 
     async def update_deadline(
         self, deadline_id: UUID, values: dict[str, Any], *, bump: bool

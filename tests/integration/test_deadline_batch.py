@@ -116,6 +116,7 @@ def _world() -> tuple[dict[UUID, str], list[dict[str, Any]], list[dict[str, Any]
         "joins.L": _ladder(c["joins"], COMMUNITY, 0, NOON + timedelta(days=1)),
         "held.ack": ack,
         "held.p": _clock(c["held"], "progress", FIRM, NOON - 15 * M, dispatch_id=ack["dispatch_id"]),
+        "held.r": _clock(c["held"], "resolve", LIFTS, NOON - 14 * M, role="co_handler"),
         "remind.r": _clock(c["remind"], "resolve", FIRM, NOON + timedelta(days=2), remind_at=NOON - 10 * M, next_at=NOON - 10 * M),
         "top.L": _ladder(c["top"], "city-xfj", 3, NOON - 9 * M),
         "top.old": _clock(c["top"], "acknowledge", FIRM, gone, **fired),
@@ -194,7 +195,7 @@ async def test_a_batch_does_what_firing_each_row_alone_does(
     await _load(engine, rows, before)
     with capture_logs() as logs:
         claimed = await DeadlineScanner(engine, FixedClock(NOON), deps, batch=1000).scan_once()
-    assert claimed == 14
+    assert claimed == 15
     assert not [e for e in logs if e["event"] == "deadline_batch_failed"], logs
     got = await _picture(engine, labels)
     assert got["escalations"] == expected["escalations"]
@@ -298,3 +299,24 @@ async def test_a_failing_row_in_a_batch_is_retried_alone_later_without_stalling_
         again = (await conn.execute(select(deadlines).where(deadlines.c.deadline_id == bad["deadline_id"]))).one()  # fmt: skip
         total = len((await conn.execute(select(escalations.c.case_id))).all())
     assert (again.state, again.next_at, total) == ("armed", NOON + 2 * M, 5)
+
+
+async def test_a_ladder_a_batch_armed_climbs_when_its_rung_delay_passes(
+    engine: AsyncEngine, deps: EscalationDeps
+) -> None:
+    case = new_id()
+    await _load(engine, [_clock(case, "acknowledge", COMMUNITY, NOON - M)], [])
+    assert await DeadlineScanner(engine, FixedClock(NOON), deps).scan_once() == 1
+    async with engine.connect() as conn:
+        ladder = (await conn.execute(select(deadlines).where(deadlines.c.kind == "escalate.case"))).one()  # fmt: skip
+    assert (ladder.level, ladder.owner_id, ladder.state) == (1, STREET, "armed")
+    with capture_logs() as logs:
+        later = FixedClock(ladder.due_at + M)
+        assert await DeadlineScanner(engine, later, deps).scan_once() == 1
+    assert not [e for e in logs if e["event"] == "deadline_batch_failed"], logs
+    async with engine.connect() as conn:
+        steps = (await conn.execute(select(escalations).order_by(escalations.c.level))).all()
+    assert [(s.level, s.from_owner_id) for s in steps] == [
+        ("district_petition_bureau", STREET),
+        ("street_office", COMMUNITY),
+    ]
