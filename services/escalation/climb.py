@@ -1,8 +1,10 @@
 """The case's ladder (督办): one escalation per level per case, naming every overdue clock.
 
-Used by :mod:`services.escalation.firing` inside the scanner's transaction; ``ctx`` gives
-``conn``, ``now``, ``deps`` and ``emit``. Every writer of a case's ladder first takes the
-case's transaction-scoped advisory lock, so two replicas firing two clocks of one case never
+Used by :mod:`services.escalation.firing` inside the scanner's transaction; ``ctx`` is a
+:class:`~services.escalation.fire_context.FireContext` (``now``, ``deps``, ``emit`` and
+the reads and writes of the ladder: at once per row, or staged for a whole batch by
+:mod:`services.escalation.staged`). Every writer of a case's ladder first takes the case's
+transaction-scoped advisory lock, so two replicas firing two clocks of one case never
 start two ladders.
 
 * A clock that runs out (``acknowledge``, ``progress``, ``resolve`` of any dispatch) joins
