@@ -131,9 +131,13 @@ class DeadlineScanner:
         staged = StagedFire(conn=ctx.conn, now=ctx.now, deps=ctx.deps)
         try:
             async with ctx.conn.begin_nested():
-                await staged.load([r for r in rows if not is_reminder(r, ctx.now)])
+                expiring = [r for r in rows if not is_reminder(r, ctx.now)]
+                busy = await staged.load(expiring)
+                if busy:
+                    log.debug("deadline_cases_busy", cases=len(busy))
                 for row in rows:
-                    await fire(staged, row)
+                    if row.case_id not in busy or is_reminder(row, ctx.now):
+                        await fire(staged, row)
                 await staged.flush()
         except Exception as exc:
             log.warning("deadline_batch_failed", rows=len(rows), error=repr(exc)[:300])

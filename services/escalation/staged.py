@@ -1,10 +1,13 @@
 """A claimed batch fired set-based: the same rules, a handful of statements per batch.
 
 :class:`StagedFire` is the :class:`~services.escalation.fire_context.FireContext` of the
-scanner's batch path. :meth:`StagedFire.load` takes every case's ladder lock in one
-statement (sorted by lock key, so two scanners never wait on each other in a circle), then
-reads every case's ladder rows (``FOR UPDATE``), overdue clocks and the acknowledge state of
-the progress clocks' dispatches, one query each. The rules then run row by row in claim
+scanner's batch path. :meth:`StagedFire.load` tries every case's ladder lock in one
+statement, without waiting: a case whose lock another replica holds (it is firing a row of
+that case) is left for the next pass, its rows still armed and due, so two replicas never
+wait on each other in a circle (a replica holding a claimed ladder row while waiting for
+its case's lock, the other holding the lock while waiting for the row). It then reads
+every locked case's ladder rows (``FOR UPDATE``), overdue clocks and the acknowledge state
+of the progress clocks' dispatches, one query each. The rules then run row by row in claim
 order, exactly as on the per-row path, against that picture: a row fired earlier in the
 batch is overdue for the next row of its case, a ladder armed earlier is the case's
 running ladder, a claimed row already moved by an earlier one is stale. Writes are kept and
@@ -45,18 +48,21 @@ class StagedFire(FireContext):
     acks: dict[UUID, str] = field(default_factory=dict)
     counted: list[tuple[str, str, float | None]] = field(default_factory=list)
 
-    async def load(self, expiring: list[Row[Any]]) -> None:
-        """Lock and read what the ``expiring`` rows' cases need (reminders need nothing)."""
+    async def load(self, expiring: list[Row[Any]]) -> set[UUID]:
+        """Lock and read what the ``expiring`` rows' cases need (reminders need nothing);
+        returns the cases whose lock another replica holds (their rows wait a pass)."""
         cases = sorted({r.case_id for r in expiring})
         if not cases:
-            return
-        await staged_sql.lock_cases(self.conn, cases)
+            return set()
+        busy = await staged_sql.lock_cases(self.conn, cases)
+        cases = [c for c in cases if c not in busy]
         for found in await staged_sql.ladder_rows(self.conn, cases):
             self._keep_ladder(SimpleNamespace(**found._mapping))
         for found in await staged_sql.overdue_rows(self.conn, cases, BASE_CLOCKS):
             self.overdue.setdefault(found.case_id, []).append(found)
-        dispatches = sorted({r.dispatch_id for r in expiring if r.kind == "progress"})
-        self.acks = await staged_sql.acknowledge_states(self.conn, dispatches)
+        ready = [r for r in expiring if r.kind == "progress" and r.case_id not in busy]
+        self.acks = await staged_sql.acknowledge_states(self.conn, [r.dispatch_id for r in ready])
+        return busy
 
     def count(self, outcome: str, kind: str, late: float | None) -> None:
         self.counted.append((outcome, kind, late))

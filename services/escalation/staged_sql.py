@@ -36,9 +36,9 @@ class Change:
 
 
 _CASES = bindparam("cases", type_=ARRAY(UUIDT))
-_LOCK = text(
-    "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT hashtext(k) AS h"
-    " FROM unnest(CAST(:keys AS TEXT[])) AS k ORDER BY h) AS s"
+_TRY_LOCK = text(
+    "SELECT k FROM unnest(CAST(:keys AS TEXT[])) AS k"
+    " WHERE NOT pg_try_advisory_xact_lock(hashtext(k))"
 )
 _LADDERS = (
     select(deadlines)
@@ -58,9 +58,11 @@ _JOIN = text(
 )
 
 
-async def lock_cases(conn: AsyncConnection, cases: Sequence[UUID]) -> None:
-    """Every case's ladder lock (as ``FireContext.lock_case``), in lock-key order."""
-    await conn.execute(_LOCK, {"keys": [str(c) for c in cases]})
+async def lock_cases(conn: AsyncConnection, cases: Sequence[UUID]) -> set[UUID]:
+    """Every case's ladder lock (as ``FireContext.lock_case``) that is free, without
+    waiting; returns the cases another transaction holds."""
+    busy = await conn.execute(_TRY_LOCK, {"keys": [str(c) for c in cases]})
+    return {UUID(k) for (k,) in busy}
 
 
 async def ladder_rows(conn: AsyncConnection, cases: Sequence[UUID]) -> Sequence[Row[Any]]:

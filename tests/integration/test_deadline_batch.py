@@ -14,11 +14,12 @@ from uuid import UUID
 
 import orjson
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from services.escalation.deps import EscalationDeps
+from services.escalation.fire_context import LOCK_CASE
 from services.escalation.firing import FireContext, fire
 from services.escalation.policy import EscalationPolicy
 from services.escalation.scanner import DeadlineScanner, due_rows
@@ -320,3 +321,35 @@ async def test_a_ladder_a_batch_armed_climbs_when_its_rung_delay_passes(
         ("district_petition_bureau", STREET),
         ("street_office", COMMUNITY),
     ]
+
+
+async def test_a_case_another_replica_is_firing_waits_for_the_next_pass(
+    engine: AsyncEngine, deps: EscalationDeps
+) -> None:
+    # Waiting for that case's lock while holding claimed rows could close a circle with
+    # the other replica (it may wait for one of those rows): the batch leaves the case.
+    held, free = new_id(), new_id()
+    rows = [_clock(held, "acknowledge", FIRM, NOON - 2 * M), _clock(free, "acknowledge", FIRM, NOON - M)]  # fmt: skip
+    await _load(engine, rows, [])
+    async with engine.connect() as other:
+        await other.execute(text(LOCK_CASE), {"k": str(held)})  # another replica's batch
+        with capture_logs() as logs:
+            scan = DeadlineScanner(engine, FixedClock(NOON), deps).scan_once()
+            assert await asyncio.wait_for(scan, timeout=20) == 2, "never waits for the lock"
+        await other.rollback()
+    assert not [e for e in logs if e["event"] == "deadline_batch_failed"], logs
+    async with engine.connect() as conn:
+        clocks = select(deadlines.c.case_id, deadlines.c.state).where(
+            deadlines.c.kind == "acknowledge"
+        )
+        states = dict((await conn.execute(clocks)).all())
+    assert states == {held: "armed", free: "fired"}
+    assert await DeadlineScanner(engine, FixedClock(NOON), deps).scan_once() == 1
+    async with engine.connect() as conn:
+        after = (
+            await conn.execute(
+                select(deadlines).where(deadlines.c.deadline_id == rows[0]["deadline_id"])
+            )
+        ).one()
+        told = (await conn.execute(select(escalations.c.case_id))).all()
+    assert (after.state, after.version, len(told)) == ("fired", 2, 2)
