@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, update
+from sqlalchemy import Row
 
 from services.escalation import climb
 from services.escalation.ladder import Rung
-from services.escalation.tables import deadlines
 from shared.contracts.events import CaseReminder
 from shared.domain.durations import Duration
 
@@ -57,15 +56,7 @@ async def join(
         from_owner=from_owner,
     )  # fmt: skip
     await climb.arm_ladder(ctx, row, current, top.owner.id, len(rungs), due, kind=KIND)
-    await ctx.conn.execute(
-        update(deadlines)
-        .where(
-            deadlines.c.case_id == row.case_id,
-            deadlines.c.kind == KIND,
-            deadlines.c.state == "armed",
-        )
-        .values(policy=policy | {"backlog_since": ctx.now.isoformat()})
-    )
+    await ctx.set_backlog_policy(row.case_id, policy | {"backlog_since": ctx.now.isoformat()})
 
 
 async def remind(ctx: Any, row: Row[Any]) -> str:
@@ -87,9 +78,5 @@ async def remind(ctx: Any, row: Row[Any]) -> str:
         ),
         row.case_id,
     )
-    await ctx.conn.execute(
-        update(deadlines)
-        .where(deadlines.c.deadline_id == row.deadline_id)
-        .values(state="armed", due_at=due, next_at=due, fired_at=None, reminded_at=ctx.now)
-    )
+    await ctx.set(row, state="armed", due_at=due, next_at=due, fired_at=None, reminded_at=ctx.now)
     return "backlog_reminded"

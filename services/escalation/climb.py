@@ -1,8 +1,10 @@
 """The case's ladder (督办): one escalation per level per case, naming every overdue clock.
 
-Used by :mod:`services.escalation.firing` inside the scanner's transaction; ``ctx`` gives
-``conn``, ``now``, ``deps`` and ``emit``. Every writer of a case's ladder first takes the
-case's transaction-scoped advisory lock, so two replicas firing two clocks of one case never
+Used by :mod:`services.escalation.firing` inside the scanner's transaction; ``ctx`` is a
+:class:`~services.escalation.fire_context.FireContext` (``now``, ``deps``, ``emit`` and
+the reads and writes of the ladder: at once per row, or staged for a whole batch by
+:mod:`services.escalation.staged`). Every writer of a case's ladder first takes the case's
+transaction-scoped advisory lock, so two replicas firing two clocks of one case never
 start two ladders.
 
 * A clock that runs out (``acknowledge``, ``progress``, ``resolve`` of any dispatch) joins
@@ -22,12 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, func, insert, or_, select, text, update
+from sqlalchemy import Row
 
 from services.escalation import backlog
 from services.escalation.ladder import CLOCK_CN, NextStep, ladder_of, next_reachable, start_for
 from services.escalation.policy import delay_of
-from services.escalation.tables import deadlines, escalations
 from shared.contracts.events import CaseEscalated
 from shared.domain.display import beijing
 from shared.domain.owners import KIND_LABELS
@@ -42,39 +43,17 @@ ROLE_CN = {"lead": "主办", "co_handler": "协办", "desk": "派单"}
 
 async def lock_case(ctx: Any, case_id: Any) -> None:
     """The case's ladder lock, held to the end of the transaction."""
-    await ctx.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": str(case_id)})
+    await ctx.lock_case(case_id)
 
 
-async def ladder_row(ctx: Any, case_id: Any) -> Row[Any] | None:
+async def ladder_row(ctx: Any, case_id: Any) -> Any:
     """The case's running ladder or backlog row (legacy ``escalate.<clock>`` rows count too)."""
-    found: Row[Any] | None = (
-        await ctx.conn.execute(
-            select(deadlines)
-            .where(
-                deadlines.c.case_id == case_id,
-                or_(deadlines.c.kind.like("escalate.%"), deadlines.c.kind == "backlog"),
-                deadlines.c.state == "armed",
-            )
-            .order_by(deadlines.c.level.desc())
-            .limit(1)
-            .with_for_update()
-        )
-    ).first()
-    return found
+    return await ctx.ladder_row(case_id)
 
 
 async def overdue_clocks(ctx: Any, case_id: Any) -> list[Row[Any]]:
     """The case's clocks that ran out and were not answered since (lead first)."""
-    rows = (
-        await ctx.conn.execute(
-            select(deadlines).where(
-                deadlines.c.case_id == case_id,
-                deadlines.c.kind.in_(BASE_CLOCKS),
-                deadlines.c.state == "fired",
-            )
-        )
-    ).all()
-    return sorted(rows, key=_order)
+    return sorted(await ctx.overdue_clocks(case_id), key=_order)
 
 
 def _order(row: Row[Any]) -> tuple[int, int, Any]:
@@ -167,21 +146,7 @@ def skipped_note(step: NextStep) -> str:
 
 async def _join(ctx: Any, row: Row[Any], current: Row[Any]) -> None:
     """Name one more overdue clock on the escalation open at the ladder's rung."""
-    open_step = await ctx.conn.scalar(
-        select(func.max(escalations.c.created_at)).where(
-            escalations.c.case_id == row.case_id, escalations.c.clock != "report_in"
-        )
-    )
-    note = f"；另：{describe(ctx, [row])}"
-    await ctx.conn.execute(
-        update(escalations)
-        .where(
-            escalations.c.case_id == row.case_id,
-            escalations.c.created_at == open_step,
-            escalations.c.clock != "report_in",
-        )
-        .values(reason=escalations.c.reason + note)
-    )
+    await ctx.join_open_escalation(row.case_id, f"；另：{describe(ctx, [row])}")
     log.info("escalation_joined", case_id=str(row.case_id), clock=row.kind, level=current.level)
 
 
@@ -201,17 +166,13 @@ async def arm_ladder(
         "remind_at": None, "reminded_at": None, "fired_at": None, "updated_at": ctx.now,
     }  # fmt: skip
     if current is not None:
-        await ctx.conn.execute(
-            update(deadlines)
-            .where(deadlines.c.deadline_id == current.deadline_id)
-            .values(**changes, kind=kind, version=deadlines.c.version + 1)
-        )
+        await ctx.update_deadline(current.deadline_id, changes | {"kind": kind}, bump=True)
         return
-    await ctx.conn.execute(
-        insert(deadlines).values(
-            deadline_id=new_id(), case_id=row.case_id, dispatch_id=None, kind=kind,
-            policy=row.policy, created_at=ctx.now, **changes,
-        )
+    await ctx.insert_deadline(
+        {
+            "deadline_id": new_id(), "case_id": row.case_id, "dispatch_id": None, "kind": kind,
+            "policy": row.policy, "created_at": ctx.now, **changes,
+        }
     )  # fmt: skip
 
 
@@ -233,9 +194,7 @@ async def record(
         "whistle_id": row.whistle_id, "clock": clock, "level": level,
         "from_owner_id": from_owner or row.owner_id, "to_owner_id": to_owner, "reason": reason,
     }  # fmt: skip
-    await ctx.conn.execute(
-        insert(escalations).values(
-            **values, skipped=skipped or None, due_at=due, created_at=ctx.now
-        )
+    await ctx.insert_escalation(
+        values | {"skipped": skipped or None, "due_at": due, "created_at": ctx.now}
     )
     ctx.emit(CaseEscalated(**values, next_due_at=due), row.case_id)

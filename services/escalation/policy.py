@@ -59,7 +59,7 @@ class EscalationPolicy(BaseSettings):
     backlog_every_emergency: str = "60m"
     unreachable: list[str] = Field(default_factory=list)
     default_convened: dict[str, list[str]] = Field(default_factory=dict)
-    scan_batch: int = Field(default=200, ge=1, le=5000)
+    scan_batch: int = Field(default=1000, ge=1, le=5000)
     scan_poll_seconds: float = Field(default=0.2, gt=0, le=10)
     # With nothing due, the scanner's wait doubles after each empty pass up to this
     # (shared/polling.py); a moved test clock wakes it.
