@@ -215,15 +215,9 @@ async def _other_primary(servers: HaServers, old: int) -> bool:
         return False
 
 
-# Last: when it fails it leaves the services without a working broker connection.
+# Last: were it to fail again, it could leave the services without a working broker
+# connection for the phases after it.
 @full_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="known (issue 24): aiormq notices the paused node (no frames for 18 s) but the "
-    "connection is never closed, so the robust connection never moves to another node and "
-    "the pipeline stays stuck after SIGCONT; 266 of 288 cases undelivered in the run of "
-    "docs/reliability.md",
-)
 async def test_a_broker_node_paused_for_20_s_loses_nothing(
     ha_system: System, ha_db: asyncpg.Pool
 ) -> None:
