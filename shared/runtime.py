@@ -82,6 +82,7 @@ class ServiceRuntime:
             pack=settings.publish_batch,
             poll_seconds=settings.outbox_poll_seconds,
             idle_poll_seconds=settings.outbox_idle_poll_seconds,
+            confirm_timeout=settings.amqp_confirm_timeout_seconds,
         )
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
@@ -196,6 +197,7 @@ class ServiceRuntime:
             on_wakes=self._wake,
             batch_size=self.settings.consumer_batch,
             workers=self.settings.consumer_workers,
+            confirm_timeout=self.settings.amqp_confirm_timeout_seconds,
         )
         self._consumers.append(consumer)
         tag = await queue.consume(consumer)

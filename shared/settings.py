@@ -84,6 +84,10 @@ class Settings(ConfigFiles):
     # Seconds between AMQP heartbeats; a node silent for about three of them (a paused or
     # cut-off node) is given up and the next one tried. RabbitMQ advises 5-20 s.
     amqp_heartbeat_seconds: int = Field(default=5, ge=1, le=600)
+    # The longest wait for a publisher confirm (the outbox relay, a consumer sending an
+    # event on alone); past it the publish counts as failed and is sent again later
+    # (shared/messaging/confirm.py). Confirms take milliseconds on a healthy cluster.
+    amqp_confirm_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     mq_management_url: str = "http://127.0.0.1:55673"
     exchange: str = "shaobao.events"
     dead_letter_exchange: str = "shaobao.dlx"

@@ -12,8 +12,12 @@ those events again (consumers are idempotent).
 
 A node that stops answering without closing its sockets (SIGSTOP, a network cut) is
 noticed by AMQP heartbeats: aiormq gives up on a connection silent for about three
-heartbeat intervals (``Settings.amqp_heartbeat_seconds``). A connection attempt to such a
-node is bounded by ``timeout``.
+heartbeat intervals plus three seconds (``(heartbeat + 1) * 3``: 18 s at the default 5;
+it logs "connection ... was stuck"), aborts its socket, and the robust connection moves
+on like after a kill. A connection attempt to such a node is bounded by ``timeout``.
+aiormq fails the confirms that were pending on it with a bare ``CancelledError``;
+publishers go through :func:`shared.messaging.confirm.publish_confirmed`, which makes
+that (and a confirm that never comes) an ordinary error to retry.
 """
 
 from __future__ import annotations

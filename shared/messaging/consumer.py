@@ -57,6 +57,7 @@ from shared.db.batch import BatchCall, Deferred, flush_deferred
 from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
 from shared.domain.errors import DomainError
 from shared.messaging import wire
+from shared.messaging.confirm import publish_confirmed
 from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
 from shared.outages import dependency_unavailable
 
@@ -161,6 +162,7 @@ class EventConsumer:
         on_wakes: Callable[[set[str]], None] = lambda wakes: None,
         batch_size: int = 1,
         workers: int = 1,
+        confirm_timeout: float = 10.0,
     ) -> None:
         self.name = name
         self.queue_name = queue_name
@@ -176,6 +178,7 @@ class EventConsumer:
         self._on_wakes = on_wakes  # after a commit: the pollers its handlers asked to wake
         self._batch_size = batch_size
         self._workers = workers
+        self._confirm_timeout = confirm_timeout
         # One lane per worker; a case's events always take the same lane (by case id), so
         # they are applied in arrival order and never by two transactions at once.
         self._lanes: list[list[_Item]] = [[] for _ in range(workers)]
@@ -300,7 +303,9 @@ class EventConsumer:
         kind: str,
     ) -> None:
         """One message to this service's dead-letter queue (with ``reason``) or, without
-        a reason, back to its own queue; confirmed before this returns."""
+        a reason, back to its own queue; confirmed before this returns (else
+        :class:`~shared.messaging.confirm.PublishNotConfirmed`, and the message it came
+        from is not acked)."""
         if reason is not None:
             log.error(
                 "event_dead_lettered", consumer=self.name, message_id=message_id, reason=reason
@@ -315,7 +320,8 @@ class EventConsumer:
             if self._resend is None:
                 raise RuntimeError("no exchange to send an event on alone")
             exchange = await self._resend()
-        await exchange.publish(
+        await publish_confirmed(
+            exchange,
             wire.message(
                 body,
                 message_id=message_id,
@@ -324,6 +330,7 @@ class EventConsumer:
                 type=etype,
             ),
             routing_key=self.queue_name,
+            timeout=self._confirm_timeout,
         )
 
     async def _until_applied(

@@ -5,6 +5,13 @@ outbox; a window's events are packed per routing key, up to ``pack`` events per 
 message (:mod:`shared.messaging.wire`), published concurrently (confirms awaited
 together) and marked sent in the same transaction. A crash between publish and commit republishes the window:
 delivery is at least once and consumers are idempotent (inbox).
+
+Every confirm is awaited at most ``confirm_timeout`` seconds
+(:func:`shared.messaging.confirm.publish_confirmed`): a window whose confirms do not all
+come (the connection lost, a node silent) is rolled back and sent again after a
+back-off, on whichever node the connection has moved to. The loop ends only when its
+task is cancelled: an error of any kind, even a ``CancelledError`` handed over by a
+closed connection, is a failed window and the next try.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.outbox import mark_sent_statement
 from shared.messaging import wire
+from shared.messaging.confirm import cancelled_from_outside, publish_confirmed
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 from shared.polling import IdlePoll
 
@@ -41,12 +49,14 @@ class OutboxRelay:
         poll_seconds: float,
         idle_poll_seconds: float | None = None,
         pack: int = 1,
+        confirm_timeout: float = 10.0,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._exchange = exchange_getter
         self._batch = batch
         self._pack = pack
+        self._confirm_timeout = confirm_timeout
         # Every commit that stages events wakes the relay (ServiceRuntime.poke_relay); the
         # poll is for rows nobody woke it for (another process's, a crash's leftovers).
         self.poll = IdlePoll(poll_seconds, idle_poll_seconds)
@@ -104,9 +114,12 @@ class OutboxRelay:
             out.append((key, message))
         return out
 
-    @staticmethod
-    async def _publish(exchange: AbstractExchange, keyed: tuple[str, aio_pika.Message]) -> None:
-        await exchange.publish(keyed[1], routing_key=keyed[0])
+    async def _publish(
+        self, exchange: AbstractExchange, keyed: tuple[str, aio_pika.Message]
+    ) -> None:
+        await publish_confirmed(
+            exchange, keyed[1], routing_key=keyed[0], timeout=self._confirm_timeout
+        )
 
     async def measure_lag(self) -> None:
         o = self._outbox
@@ -127,9 +140,9 @@ class OutboxRelay:
             try:
                 sent = await self.publish_once()
                 failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
                 failures += 1
                 log.warning("outbox_publish_failed", error=repr(exc), failures=failures)
                 await asyncio.sleep(min(0.2 * 2**failures, 5.0))
