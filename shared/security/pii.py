@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 
 from cryptography.fernet import Fernet, MultiFernet
 
@@ -71,12 +72,32 @@ def identity_refs(
         ("id_number", petitioner_ref(key, phone=None, id_number=id_number)) if id_number else None,
     ]
     out = [(kind, ref) for kind, ref in filter(None, found) if ref]
-    said = "".join((address or "").split())
-    if out and name and said:
+    said = unicodedata.normalize("NFKC", "".join((address or "").split()))
+    if out and name and said and _full_name(name) and _household(said):
         basis = f"name_address:{''.join(name.split())}|{said}"
         digest = hmac.new(key.encode(), basis.encode(), hashlib.sha256).hexdigest()
         out.append(("name_address", f"p_{digest[:32]}"))
     return out
+
+
+# Name + address identify a person only when both are specific: a full name (not 王女士,
+# 李师傅, 张某, 市民) and a household's own door (3号楼2单元401, 5-2-302, 1201室), not a
+# building or a compound that hundreds of people share. Otherwise every 王女士 of one
+# building would become one person (and the benchmark's callers did, all named 测试).
+_HONORIFIC = re.compile(
+    r"(女士|先生|小姐|阿姨|叔叔|大爷|大妈|大娘|大姐|大哥|奶奶|爷爷|师傅|老师|同志|市民|居民|群众|"
+    r"业主|租户|网友|来电人|反映人|匿名|测试)$|某"
+)
+_DOOR = re.compile(r"\d+(室|户|号房)|(楼|栋|座|单元|-)\d{3,4}(号)?$|\d+-\d+-\d+")
+
+
+def _full_name(name: str) -> bool:
+    bare = "".join(name.split())
+    return 2 <= len(bare) <= 20 and not _HONORIFIC.search(bare)
+
+
+def _household(address: str) -> bool:
+    return bool(_DOOR.search(address))
 
 
 def mask_phone(phone: str | None) -> str | None:

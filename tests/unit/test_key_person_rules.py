@@ -63,11 +63,27 @@ def test_the_review_falls_due_after_the_cadence() -> None:
 
 def test_a_submission_gives_phone_id_and_name_address_identities_phone_first() -> None:
     given = identity_refs("k", phone="139 0000 1111", id_number="11010119900101123x",
-                          name="孙 女士", address="幸福里 3号楼")  # fmt: skip
+                          name="孙 丽华", address="幸福里 3号楼2单元401")  # fmt: skip
     assert [kind for kind, _ in given] == ["phone", "id_number", "name_address"]
-    same = identity_refs("k", phone="13900001111", id_number=None, name="孙女士",
-                         address="幸福里3号楼")  # fmt: skip
-    assert same[0] == given[0] and same[1] == given[2]  # spaces do not make another person
+    same = identity_refs("k", phone="13900001111", id_number=None, name="孙丽华",
+                         address="幸福里3号楼2单元４０１")  # fmt: skip
+    assert same[0] == given[0] and same[1] == given[2]  # spaces, full-width: the same person
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("王女士", "幸福里3号楼2单元401"),  # an honorific, not a name: many 王女士 per building
+        ("张某", "5-2-302"),
+        ("测试", "1201室"),
+        ("王芳", "幸福里小区3号楼"),  # a building, not a door: hundreds of households
+        ("王芳", "和平里小区"),
+    ],
+)
+def test_name_and_address_identify_nobody_unless_both_are_specific(name: str, address: str) -> None:
+    kinds = [k for k, _ in identity_refs("k", phone="13900001111", id_number=None,
+                                         name=name, address=address)]  # fmt: skip
+    assert kinds == ["phone"]
     assert identity_refs("k", phone=None, id_number=None, name="孙女士", address="x") == []
     assert [k for k, _ in identity_refs("k", phone="13900001111", id_number=None,
                                         name="孙女士", address=None)] == ["phone"]  # fmt: skip
