@@ -6,6 +6,7 @@ so that a :class:`ConfigError` can point at the rule, the field and the line at 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -100,3 +101,12 @@ def _child(node: yaml.Node | None, step: str | int) -> tuple[yaml.Node, yaml.Nod
         item: yaml.Node = node.value[step]
         return item, item
     return None
+
+
+def read_operator_file(path: Path | str) -> tuple[str, str]:
+    """An operator file's text and its name (for errors): ConfigError when it cannot be read."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8"), path.name
+    except OSError as exc:
+        raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.domain.errors import ConfigError
+from shared.domain.errors import ConfigError, read_operator_file
 from shared.domain.owners import OwnerKind
 from shared.domain.taxonomy import Location
 
@@ -113,12 +113,8 @@ class IntakePolicy(_Strict):
 
     @classmethod
     def load(cls, path: Path | str) -> IntakePolicy:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
-        return cls.from_text(text, file=path.name)
+        text, name = read_operator_file(path)
+        return cls.from_text(text, file=name)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<alerts>") -> IntakePolicy:

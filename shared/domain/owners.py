@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.domain.errors import ConfigError, YamlSource
+from shared.domain.errors import YamlSource, read_operator_file
 from shared.domain.taxonomy import Location, path_problem, within
 
 
@@ -105,12 +105,8 @@ class OwnerDirectory:
 
     @classmethod
     def load(cls, path: Path | str) -> OwnerDirectory:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
-        return cls.from_text(text, file=path.name)
+        text, name = read_operator_file(path)
+        return cls.from_text(text, file=name)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<owners>") -> OwnerDirectory:

@@ -26,7 +26,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import Point
 
-from shared.domain.errors import ConfigError
+from shared.domain.errors import ConfigError, read_operator_file
 from shared.domain.owners import OwnerDirectory
 from shared.domain.place_data import Place, owner_problems, parse_places
 from shared.domain.place_explain import (
@@ -105,12 +105,8 @@ class Gazetteer:
 
     @classmethod
     def load(cls, path: Path | str) -> Gazetteer:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
-        return cls.from_text(text, file=path.name)
+        text, name = read_operator_file(path)
+        return cls.from_text(text, file=name)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<places>") -> Gazetteer:

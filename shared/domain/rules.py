@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.domain.errors import ConfigError, YamlSource
+from shared.domain.errors import ConfigError, YamlSource, read_operator_file
 from shared.domain.key_persons import KeyPersonRouting
 from shared.domain.notices import NoticePolicy
 from shared.domain.owners import OwnerDirectory, OwnerKind
@@ -244,12 +244,8 @@ class RuleSet:
 
     @classmethod
     def load(cls, path: Path | str) -> RuleSet:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
-        return cls.from_text(text, file=path.name)
+        text, name = read_operator_file(path)
+        return cls.from_text(text, file=name)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<rules>") -> RuleSet:

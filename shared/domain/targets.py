@@ -22,7 +22,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from shared.domain.errors import ConfigError
+from shared.domain.errors import ConfigError, read_operator_file
 from shared.domain.prevention import ratio
 
 TargetId = Literal[
@@ -72,12 +72,8 @@ class Targets(BaseModel):
 
     @classmethod
     def load(cls, path: Path | str) -> Targets:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"无法读取 (cannot read): {exc}", file=str(path)) from exc
-        return cls.from_text(text, file=path.name)
+        text, name = read_operator_file(path)
+        return cls.from_text(text, file=name)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<targets>") -> Targets:
