@@ -152,8 +152,32 @@ async def _advance(stack: StackUnderTest, amount: str) -> None:
     assert proc.returncode == 0, err.decode()
 
 
+async def _resent_only_after_a_failed_attempt(
+    stack: StackUnderTest, receiver: WebhookReceiver
+) -> None:
+    """Webhooks are at least once: a post whose answer the sender never saw (its timeout
+    passed on a loaded machine) is sent again, and the receiver dedupes by the delivery id.
+    What must never happen is two replicas sending one delivery at once: a delivery the
+    receiver accepted twice has a failed attempt on record before its last."""
+    counts = Counter(receiver.delivery_ids)
+    twice = [d for d, n in counts.items() if n > 1]
+    if not twice:
+        return
+    rows = await _rows(
+        stack,
+        "SELECT delivery_id::text AS d, count(*) FILTER (WHERE status_code IS NULL"
+        " OR status_code >= 300) AS failed FROM notifier.delivery_attempts"
+        " WHERE delivery_id = ANY($1::uuid[]) GROUP BY delivery_id",
+        twice,
+    )
+    failed = {r["d"]: r["failed"] for r in rows}
+    sent_twice_at_once = [d for d in twice if failed.get(d, 0) < counts[d] - 1]
+    assert not sent_twice_at_once, f"sent again without a failed attempt: {sent_twice_at_once[:5]}"
+
+
 async def _all_delivered(stack: StackUnderTest, receiver: WebhookReceiver, what: str) -> None:
-    """Every pending delivery sent and accepted (the receiver's count agrees with the rows)."""
+    """Every pending delivery sent and accepted: each delivered row reached the receiver
+    (by delivery id), and any second post followed a failed attempt."""
 
     async def settled() -> bool:
         pending = await _count(
@@ -162,7 +186,8 @@ async def _all_delivered(stack: StackUnderTest, receiver: WebhookReceiver, what:
         delivered = await _count(
             stack, "SELECT count(*) FROM notifier.deliveries WHERE status = 'delivered'"
         )
-        if pending == 0 and delivered == len(receiver.accepted):
+        if pending == 0 and delivered == len(set(receiver.delivery_ids)):
+            await _resent_only_after_a_failed_attempt(stack, receiver)
             return True
         held = await _rows(  # what is left, for the failure message
             stack,

@@ -234,7 +234,9 @@ async def test_two_scanners_over_rows_of_the_same_cases_fire_each_once_one_step_
 
     with capture_logs() as logs:
         claimed = await asyncio.gather(*(drain(s) for s in scanners))
-    assert sum(claimed) == 60
+    # a row of a case the other scanner was firing is left for a later pass, so a row may
+    # be claimed twice; it is fired once (the fencing below)
+    assert sum(claimed) >= 60
     assert not [e for e in logs if e["event"] == "deadline_batch_failed"], logs
     async with engine.connect() as conn:
         fired = (

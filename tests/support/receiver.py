@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shared.security.signing import verify
+from shared.security.signing import DELIVERY_HEADER, verify
 from tests.support.services import free_port
 
 
@@ -21,6 +21,7 @@ class WebhookReceiver:
         self.secret = secret
         self.port = free_port()
         self.accepted: list[dict[str, Any]] = []
+        self.delivery_ids: list[str] = []  # the X-Shaobao-Delivery of each accepted post
         self.rejected_signatures = 0
         self.fail_next = 0
         self._server: uvicorn.Server | None = None
@@ -39,6 +40,7 @@ class WebhookReceiver:
             self.rejected_signatures += 1
             return JSONResponse({"detail": "bad signature"}, status_code=401)
         self.accepted.append(await request.json())
+        self.delivery_ids.append(request.headers.get(DELIVERY_HEADER, ""))
         return JSONResponse({"ok": True})
 
     async def __aenter__(self) -> WebhookReceiver:
