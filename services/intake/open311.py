@@ -30,6 +30,7 @@ from services.intake.open311_views import Filters, as_request, find
 from shared.auth.dependency import AnonymousLimit, check_key, current_key, limited_key
 from shared.auth.keys import ApiKey, Role
 from shared.domain.calendar import SHANGHAI
+from shared.domain.triage_rules import matters
 
 PREFIX = "/open311/v2"
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -71,8 +72,7 @@ def _services(request: Request) -> list[dict[str, Any]]:
             "keywords": None,
             "group": code.split(".", 1)[0],
         }
-        for code, name in names.items()
-        if code != "unclassified"
+        for code, name in matters(names).items()
     ]
 
 

@@ -31,6 +31,7 @@ from services.router.dispatching import cancel_open_dispatches, dispatch_case, m
 from services.router.tables import cases, routing_decisions, triage_examples, triage_items
 from shared.auth.scope import location_path
 from shared.contracts.events import CaseClassified, CaseHeldForTriage, LocationData, TriageInfo
+from shared.domain.display import beijing
 from shared.domain.errors import InvalidTransition
 from shared.domain.lifecycle import CaseState, fire_case
 from shared.domain.owners import OwnerKind
@@ -103,8 +104,6 @@ async def hold(
 
 
 def _clock_cn(due: datetime) -> str:
-    from shared.domain.display import beijing
-
     return f"请于 {beijing(due)} 前派单"
 
 

@@ -27,6 +27,11 @@ UNCLASSIFIED = "unclassified"
 """The category of a case whose matter a person has still to decide (待分类)."""
 
 
+def matters(categories: Mapping[str, str]) -> dict[str, str]:
+    """The categories a case can be of (code → name): all but the reserved one."""
+    return {code: name for code, name in categories.items() if code != UNCLASSIFIED}
+
+
 @dataclass(frozen=True)
 class Decided:
     category: str

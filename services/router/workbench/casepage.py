@@ -17,6 +17,7 @@ from services.router.workbench.upstream import Upstream
 from shared.auth.keys import Role
 from shared.auth.scope import area_of
 from shared.domain.taxonomy import within
+from shared.domain.triage_rules import matters
 
 RATABLE = ("resolved", "awaiting_feedback")
 NOT_YOURS = "诉求不存在，或不是本单位可查看的诉求 (case not found)"
@@ -66,9 +67,5 @@ async def _supervision(
         "extensions": pending.body if pending.ok else [],
         "convenable": convenable,
         "can_rate": case["state"] in RATABLE,
-        "all_categories": [
-            (k, v)
-            for k, v in request.app.state.runtime.deps.rules.categories.items()
-            if k != "unclassified"
-        ],
+        "all_categories": list(matters(request.app.state.runtime.deps.rules.categories).items()),
     }

@@ -18,7 +18,7 @@ from services.router.workbench.casepage import case_page
 from services.router.workbench.pages import back_to, gate, posted, refused, render, uuid_or_none
 from services.router.workbench.upstream import Upstream
 from shared.auth.keys import Role
-from shared.domain.triage_rules import UNCLASSIFIED
+from shared.domain.triage_rules import matters
 
 router = APIRouter()
 
@@ -37,8 +37,7 @@ async def queue(request: Request) -> Response:
 
 
 def _categories(request: Request) -> list[tuple[str, str]]:
-    names = request.app.state.runtime.deps.rules.categories
-    return [(code, name) for code, name in names.items() if code != UNCLASSIFIED]
+    return list(matters(request.app.state.runtime.deps.rules.categories).items())
 
 
 @router.post("/triage/pick")
