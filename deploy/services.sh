@@ -2,7 +2,7 @@
 # Start, stop and inspect the four Shaobao services on this machine.
 # Each runs as one uvicorn process (one worker per service on two cores), logs to
 # .run/<service>.log and keeps its pid in .run/<service>.pid. Idempotent.
-# --http shared.web.server:GuardedH11Protocol: slow clients are cut off (header and body
+# --http shared.web.server:GuardedHttpToolsProtocol: slow clients are cut off (header and body
 # deadlines, SHAOBAO_HTTP_*_TIMEOUT_SECONDS); tests/support/services.py starts them alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ start_one() {
   local svc=$1 port=${PORTS[$1]}
   if running "$svc"; then echo "$svc already running (pid $(cat "$RUN_DIR/$svc.pid"))"; return; fi
   nohup uv run --frozen uvicorn "services.$svc.app:create_app" --factory \
-    --host 127.0.0.1 --port "$port" --http shared.web.server:GuardedH11Protocol \
+    --host 127.0.0.1 --port "$port" --http shared.web.server:GuardedHttpToolsProtocol \
     --loop uvloop --no-access-log \
     >>"$RUN_DIR/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"

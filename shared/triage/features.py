@@ -8,8 +8,7 @@ before either view sees the text (see ``text.normalise``).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,7 +24,6 @@ from shared.triage.text import normalise, words
 # counts (a few hundred rows have few repeats); above, once-only n-grams are mostly noise
 # and would make the weight matrix (classes × features) large.
 MIN_DF_FROM_ROWS = 1500
-Analyzer = Callable[[str], list[str]]
 MAX_CHAR_FEATURES = 200_000
 MAX_WORD_FEATURES = 100_000
 # The word view at half the weight of the characters: on our two test sets (Chinese
@@ -77,23 +75,18 @@ class Featurizer:
         return cls(chars=chars, words=word_view), x
 
     @cached_property
-    def _analyzers(self) -> tuple[Analyzer, Analyzer]:
-        """The vectorizers' own analyzers (the functions ``transform`` calls), built once."""
-        return self.chars.build_analyzer(), self.words.build_analyzer()
+    def _fast(self) -> _Lookup:
+        """What one text's features need, built once from the fitted vectorizers."""
+        return _Lookup.of(self.chars, self.words)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"chars": self.chars, "words": self.words}  # not the cached analyzers
+        return {"chars": self.chars, "words": self.words}  # not the cached lookup
 
     def one(self, text: str) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
         """One text's non-zero features (indices, values), the same numbers ``transform``
-        gives, without its per-call overhead (a suggestion must cost under a millisecond)."""
-        normalised = normalise(text)
-        char_analyzer, word_analyzer = self._analyzers
-        chars = _tfidf(self.chars, char_analyzer, normalised, offset=0)
-        offset = len(self.chars.vocabulary_)
-        word_view = _tfidf(self.words, word_analyzer, normalised, offset=offset)
-        values = np.concatenate([chars[1], WORD_WEIGHT * word_view[1]]).astype(np.float32)
-        return np.concatenate([chars[0], word_view[0]]), values
+        gives, without its per-call overhead (a suggestion must cost well under a
+        millisecond: intake runs one per free-text submission)."""
+        return self._fast.features(normalise(text))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         normalised = [normalise(t) for t in texts]
@@ -107,17 +100,61 @@ def _float32() -> type:
     return np.float32
 
 
-def _tfidf(
-    vectorizer: TfidfVectorizer, analyzer: Analyzer, text: str, *, offset: int
-) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
-    """sublinear tf × idf, l2-normalised: TfidfVectorizer's arithmetic for one text."""
-    vocabulary: dict[str, int] = vectorizer.vocabulary_
-    counts = Counter(analyzer(text))
-    known = [(vocabulary[g], n) for g, n in counts.items() if g in vocabulary]
-    if not known:
-        return np.empty(0, np.intp), np.empty(0, np.float32)
-    indices = np.fromiter((j for j, _ in known), np.intp, len(known))
-    tf = 1.0 + np.log(np.fromiter((n for _, n in known), np.float64, len(known)))
-    values = tf * vectorizer.idf_[indices]
-    values /= np.sqrt(np.dot(values, values))
-    return indices + offset, values.astype(np.float32)
+@dataclass(frozen=True)
+class _Lookup:
+    """The two views' vocabularies, their idf as one float64 vector (the word view's
+    offset by the character view's size) and the column where the word view begins.
+
+    ``features`` counts n-grams with plain dict lookups (the text is already normalised, so
+    scikit-learn's analyser, which builds every n-gram as a list first, is not needed), then
+    does the tf-idf arithmetic for both views in one numpy pass."""
+
+    chars: dict[str, int]
+    words: dict[str, int]
+    idf: NDArray[np.float64]
+    split: int
+    char_range: tuple[int, int]
+    word_range: tuple[int, int]
+
+    @classmethod
+    def of(cls, chars: TfidfVectorizer, word_view: TfidfVectorizer) -> _Lookup:
+        split = len(chars.vocabulary_)
+        words_vocabulary = {g: j + split for g, j in word_view.vocabulary_.items()}
+        return cls(
+            chars=dict(chars.vocabulary_),
+            words=words_vocabulary,
+            idf=np.concatenate([chars.idf_, word_view.idf_]).astype(np.float64),
+            split=split,
+            char_range=chars.ngram_range,
+            word_range=word_view.ngram_range,
+        )
+
+    def features(self, text: str) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        counts: dict[int, int] = {}
+        get = self.chars.get
+        low, high = self.char_range
+        size = len(text)
+        for n in range(low, min(high, size) + 1):
+            for i in range(size - n + 1):
+                j = get(text[i : i + n])
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+        get = self.words.get
+        tokens = words(text)
+        low, high = self.word_range
+        for n in range(low, min(high, len(tokens)) + 1):
+            for i in range(len(tokens) - n + 1):
+                j = get(tokens[i] if n == 1 else " ".join(tokens[i : i + n]))
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.empty(0, np.intp), np.empty(0, np.float32)
+        indices = np.fromiter(counts.keys(), np.intp, len(counts))
+        values = 1.0 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
+        values *= self.idf[indices]
+        is_char = indices < self.split
+        for part, weight in ((is_char, 1.0), (~is_char, WORD_WEIGHT)):
+            norm = np.sqrt(np.dot(values[part], values[part]))
+            if norm > 0:
+                values[part] *= weight / norm
+        return indices, values.astype(np.float32)

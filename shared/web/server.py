@@ -1,5 +1,9 @@
-"""The HTTP protocol every service runs: uvicorn's h11 protocol with deadlines for slow
-clients (``uvicorn ... --http shared.web.server:GuardedH11Protocol``).
+"""The HTTP protocol every service runs: uvicorn's httptools protocol with deadlines for
+slow clients (``uvicorn ... --http shared.web.server:GuardedHttpToolsProtocol``).
+
+httptools is llhttp, Node's C parser; h11 (``GuardedH11Protocol``, the same deadlines
+on uvicorn's pure-Python protocol, kept for a machine without httptools) cost about a
+fifth of intake's CPU on one case per request (issue 25).
 
 uvicorn has no header-read timeout, and any byte cancels its keep-alive timer: a client
 that sends a header line every few seconds (slowloris) holds a connection, and a file
@@ -27,6 +31,7 @@ from typing import Any
 import h11
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from shared.settings import Settings
@@ -54,45 +59,35 @@ def _timeout_response(what: str) -> bytes:
 _TIMED_OUT = {"headers": _timeout_response("请求头"), "body": _timeout_response("请求体")}
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol plus the header and body deadlines (module docstring)."""
+class _Deadlines:
+    """The header and body deadlines, for a uvicorn protocol (module docstring).
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
+    The protocol says which phase its client is in (``_reading_phase``): "headers" while a
+    request's headers are incomplete, "body" while its body is, "" otherwise."""
+
+    header_timeout: float
+    body_timeout: float
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    logger: Any
+    client: Any
+
+    def _init_deadlines(self) -> None:
         self.header_timeout, self.body_timeout = timeouts()
         self._phase = ""
         self._deadline: asyncio.TimerHandle | None = None
         self._heard = False  # bytes came since the deadline was armed
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm("headers")
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._follow()
-        self._heard = True
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._follow(after_response=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
+    def _reading_phase(self) -> str:
+        raise NotImplementedError
 
     def _follow(self, *, after_response: bool = False) -> None:
         """Arm the deadline of the phase the client is in now (once per phase)."""
-        state = self.conn.their_state
-        if state is h11.SEND_BODY:
+        phase = self._reading_phase()
+        if phase == "body":
             self._arm("body")
-        elif state is h11.IDLE and not after_response:
+        elif phase == "headers" and not after_response:
             self._arm("headers")  # bytes came and no request is complete yet
         else:
             self._disarm()  # the request is in, or the connection idles (keep-alive's job)
@@ -123,3 +118,93 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.write(_TIMED_OUT[phase])
         self.logger.info("slow client cut off after its %s deadline (%s)", phase, self.client)
         self.transport.close()
+
+
+class GuardedH11Protocol(_Deadlines, H11Protocol):
+    """uvicorn's h11 protocol plus the header and body deadlines (module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._init_deadlines()
+
+    def _reading_phase(self) -> str:
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            return "body"
+        return "headers" if state is h11.IDLE else ""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm("headers")
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+        self._heard = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow(after_response=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
+    """uvicorn's httptools protocol plus the header and body deadlines: the parser's
+    callbacks say where the client is (a request begun, its headers in, it whole)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._init_deadlines()
+        self._reading = (
+            "headers"  # "headers" until a request's headers are in, then "body", then ""
+        )
+
+    def _reading_phase(self) -> str:
+        return self._reading
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm("headers")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading = "headers"
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._reading = "body"
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading = ""
+
+    def data_received(self, data: bytes) -> None:
+        idle = self.cycle is None or self.cycle.response_complete
+        if not self._reading and idle:  # bytes of the next request: its headers' deadline
+            self._reading = "headers"  # (a pipelined one waits for the answer in progress)
+        super().data_received(data)
+        self._follow()
+        self._heard = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow(after_response=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)

@@ -90,9 +90,16 @@ async def test_failed_key_checks_answer_429_past_the_burst_without_locking_out_a
 # --- slow clients ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def slow_intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """An intake with 1.5 s header and body deadlines, on a stack of its own."""
+@pytest.fixture(
+    scope="module",
+    params=["shared.web.server:GuardedHttpToolsProtocol", "shared.web.server:GuardedH11Protocol"],
+    ids=["httptools", "h11"],
+)
+async def slow_intake(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """An intake with 1.5 s header and body deadlines, on a stack of its own, on each of
+    the two protocols (httptools is the one deployed; h11 the fallback)."""
     stack: StackUnderTest = await create_stack("slow")
     await migrate_all_async(stack.database_url)
     procs = ServiceProcs(
@@ -102,6 +109,7 @@ async def slow_intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             "SHAOBAO_HTTP_HEADER_TIMEOUT_SECONDS": str(DEADLINE),
             "SHAOBAO_HTTP_BODY_TIMEOUT_SECONDS": str(DEADLINE),
         },
+        protocol=request.param,
     )
     try:
         procs.start("intake")

@@ -21,7 +21,7 @@ import httpx
 from tests.support.stack import StackUnderTest
 
 SERVICES = ("intake", "router", "escalation", "notifier")
-HTTP_PROTOCOL = "shared.web.server:GuardedH11Protocol"  # as deploy/services.sh starts them
+HTTP_PROTOCOL = "shared.web.server:GuardedHttpToolsProtocol"  # as deploy/services.sh starts them
 ROOT = Path(__file__).resolve().parents[2]
 # The test receivers (tests/support/receiver.py) listen on loopback at free ports: the
 # services under test name loopback explicitly, as deploy/up.sh names the demo receiver.
@@ -52,6 +52,7 @@ class ServiceProcs:
     stack: StackUnderTest
     log_dir: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    protocol: str = HTTP_PROTOCOL
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -82,7 +83,7 @@ class ServiceProcs:
                 "--port",
                 str(port),
                 "--http",
-                HTTP_PROTOCOL,
+                self.protocol,
                 "--no-access-log",
             ],
             cwd=ROOT,
