@@ -8,6 +8,14 @@ times the router's own query code (``services.router.case_search.find``: one pag
 and the capped count) for each query kind, one after another on one connection.
 
     uv run python -m bench.search --cases 1000000
+
+While cases flow in (issue 25 point 3): seed the running system's own database, then
+measure while ``bench.e2e`` posts one case per request into the same tables:
+
+    bash bench/fresh.sh && export $(bash bench/fresh.sh env)
+    uv run python -m bench.search --into shaobao_bench --cases 1000000 --runs 0   # seed only
+    uv run python -m bench.e2e --rate 200 --duration 120 --senders 2 &
+    sleep 20; uv run python -m bench.search --into shaobao_bench --cases 0 --runs 100
 """
 
 from __future__ import annotations
@@ -138,6 +146,9 @@ def report(timings: dict[str, list[float]]) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     print(machine())
+    if args.into:
+        await in_place(args)
+        return
     name = f"shaobao_bench_search_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -155,10 +166,31 @@ async def main(args: argparse.Namespace) -> None:
         await admin.close()
 
 
+async def in_place(args: argparse.Namespace) -> None:
+    """Seed (``--cases``, 0 for none) and measure (``--runs``, 0 for none) a database that
+    exists and is migrated, e.g. the one the running services use; nothing is dropped."""
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{args.into}"
+    if args.cases:
+        started = time.perf_counter()
+        await seed(url, args.cases, args.days)
+        print(f"seeded {args.cases} cases in {time.perf_counter() - started:.0f} s ({args.into})")
+    if args.runs:
+        conn = await asyncpg.connect(url)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM router.cases")
+            print(f"measuring over {stored} cases in {args.into}")
+        finally:
+            await conn.close()
+        report(await measure(url.replace("postgresql://", "postgresql+asyncpg://"), args.runs))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--days", type=float, default=365 * 3)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--into", metavar="DB", help="seed and/or measure this existing database in place"
+    )
     asyncio.run(main(parser.parse_args()))
