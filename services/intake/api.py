@@ -96,8 +96,12 @@ def _triage(request: Request, body: CaseCreate) -> None:
 
 
 def _triage_all(request: Request, bodies: list[CaseCreate]) -> None:
-    for body in bodies:
-        _triage(request, body)
+    desk = request.app.state.runtime.deps.triage
+    if desk is None:
+        for body in bodies:
+            _triage(request, body)  # refuses the first that needs triage
+        return
+    desk.apply_many(bodies)
 
 
 @router.post(

@@ -15,7 +15,7 @@ without a restart; a file that fails to load is logged and the model in force st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -39,6 +39,7 @@ DECISIONS = Counter(
     "Free-text submissions by what triage decided (auto: routed by itself; queued: a person)",
     ["outcome"],
 )
+_AUTO, _QUEUED = DECISIONS.labels("auto"), DECISIONS.labels("queued")
 MODEL_LOADS = Counter(
     "shaobao_triage_model_loads_total", "Triage model files taken or refused", ["result"]
 )
@@ -51,6 +52,13 @@ class Suggester(Protocol):
     version: str
 
     def suggest(self, text: str) -> Suggestion: ...
+
+    def suggest_many(self, texts: Sequence[str]) -> list[Suggestion]: ...
+
+
+def _text(body: CaseCreate) -> str:
+    """What the model and, when no address names a place, the gazetteer read."""
+    return f"{body.title}\n{body.description}"
 
 
 class Places(Protocol):
@@ -84,17 +92,29 @@ class TriageDesk:
 
     def apply(self, body: CaseCreate) -> None:
         """Fill in what the submission left out (nothing when it gave both codes)."""
-        if body.category is not None and body.location is not None:
-            return
-        text = f"{body.title}\n{body.description}"
+        self.apply_many([body])
+
+    def apply_many(self, bodies: Sequence[CaseCreate]) -> None:
+        """``apply`` for the submissions of one request: the model reads their texts at
+        once (a batch's numpy work is done once, not per case)."""
         model = self.model
-        top: list[tuple[str, float]] = []
-        if body.category is None and model is not None:
-            top = list(model.suggest(text).top)
+        open_ = [b for b in bodies if b.category is None or b.location is None]
+        asked = [b for b in open_ if b.category is None] if model is not None else []
+        suggested: dict[int, list[tuple[str, float]]] = {}
+        if asked and model is not None:
+            texts = [_text(b) for b in asked]  # one alone is cheaper without the batch's matrix
+            found = [model.suggest(texts[0])] if len(texts) == 1 else model.suggest_many(texts)
+            suggested = {id(b): list(s.top) for b, s in zip(asked, found, strict=True)}
+        for body in open_:
+            self._decide(body, suggested.get(id(body), []), model)
+
+    def _decide(
+        self, body: CaseCreate, top: list[tuple[str, float]], model: Suggester | None
+    ) -> None:
         found = None
         if body.location is None and self.places is not None:
             point = (body.point.lat, body.point.lon) if body.point else None
-            found = self.places.find(address=body.address, point=point, text=text)
+            found = self.places.find(address=body.address, point=point, text=_text(body))
         given = body.location.model_dump() if body.location is not None else None
         decided = decide(
             category=body.category,
@@ -112,7 +132,7 @@ class TriageDesk:
         body.location = LocationIn.model_construct(None, **decided.location)
         body._triage = decided.info
         if decided.info is not None:
-            DECISIONS.labels("auto" if decided.info.auto else "queued").inc()
+            (_AUTO if decided.info.auto else _QUEUED).inc()
 
     # -- the model file ---------------------------------------------------------------
     def load_newest(self) -> bool:

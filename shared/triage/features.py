@@ -24,6 +24,7 @@ from shared.triage.text import normalise, words
 # counts (a few hundred rows have few repeats); above, once-only n-grams are mostly noise
 # and would make the weight matrix (classes × features) large.
 MIN_DF_FROM_ROWS = 1500
+Floats64 = NDArray[np.float64]
 MAX_CHAR_FEATURES = 200_000
 MAX_WORD_FEATURES = 100_000
 # The word view at half the weight of the characters: on our two test sets (Chinese
@@ -86,7 +87,13 @@ class Featurizer:
         """One text's non-zero features (indices, values), the same numbers ``transform``
         gives, without its per-call overhead (a suggestion must cost well under a
         millisecond: intake runs one per free-text submission)."""
-        return self._fast.features(normalise(text))
+        return self._fast.one(normalise(text))
+
+    def many(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """``transform``'s matrix by the fast path: intake's batches of submissions."""
+        index, values, pointers = self._fast.batch([normalise(t) for t in texts])
+        shape = (len(texts), self._fast.width)
+        return sp.csr_matrix((values.astype(np.float32), index, pointers), shape=shape)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         normalised = [normalise(t) for t in texts]
@@ -103,16 +110,17 @@ def _float32() -> type:
 @dataclass(frozen=True)
 class _Lookup:
     """The two views' vocabularies, their idf as one float64 vector (the word view's
-    offset by the character view's size) and the column where the word view begins.
+    columns after the character view's) and their n-gram ranges.
 
-    ``features`` counts n-grams with plain dict lookups (the text is already normalised, so
-    scikit-learn's analyser, which builds every n-gram as a list first, is not needed), then
-    does the tf-idf arithmetic for both views in one numpy pass."""
+    N-grams are counted with plain dict lookups (the text is already normalised, so
+    scikit-learn's analyser, which builds every n-gram as a list first, is not needed);
+    the tf-idf arithmetic of a whole batch of texts is a few numpy calls, each view of
+    each text l2-normalised by its own segment's sum of squares."""
 
     chars: dict[str, int]
     words: dict[str, int]
     idf: NDArray[np.float64]
-    split: int
+    width: int
     char_range: tuple[int, int]
     word_range: tuple[int, int]
 
@@ -120,17 +128,19 @@ class _Lookup:
     def of(cls, chars: TfidfVectorizer, word_view: TfidfVectorizer) -> _Lookup:
         split = len(chars.vocabulary_)
         words_vocabulary = {g: j + split for g, j in word_view.vocabulary_.items()}
+        idf = np.concatenate([chars.idf_, word_view.idf_]).astype(np.float64)
         return cls(
             chars=dict(chars.vocabulary_),
             words=words_vocabulary,
-            idf=np.concatenate([chars.idf_, word_view.idf_]).astype(np.float64),
-            split=split,
+            idf=idf,
+            width=len(idf),
             char_range=chars.ngram_range,
             word_range=word_view.ngram_range,
         )
 
-    def features(self, text: str) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
-        counts: dict[int, int] = {}
+    def counts(self, text: str) -> tuple[dict[int, int], dict[int, int]]:
+        """The known character n-grams and word n-grams of a normalised text, counted."""
+        found: dict[int, int] = {}
         get = self.chars.get
         low, high = self.char_range
         size = len(text)
@@ -138,7 +148,8 @@ class _Lookup:
             for i in range(size - n + 1):
                 j = get(text[i : i + n])
                 if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
+                    found[j] = found.get(j, 0) + 1
+        in_words: dict[int, int] = {}
         get = self.words.get
         tokens = words(text)
         low, high = self.word_range
@@ -146,15 +157,48 @@ class _Lookup:
             for i in range(len(tokens) - n + 1):
                 j = get(tokens[i] if n == 1 else " ".join(tokens[i : i + n]))
                 if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-        if not counts:
+                    in_words[j] = in_words.get(j, 0) + 1
+        return found, in_words
+
+    def one(self, text: str) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        """One normalised text's (indices, values): ``batch`` without its segment
+        bookkeeping, which costs more than it saves for a single text."""
+        parts: list[tuple[NDArray[np.intp], Floats64]] = []
+        for view, weight in zip(self.counts(text), (1.0, WORD_WEIGHT), strict=True):
+            if not view:
+                continue
+            index = np.fromiter(view.keys(), np.intp, len(view))
+            values = 1.0 + np.log(np.fromiter(view.values(), np.float64, len(view)))
+            values *= self.idf[index]
+            values *= weight / np.sqrt(np.dot(values, values))
+            parts.append((index, values))
+        if not parts:
             return np.empty(0, np.intp), np.empty(0, np.float32)
-        indices = np.fromiter(counts.keys(), np.intp, len(counts))
-        values = 1.0 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
-        values *= self.idf[indices]
-        is_char = indices < self.split
-        for part, weight in ((is_char, 1.0), (~is_char, WORD_WEIGHT)):
-            norm = np.sqrt(np.dot(values[part], values[part]))
-            if norm > 0:
-                values[part] *= weight / norm
-        return indices, values.astype(np.float32)
+        if len(parts) == 1:
+            return parts[0][0], parts[0][1].astype(np.float32)
+        return (
+            np.concatenate([parts[0][0], parts[1][0]]),
+            np.concatenate([parts[0][1], parts[1][1]]).astype(np.float32),
+        )
+
+    def batch(self, texts: Sequence[str]) -> tuple[NDArray[np.intp], Floats64, NDArray[np.intp]]:
+        """Normalised texts as CSR parts (indices, values, row pointers)."""
+        indices: list[int] = []
+        counts: list[int] = []
+        segments: list[int] = []  # each text's two segments' lengths, chars then words
+        for text in texts:
+            for view in self.counts(text):
+                indices.extend(view.keys())
+                counts.extend(view.values())
+                segments.append(len(view))
+        index = np.array(indices, dtype=np.intp)
+        values = (1.0 + np.log(np.array(counts, dtype=np.float64))) * self.idf[index]
+        lengths = np.array(segments, dtype=np.intp)
+        segment = np.repeat(np.arange(len(lengths)), lengths)
+        norms = np.sqrt(np.bincount(segment, weights=values * values, minlength=len(lengths)))
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        scale[1::2] *= WORD_WEIGHT
+        values *= scale[segment]
+        pointers = np.zeros(len(texts) + 1, dtype=np.intp)
+        np.cumsum(lengths.reshape(-1, 2).sum(axis=1), out=pointers[1:])
+        return index, values, pointers

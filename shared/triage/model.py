@@ -91,7 +91,12 @@ class Model:
         return Suggestion([(self.classes[j], float(p[j])) for j in best], self.version)
 
     def suggest_many(self, texts: Sequence[str]) -> list[Suggestion]:
-        p = self.probabilities(texts)
+        """``suggest`` for several texts at once (intake's batches): the numpy work is
+        done once for all of them."""
+        if not texts:
+            return []
+        x = self.featurizer.many(texts)
+        p = softmax(self.linear.scores(x), self.temperature)
         order = np.argsort(-p, axis=1)[:, :TOP]
         return [
             Suggestion([(self.classes[j], float(row[j])) for j in idx], self.version)

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -57,6 +58,20 @@ def test_the_fast_single_text_path_agrees_with_the_batch_path(model: Model) -> N
     ):
         assert [c for c, _ in one.top] == [c for c, _ in batch.top]
         assert [p for _, p in one.top] == pytest.approx([p for _, p in batch.top], abs=1e-5)
+
+
+def test_the_fast_features_are_scikit_learns_numbers(model: Model) -> None:
+    """The fast paths (one text, a batch) count n-grams themselves: they must give the
+    very matrix the fitted vectorizers give, row by row and view by view."""
+    texts = [*_sample()[0][:80], "", "？？？", "完全无关的文字abc", "电梯 电梯 电梯 12345 停运"]
+    f = model.featurizer
+    truth = f.transform(texts).toarray()
+    assert f.many(texts).toarray() == pytest.approx(truth, abs=1e-6)
+    for row, text in zip(truth, texts, strict=True):
+        index, values = f.one(text)
+        mine = np.zeros_like(row)
+        mine[index] = values
+        assert mine == pytest.approx(row, abs=1e-6)
 
 
 def test_a_suggestion_costs_well_under_a_few_milliseconds(model: Model) -> None:
