@@ -24,8 +24,8 @@ from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_for
+from shared.domain.errors import Conflict, NotFound
 from shared.domain.key_persons import split_refusal
-from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF
 from shared.web.problems import BODY, CONFLICT, KEYED, NOT_FOUND
 

@@ -32,10 +32,10 @@ from services.intake.api_feedback import FeedbackAccepted, FeedbackCreate, accep
 from services.intake.tables import cases
 from shared.auth.dependency import AnonymousLimit
 from shared.domain.calendar import SHANGHAI
+from shared.domain.errors import Conflict, NotFound
 from shared.domain.taxonomy import label
 from shared.security.links import read_feedback_token
 from shared.security.redact import mask_numbers
-from shared.web.app import Conflict, NotFound
 from shared.web.problems import ANONYMOUS, BODY, CONFLICT, InvalidRequest, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"])

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.domain.errors import DomainError, InvalidTransition
+from shared.domain.errors import Conflict, InvalidTransition, NotFound
 from shared.logging import configure_logging
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.outages import UNAVAILABLE_TYPES, dependency_unavailable
@@ -30,14 +30,6 @@ from shared.web.headers import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 RETRY_AFTER_SECONDS = 3
-
-
-class NotFound(DomainError):
-    """The thing does not exist, or the caller may not see it (both answer 404)."""
-
-
-class Conflict(DomainError):
-    """The request cannot be applied in the current state."""
 
 
 def build_app(
