@@ -19,7 +19,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.prevention_access import in_area
+from services.intake.prevention_facts import in_area
 from services.intake.schemas import CaseCreate
 from services.intake.schemas_prevention import RiskCreate, RiskRead, RiskToCase
 from services.intake.tables_prevention import risks

@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
-from services.intake.api_attachments import resolve_attachments
+from services.intake.api.attachments import resolve_attachments
 from services.intake.campaigns import campaign_exists
 from services.intake.records import Submitted
 from services.intake.schemas import (

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.intake import campaigns as service
-from services.intake.prevention_access import OfficeKey, ReaderKey, area, check_writes_at
+from services.intake.api.prevention_access import OfficeKey, ReaderKey, area, check_writes_at
 from services.intake.schemas_prevention import CampaignPut, CampaignRead
 from shared.auth import audit
 from shared.domain.errors import NotFound

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import key_person_views as views
 from services.intake import persons
-from services.intake.api_key_persons import NO_PERSON, scoped_person
+from services.intake.api.key_persons import NO_PERSON, scoped_person
 from services.intake.key_person_schemas import PersonMerge, PersonRead, PersonSplit, SplitRead
 from shared.auth import audit
 from shared.auth.dependency import require

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.api_feedback import FeedbackAccepted, FeedbackCreate, accept_rating
+from services.intake.api.feedback import FeedbackAccepted, FeedbackCreate, accept_rating
 from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
