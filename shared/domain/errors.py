@@ -1,8 +1,8 @@
 """Domain errors: every refusal carries a reason a person can read (Chinese first).
 
-Use-case code raises them (:class:`NotFound`, :class:`Conflict`, :class:`InvalidTransition`)
-without knowing about HTTP; the web layer (``shared.web.app``) maps each to its status once
-(404, 409, 409), a consumer dead-letters them with the same reason.
+Use-case code raises them (:class:`NotFound`, :class:`Conflict`, :class:`Invalid`,
+:class:`InvalidTransition`) without knowing about HTTP; the web layer (``shared.web.app``)
+maps each to its status once (404, 409, 422, 409), a consumer dead-letters them with the same reason.
 
 Also :class:`YamlSource`, which keeps the line of every node of an operator's YAML file
 so that a :class:`ConfigError` can point at the rule, the field and the line at fault.
@@ -26,6 +26,10 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The request cannot be applied in the current state (409)."""
+
+
+class Invalid(DomainError):
+    """The input is well formed but cannot be used: it names something unknown or unfit (422)."""
 
 
 class InvalidTransition(DomainError):
