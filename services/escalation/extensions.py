@@ -22,7 +22,7 @@ from services.escalation.tables import deadlines, extensions
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.events import ExtensionDecided
 from shared.domain.display import beijing
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 
 NO_PENDING = "该派单没有待审批的延期申请 (no pending extension)"
 

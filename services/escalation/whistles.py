@@ -20,9 +20,8 @@ from services.escalation.ladder import may_decide
 from services.escalation.tables import deadlines, whistle_members, whistles
 from shared.auth.keys import ApiKey, Role
 from shared.contracts.events import WhistleLeadDesignated
-from shared.domain.errors import DomainError
+from shared.domain.errors import Conflict, DomainError, NotFound
 from shared.domain.owners import OwnerDirectory
-from shared.web.app import Conflict, NotFound
 from shared.web.fields import OWNER_ID
 
 NO_WHISTLE = "哨令不存在 (whistle not found)"

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import HTTPException
 from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +26,7 @@ from services.intake.schemas_prevention import (
 )
 from services.intake.tables import cases
 from services.intake.tables_prevention import grid_workers, patrols
+from shared.domain.errors import Conflict, Invalid
 from shared.ids import new_id
 
 
@@ -63,7 +63,7 @@ async def worker(conn: AsyncConnection, worker_id: str) -> Row[Any] | None:
 async def known_worker(conn: AsyncConnection, worker_id: str) -> Row[Any]:
     found = await worker(conn, worker_id)
     if found is None:
-        raise HTTPException(422, f"网格员 {worker_id} 未登记 (unknown grid worker)")
+        raise Invalid(f"网格员 {worker_id} 未登记 (unknown grid worker)")
     return found
 
 
@@ -71,7 +71,7 @@ async def check_patrol(conn: AsyncConnection, body: PatrolCreate) -> str:
     """The grid patrolled (the worker's own unless named); 422 for what does not exist."""
     who = await known_worker(conn, body.worker_id)
     if body.campaign_id and not await campaign_exists(conn, body.campaign_id):
-        raise HTTPException(422, f"专项排查 {body.campaign_id} 不存在 (unknown campaign)")
+        raise Invalid(f"专项排查 {body.campaign_id} 不存在 (unknown campaign)")
     linked = [m.case_id for m in body.mediations if m.case_id]
     if linked:
         rows = await conn.execute(
@@ -83,8 +83,7 @@ async def check_patrol(conn: AsyncConnection, body: PatrolCreate) -> str:
         )
         missing = set(linked) - set(rows.scalars())
         if missing:
-            raise HTTPException(
-                422,
+            raise Invalid(
                 f"诉求 {', '.join(sorted(map(str, missing)))} 不是网格巡查当场调解的诉求 "
                 "(not a grid_patrol case mediated on site)",
             )
@@ -118,8 +117,7 @@ async def record_patrol(
         )
     ).one()
     if first.fingerprint != fingerprint:
-        raise HTTPException(
-            409,
+        raise Conflict(
             f"网格员 {body.worker_id} {body.day} 已登记该网格的巡查，内容不同 (already recorded)",
         )
     return patrol_read(first), False

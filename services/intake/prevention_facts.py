@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.prevention_access import in_area
 from services.intake.tables import cases
 from services.intake.tables_prevention import patrols, risks
 from shared.auth.scope import Area, location_path
@@ -91,3 +90,12 @@ async def _cases(
                 )
             )
     return out
+
+
+def in_area(column: ColumnElement[str], where: Area) -> ColumnElement[bool]:
+    """SQL: the path column lies in the area (paths are dotted lower-case codes)."""
+    if where.unlimited:
+        return true()
+    if not where.known or where.path is None:
+        return false()
+    return or_(column == where.path, column.like(where.path + ".%"))

@@ -66,7 +66,7 @@ _CLAIM = text(
 # a submission: anyone who knows a phone number could otherwise rewrite the name and email
 # the notifier uses (issue 17). What each submission said stays with its own case
 # (``cases.*_enc``) or link (``duplicate_links.*_enc``); only an audited admin action
-# corrects the person's record (``services/intake/api_admin.py``).
+# corrects the person's record (``services/intake/api/admin.py``).
 _INSERT_PETITIONERS = text(
     """
     INSERT INTO intake.petitioners (petitioner_ref, name_enc, phone_enc, id_number_enc,

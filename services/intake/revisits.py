@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from fastapi import HTTPException
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +26,7 @@ from services.intake.tables import cases, petitioners
 from services.intake.tables_prevention import revisits
 from shared.auth.scope import Area, location_path
 from shared.domain.calendar import SHANGHAI
+from shared.domain.errors import Conflict, NotFound
 from shared.security.pii import PiiVault
 
 SCAN = 5000  # explained closures read per listing before the area filter
@@ -67,10 +67,10 @@ async def closure(conn: AsyncConnection, case_id: UUID, where: Area) -> Row[Any]
     """The closed case; 404 unknown or outside the area, 409 when it was not explained."""
     row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).first()
     if row is None or not (where.unlimited or where.covers(location_path(row.location))):
-        raise HTTPException(404, "诉求不存在 (case not found)")
+        raise NotFound("诉求不存在 (case not found)")
     if row.status != "closed" or (row.status_detail or {}).get("close_kind") != "explained":
-        raise HTTPException(
-            409, "只有以「解释结案」关闭的诉求需要回头看 (only explained closures are revisited)"
+        raise Conflict(
+            "只有以「解释结案」关闭的诉求需要回头看 (only explained closures are revisited)"
         )
     return row
 
@@ -81,7 +81,7 @@ async def recorded(conn: AsyncConnection, case_id: UUID) -> Row[Any] | None:
 
 def replay(row: Row[Any], fingerprint: str) -> RevisitRead:
     if row.fingerprint != fingerprint:
-        raise HTTPException(409, "该诉求已记录回头看，内容不同 (already revisited)")
+        raise Conflict("该诉求已记录回头看，内容不同 (already revisited)")
     return revisit_read(row)
 
 

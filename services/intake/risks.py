@@ -14,16 +14,16 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import HTTPException
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.prevention_access import in_area
+from services.intake.prevention_facts import in_area
 from services.intake.schemas import CaseCreate
 from services.intake.schemas_prevention import RiskCreate, RiskRead, RiskToCase
 from services.intake.tables_prevention import risks
 from shared.auth.scope import Area, location_path
+from shared.domain.errors import Conflict, Invalid, NotFound
 from shared.ids import new_id
 
 STATE_LABELS = {"open": "待跟进", "resolved": "已化解", "case": "已转诉求"}
@@ -32,7 +32,7 @@ STATE_LABELS = {"open": "待跟进", "resolved": "已化解", "case": "已转诉
 def risk_path(body: RiskCreate) -> str:
     path = location_path(body.location.model_dump())
     if path is None:  # LocationIn already refused such a location
-        raise HTTPException(422, "location 无效 (invalid location)")
+        raise Invalid("location 无效 (invalid location)")
     return path
 
 
@@ -60,7 +60,7 @@ async def create_risk(
         )
     ).one()
     if first.fingerprint != fingerprint:
-        raise HTTPException(409, "Idempotency-Key 已用于另一条隐患 (key used for another risk)")
+        raise Conflict("Idempotency-Key 已用于另一条隐患 (key used for another risk)")
     return risk_read(first), False
 
 
@@ -81,14 +81,14 @@ async def locked(conn: AsyncConnection, risk_id: UUID, where: Area) -> Row[Any]:
         await conn.execute(select(risks).where(risks.c.risk_id == risk_id).with_for_update())
     ).first()
     if row is None or not where.covers(row.path):
-        raise HTTPException(404, "隐患不存在 (risk not found)")
+        raise NotFound("隐患不存在 (risk not found)")
     return row
 
 
 def refuse_unless_open(row: Row[Any]) -> None:
     if row.state != "open":
-        raise HTTPException(
-            409, f"隐患已{STATE_LABELS[row.state]}，不能再处理 (risk is {row.state}, not open)"
+        raise Conflict(
+            f"隐患已{STATE_LABELS[row.state]}，不能再处理 (risk is {row.state}, not open)"
         )
 
 

@@ -8,10 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from shared.attachments.web import AttachmentRef
 from shared.contracts.events import AttachmentInfo, TriageInfo
 from shared.domain.intake_rules import CHANNELS, places
-from shared.web.fields import Text
+from shared.web.fields import AttachmentRef, Text
 
 Code = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 

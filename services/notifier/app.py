@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import FastAPI
 
 from services.notifier.api import channel_callbacks, endpoints, notices
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierDeps, NotifierSettings
 from services.notifier.handlers.registry import HANDLERS
 from services.notifier.notice_rules import NoticeRules
 from services.notifier.tables import DELIVERIES_POLLER, inbox, outbox
@@ -18,16 +16,6 @@ from shared.runtime import ServiceRuntime
 from shared.security.pii import PiiVault
 from shared.settings import Settings
 from shared.web.app import build_app
-
-
-@dataclass(frozen=True)
-class NotifierDeps:
-    vault: PiiVault
-    config: NotifierSettings
-    settings: Settings
-    owners: OwnerDirectory  # names people read (read at start)
-    notices: NoticeRules
-    category_names: dict[str, str]  # code → 中文名 (rules.yaml, read at start)
 
 
 def create_app(settings: Settings | None = None, config: NotifierSettings | None = None) -> FastAPI:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierSettings
 from services.notifier.senders import Outcome, failed, send_email, send_sms
 from shared.domain.calendar import QuietHours
 

@@ -18,7 +18,7 @@ import aiosmtplib
 import httpx
 import orjson
 
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierSettings
 from shared.security.pii import mask_phone
 from shared.security.signing import DELIVERY_HEADER, signed_headers
 from shared.security.urls import Resolver, credentials_refusal, resolve_checked, system_resolver

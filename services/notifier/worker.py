@@ -35,7 +35,7 @@ from sqlalchemy import Update, and_, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import breaker
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierSettings
 from services.notifier.events_out import emit_delivered, emit_failed
 from services.notifier.petitioner import quiet_hours, send_to_petitioner
 from services.notifier.senders import Outcome, post_webhook, send_email

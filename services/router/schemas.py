@@ -9,9 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.attachments.web import AttachmentRef
 from shared.domain.taxonomy import ReturnReason
-from shared.web.fields import Text
+from shared.web.fields import AttachmentRef, Text
 
 
 class DispatchRead(BaseModel):

@@ -47,10 +47,6 @@ DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {}}, "description": "文件内容（下载）"},
     **NOT_FOUND,
 }
-AttachmentRef = Annotated[
-    str,
-    Field(pattern=r"^[0-9a-f]{64}$", description="附件编号：文件内容的 SHA-256（小写十六进制）"),
-]
 FileName = Annotated[str | None, Query(max_length=255, description="原文件名（仅供显示）")]
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

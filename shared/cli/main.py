@@ -1,13 +1,21 @@
-"""``shaobao``: the operations command line."""
+"""``shaobao``: the operations command line.
+
+The commands that read or write one service's tables are that service's (``services/<s>/
+cli.py``); pyproject.toml names them as ``shaobao.commands`` entry points and :func:`plug_in`
+adds them here, so shared/ never imports a service (an import-linter contract). An entry
+point's name is where the command goes: ``deadlines`` is a group of its own, ``rules.simulate``
+the command ``simulate`` of the ``rules`` group.
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 import typer
 from pydantic import ValidationError
 
 from shared.cli import (
     clock_cmd,
-    deadlines_cmd,
     deliveries_cmd,
     dlq_cmd,
     keys_cmd,
@@ -23,10 +31,25 @@ app.add_typer(clock_cmd.app, name="clock")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(deliveries_cmd.app, name="deliveries")
-app.add_typer(deadlines_cmd.app, name="deadlines")
 app.add_typer(triage_cmd.app, name="triage")
 app.add_typer(places_cmd.app, name="places")
 app.command("status")(status_cmd.status)
+COMMANDS = "shaobao.commands"  # the entry-point group of the services' commands
+
+
+def plug_in(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add every ``shaobao.commands`` entry point: a Typer as a group, a function as a command."""
+    for point in sorted(entry_points(group=COMMANDS), key=lambda p: p.name):
+        parent, _, name = point.name.rpartition(".")
+        target = groups[parent] if parent else root
+        command = point.load()
+        if isinstance(command, typer.Typer):
+            target.add_typer(command, name=name)
+        else:
+            target.command(name)(command)
+
+
+plug_in(app, {"rules": rules_cmd.app})
 
 
 @app.command()

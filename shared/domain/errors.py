@@ -1,5 +1,9 @@
 """Domain errors: every refusal carries a reason a person can read (Chinese first).
 
+Use-case code raises them (:class:`NotFound`, :class:`Conflict`, :class:`Invalid`,
+:class:`InvalidTransition`) without knowing about HTTP; the web layer (``shared.web.app``)
+maps each to its status once (404, 409, 422, 409), a consumer dead-letters them with the same reason.
+
 Also :class:`YamlSource`, which keeps the line of every node of an operator's YAML file
 so that a :class:`ConfigError` can point at the rule, the field and the line at fault.
 """
@@ -14,6 +18,18 @@ import yaml
 
 class DomainError(Exception):
     """A rule of the domain refused something."""
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not see it (both answer 404)."""
+
+
+class Conflict(DomainError):
+    """The request cannot be applied in the current state (409)."""
+
+
+class Invalid(DomainError):
+    """The input is well formed but cannot be used: it names something unknown or unfit (422)."""
 
 
 class InvalidTransition(DomainError):

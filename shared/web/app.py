@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.domain.errors import DomainError, InvalidTransition
+from shared.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from shared.logging import configure_logging
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.outages import UNAVAILABLE_TYPES, dependency_unavailable
@@ -30,14 +30,6 @@ from shared.web.headers import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 RETRY_AFTER_SECONDS = 3
-
-
-class NotFound(DomainError):
-    """The thing does not exist, or the caller may not see it (both answer 404)."""
-
-
-class Conflict(DomainError):
-    """The request cannot be applied in the current state."""
 
 
 def build_app(
@@ -123,6 +115,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(Invalid)
+    async def invalid(_: Request, exc: Invalid) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -44,3 +44,9 @@ Text = Annotated[
     str, AfterValidator(_no_control), Field(json_schema_extra={"pattern": CONTROL_FREE})
 ]
 """Free text a person wrote: tab, newline and carriage return allowed, other controls not."""
+
+# An attachment named in a request: the SHA-256 of its bytes (shared.domain.attachments).
+AttachmentRef = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-f]{64}$", description="附件编号：文件内容的 SHA-256（小写十六进制）"),
+]

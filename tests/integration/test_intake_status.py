@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.intake.api_contact import live_owners
+from services.intake.api.contact import live_owners
 from services.intake.handlers.status import HANDLERS, on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.cli.rules_simulate import stream_cases, tally_cases
+from services.router.rules_simulate import stream_cases, tally_cases
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import RuleSet
 from shared.domain.rule_simulation import Routing, Tally

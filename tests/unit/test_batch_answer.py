@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from fastapi import HTTPException
 
-from services.intake.api import item_result
+from services.intake.api.cases import item_result
 from services.intake.records import Submitted
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from services.intake.api_admin import ContactCorrection
-from services.intake.api_feedback import FeedbackCreate
+from services.intake.api.admin import ContactCorrection
+from services.intake.api.feedback import FeedbackCreate
 from services.intake.schemas import CaseBatch, CaseCreate
 from tests.e2e.test_first_case import ELEVATOR
 

@@ -23,7 +23,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from services.escalation.policy import EscalationPolicy
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierSettings
 from shared.db.engine import make_engine
 from shared.messaging.topology import QueueSpec, declare_queue
 from shared.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.notifier.api.endpoints import EndpointWrite
-from services.notifier.config import NotifierSettings
+from services.notifier.deps import NotifierSettings
 from services.notifier.handlers.common import add_delivery, channel_owner
 from services.notifier.petitioner import quiet_hours
 from services.notifier.tables import DELIVERIES_POLLER

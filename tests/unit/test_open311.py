@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from jsonschema import ValidationError
 
+from services.intake.api.open311_render import render
 from services.intake.open311_form import (
     MEDIA_MARK,
     FormError,
@@ -15,7 +16,6 @@ from services.intake.open311_form import (
     split_media,
     to_case,
 )
-from services.intake.open311_render import render
 from tests.support.open311 import validate
 
 NAMES = {"environment.cooking_fume": "餐饮油烟扰民", "unclassified": "待分类"}

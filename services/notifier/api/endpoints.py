@@ -29,8 +29,8 @@ from shared.auth.dependency import require
 from shared.auth.keys import CHANNELS, ApiKey, Role
 from shared.auth.scope import Area, area_for, owners_for
 from shared.db.types import inline
+from shared.domain.errors import NotFound
 from shared.security.urls import credentials_refusal, length_refusal, resolve_checked
-from shared.web.app import NotFound
 from shared.web.fields import OWNER_ID, WORD
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 

@@ -18,8 +18,8 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.db.batch import Deferred, flush_deferred
 from shared.db.outbox import write_events
+from shared.domain.errors import NotFound
 from shared.domain.lifecycle import CaseState, DispatchState, fire_case, fire_dispatch
-from shared.web.app import NotFound
 
 
 @dataclass

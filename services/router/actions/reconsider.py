@@ -25,9 +25,8 @@ from services.router.actions.common import (
 from services.router.redispatch import plan_decision, redispatch
 from services.router.tables import dispatches
 from shared.auth.keys import Role
-from shared.domain.errors import InvalidTransition
+from shared.domain.errors import Conflict, InvalidTransition, NotFound
 from shared.domain.lifecycle import OPEN_DISPATCH_STATES
-from shared.web.app import Conflict, NotFound
 
 PENDING = "pending"
 

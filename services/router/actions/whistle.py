@@ -17,9 +17,8 @@ from services.router import timeline
 from services.router.actions.common import ActionContext, move_case
 from services.router.tables import cases
 from shared.contracts.events import CaseDisputed, LocationData
-from shared.domain.errors import InvalidTransition
+from shared.domain.errors import InvalidTransition, NotFound
 from shared.domain.lifecycle import CaseState
-from shared.web.app import NotFound
 
 IN_HAND = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
 UNHELD = (CaseState.TRIAGED.value, CaseState.REROUTING.value)

@@ -24,8 +24,8 @@ from services.router.schemas import (
 from services.router.tables import case_attachments, cases, dispatches, routing_decisions, timeline
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.domain.errors import NotFound
 from shared.domain.taxonomy import label
-from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)

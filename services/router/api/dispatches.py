@@ -37,8 +37,8 @@ from services.router.schemas import (
 from services.router.tables import action_requests, dispatches
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.domain.errors import Conflict
 from shared.domain.lifecycle import DispatchState
-from shared.web.app import Conflict
 from shared.web.problems import BODY, KEYED, Problem
 
 router = APIRouter(prefix="/v1/dispatches", tags=["dispatches"], responses=KEYED | BODY)

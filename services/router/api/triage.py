@@ -30,10 +30,10 @@ from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
 from shared.domain.display import beijing
+from shared.domain.errors import NotFound
 from shared.domain.routing import Location, Urgency
 from shared.domain.taxonomy import LEVELS, label, path_problem
 from shared.domain.triage_rules import UNCLASSIFIED
-from shared.web.app import NotFound
 from shared.web.fields import Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND, Problem
 

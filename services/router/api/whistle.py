@@ -17,7 +17,7 @@ from services.router.tables import cases
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.fields import OWNER_ID, Text
 from shared.web.problems import BODY, KEYED, Problem
 

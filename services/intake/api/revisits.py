@@ -9,8 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from services.intake import revisits as service
-from services.intake.api import submit_as
-from services.intake.prevention_access import (
+from services.intake.api.cases import submit_as
+from services.intake.api.prevention_access import (
     PATROL_CHANNEL,
     OfficeKey,
     ReaderKey,

@@ -21,8 +21,8 @@ from services.intake.tables import cases
 from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
+from shared.domain.errors import NotFound
 from shared.security.pii import PiiVault, mask_phone
-from shared.web.app import NotFound
 from shared.web.problems import KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=KEYED | NOT_FOUND)

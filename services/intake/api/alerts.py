@@ -21,7 +21,7 @@ from shared.auth.audit import record
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.fields import Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 

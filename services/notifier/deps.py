@@ -1,11 +1,21 @@
-"""The notifier's own settings (``SHAOBAO_NOTIFIER_*``): breaker, SMTP, SMS, intake."""
+"""What the notifier's handlers, routes and delivery worker need besides a connection.
+
+:class:`NotifierSettings` are its own settings (``SHAOBAO_NOTIFIER_*``: breaker, SMTP, SMS,
+intake); :class:`NotifierDeps` is the one object handlers and routes hold, built by app.py.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import time
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.notifier.notice_rules import NoticeRules
+from shared.domain.owners import OwnerDirectory
+from shared.security.pii import PiiVault
+from shared.settings import Settings
 
 
 class NotifierSettings(BaseSettings):
@@ -37,3 +47,13 @@ class NotifierSettings(BaseSettings):
     # 重点事项 published on the notice board: complex/difficult tiers, or urgent/emergency
     key_tiers: frozenset[str] = frozenset({"complex", "difficult"})
     key_urgencies: frozenset[str] = frozenset({"urgent", "emergency"})
+
+
+@dataclass(frozen=True)
+class NotifierDeps:
+    vault: PiiVault
+    config: NotifierSettings
+    settings: Settings
+    owners: OwnerDirectory  # names people read (read at start)
+    notices: NoticeRules
+    category_names: dict[str, str]  # code → 中文名 (rules.yaml, read at start)

@@ -26,8 +26,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from shared.domain.errors import NotFound
 from shared.outages import dependency_unavailable
-from shared.web.app import RETRY_AFTER_SECONDS, NotFound
+from shared.web.app import RETRY_AFTER_SECONDS
 
 FORMATS = ("json", "xml")
 XML_TYPE = "text/xml; charset=utf-8"

@@ -29,8 +29,8 @@ from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_for
+from shared.domain.errors import NotFound
 from shared.domain.key_persons import next_state, review_due
-from shared.web.app import NotFound
 from shared.web.fields import PETITIONER_REF
 from shared.web.problems import BODY, CONFLICT, KEYED, NOT_FOUND
 

@@ -16,7 +16,7 @@ from services.intake.schemas import AlertRead
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area, area_of
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.fields import PETITIONER_REF
 from shared.web.problems import KEYED, NOT_FOUND
 

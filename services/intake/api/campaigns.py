@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.intake import campaigns as service
-from services.intake.prevention_access import OfficeKey, ReaderKey, area, check_writes_at
+from services.intake.api.prevention_access import OfficeKey, ReaderKey, area, check_writes_at
 from services.intake.schemas_prevention import CampaignPut, CampaignRead
 from shared.auth import audit
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.problems import BODY, INVALID, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1/campaigns", tags=["prevention"], responses=KEYED | INVALID)

@@ -1,5 +1,7 @@
 """Who may record prevention work, and where (issue 23, part B).
 
+(The SQL filter of an area, ``in_area``, is use-case code: :mod:`services.intake.prevention_facts`.)
+
 Writes: a supervisor key (a community or street office) whose area covers the place, and
 admin. Patrols and risks also take the ``grid_patrol`` channel key: the grid workers' app
 already submits its cases with it, so the same app records the day's patrol and the risks
@@ -16,7 +18,6 @@ from typing import Annotated
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, false, or_, true
 
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
@@ -46,15 +47,6 @@ def check_writes_at(request: Request, key: ApiKey, path: str) -> None:
     """403 when a supervisor writes outside its area (nothing there to hide: it named it)."""
     if not area(request, key).covers(path):
         raise HTTPException(403, f"地点 {path} {OUT_OF_AREA}")
-
-
-def in_area(column: ColumnElement[str], where: Area) -> ColumnElement[bool]:
-    """SQL: the path column lies in the area (paths are dotted lower-case codes)."""
-    if where.unlimited:
-        return true()
-    if not where.known or where.path is None:
-        return false()
-    return or_(column == where.path, column.like(where.path + ".%"))
 
 
 def report_area(request: Request, key: ApiKey, asked: str) -> Area:

@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from services.intake import views
-from services.intake.api_attachments import resolve_attachments
+from services.intake.api.attachments import resolve_attachments
 from services.intake.campaigns import campaign_exists
 from services.intake.records import Submitted
 from services.intake.schemas import (
@@ -29,8 +29,8 @@ from services.intake.submissions import Overloaded
 from shared.auth.dependency import charge, require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
+from shared.domain.errors import NotFound
 from shared.outages import dependency_unavailable
-from shared.web.app import NotFound
 from shared.web.fields import WORD, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 

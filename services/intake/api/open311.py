@@ -23,9 +23,15 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 
-from services.intake import api
+from services.intake.api import cases
+from services.intake.api.open311_render import (
+    FORMATS,
+    Open311Error,
+    Open311Route,
+    render,
+    render_one,
+)
 from services.intake.open311_form import FormError, parse_form, to_case
-from services.intake.open311_render import FORMATS, Open311Error, Open311Route, render, render_one
 from services.intake.open311_views import Filters, as_request, find
 from shared.auth.dependency import AnonymousLimit, check_key, current_key, limited_key
 from shared.auth.keys import ApiKey, Role
@@ -156,7 +162,7 @@ async def post_request(fmt: str, request: Request) -> Response:
     except FormError as exc:
         raise Open311Error(exc.status, exc.reason) from exc
     response = Response(status_code=201)
-    accepted = await api.create_case(body, key, request, response, idempotency_key)
+    accepted = await cases.create_case(body, key, request, response, idempotency_key)
     row = {"service_request_id": accepted.case_number, "service_notice": _notice(body, accepted),
            "account_id": form.get("account_id")}  # fmt: skip
     return render(fmt, "service_requests", "request", [row], status=response.status_code)

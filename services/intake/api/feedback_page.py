@@ -28,21 +28,21 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from services.intake.api_feedback import FeedbackAccepted, FeedbackCreate, accept_rating
+from services.intake.api.feedback import FeedbackAccepted, FeedbackCreate, accept_rating
 from services.intake.tables import cases
 from shared.auth.dependency import AnonymousLimit
 from shared.domain.calendar import SHANGHAI
+from shared.domain.errors import Conflict, NotFound
 from shared.domain.taxonomy import label
 from shared.security.links import read_feedback_token
 from shared.security.redact import mask_numbers
-from shared.web.app import Conflict, NotFound
 from shared.web.problems import ANONYMOUS, BODY, CONFLICT, InvalidRequest, Problem
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 MAX_TOKEN = 512
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _pages = Environment(
-    loader=FileSystemLoader(FilePath(__file__).parent / "templates"),
+    loader=FileSystemLoader(FilePath(__file__).parent.parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 RATINGS = (("satisfied", "满意"), ("basically_satisfied", "基本满意"), ("unsatisfied", "不满意"))

@@ -19,12 +19,12 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.api_feedback import FeedbackAccepted, FeedbackCreate, accept_rating
+from services.intake.api.feedback import FeedbackAccepted, FeedbackCreate, accept_rating
 from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=INVALID | NOT_FOUND)

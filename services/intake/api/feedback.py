@@ -31,8 +31,8 @@ from shared.auth.keys import ApiKey, Role
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import FeedbackReceived
 from shared.db.outbox import write_events
+from shared.domain.errors import Conflict, NotFound
 from shared.security.redact import mask_numbers
-from shared.web.app import Conflict, NotFound
 from shared.web.fields import PETITIONER_REF, Text
 from shared.web.problems import BODY, CONFLICT, INVALID, KEYED, NOT_FOUND
 

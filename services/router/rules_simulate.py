@@ -1,4 +1,5 @@
-"""``shaobao rules simulate``: past cases routed again under a new rules file.
+"""Past cases routed again under a new rules file (``shaobao rules simulate``,
+:mod:`services.router.cli`).
 
 The comparison itself is pure (:mod:`shared.domain.rule_simulation`); this module reads
 the router's cases in one read-only transaction through a server-side cursor, ``batch``
@@ -23,8 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.handlers.case_received import EARLY_WARNING
 from services.router.tables import cases, routing_decisions
-from shared.cli.db import transaction
-from shared.cli.deadlines_cmd import shared_now
+from shared.cli.db import shared_now, transaction
 from shared.domain.display import case_label
 from shared.domain.durations import Duration
 from shared.domain.routing import Location

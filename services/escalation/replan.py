@@ -1,4 +1,5 @@
-"""``shaobao deadlines replan``: re-plan a dispatch's open clocks under a new policy.
+"""Re-plan a dispatch's open clocks under a new policy (``shaobao deadlines replan``,
+:mod:`services.escalation.cli`).
 
 The policy (reminder share, quiet hours, ladder delays) is frozen onto each deadline row when
 it is armed, so a change of ``SHAOBAO_ESCALATION_*`` never moves an open deadline. An
@@ -24,14 +25,12 @@ they were told; only when reminders and the next rungs come changes.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import typer
 import yaml
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,12 +39,10 @@ from services.escalation.ladder import remind_at
 from services.escalation.policy import EscalationPolicy, delay_of
 from services.escalation.tables import deadlines, escalations
 from shared.calendar_watch import load_calendar
-from shared.cli.db import transaction
-from shared.db.platform import test_clock
+from shared.cli.db import shared_now, transaction
 from shared.domain.calendar import WorkingCalendar
 from shared.settings import Settings
 
-app = typer.Typer(help="时限运维 (deadlines)", no_args_is_help=True)
 PRIMARY = ("acknowledge", "progress", "resolve")
 
 
@@ -83,15 +80,6 @@ def policy_overrides(policy_file: Path | None, reminder_share: float | None) -> 
     if "level_delays" in given:
         out["level_delays"] = frozen["level_delays"]
     return out
-
-
-async def shared_now(conn: AsyncConnection, settings: Settings) -> datetime:
-    """The one clock every service reads (the test clock's offset when it is enabled)."""
-    now = datetime.now(UTC)
-    if settings.test_clock:
-        offset = await conn.scalar(select(test_clock.c.offset_seconds).where(test_clock.c.id == 1))
-        now += timedelta(seconds=float(offset or 0))
-    return now
 
 
 async def replan(
@@ -179,42 +167,3 @@ async def run_replan(
     except _DryRun:
         pass  # rolled back
     return result
-
-
-def _t(value: datetime | None) -> str:
-    return value.isoformat(timespec="minutes") if value else "-"
-
-
-@app.command("replan")
-def replan_cmd(
-    dispatch: UUID = typer.Option(..., "--dispatch", help="the dispatch whose clocks to re-plan"),
-    reminder_share: float | None = typer.Option(
-        None, "--reminder-share", help="share of each clock at which the reminder goes (0-1)"
-    ),
-    policy_file: Path | None = typer.Option(
-        None,
-        "--policy-file",
-        exists=True,
-        dir_okay=False,
-        help="YAML: reminder_share, quiet_start, quiet_end, level_delays",
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="show the new plan, change nothing"),
-) -> None:
-    """Recompute the open (armed) clocks of one dispatch under a new policy."""
-    try:
-        overrides = policy_overrides(policy_file, reminder_share)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    done = asyncio.run(run_replan(Settings(), dispatch, overrides, dry_run=dry_run))
-    if not done:
-        typer.echo(f"派单 {dispatch} 没有未到期的时限 (no armed deadlines)", err=True)
-        raise typer.Exit(1)
-    for r in done:
-        typer.echo(
-            f"{r.kind:<22} v{r.version[0]}->v{r.version[1]}  "
-            f"remind {_t(r.remind_at[0])} -> {_t(r.remind_at[1])}  "
-            f"next {_t(r.next_at[0])} -> {_t(r.next_at[1])}  "
-            f"due {_t(r.due_at[0])} -> {_t(r.due_at[1])}"
-        )
-    verb = "将重排 (dry run, nothing changed)" if dry_run else "已重排 (replanned)"
-    typer.echo(f"{len(done)} 个时限{verb}：{overrides}")

@@ -20,7 +20,7 @@ from services.intake.tables import petitioners
 from shared.auth import audit
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
-from shared.web.app import NotFound
+from shared.domain.errors import NotFound
 from shared.web.fields import PETITIONER_REF, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
 

@@ -1,7 +1,7 @@
 """Grid workers, their daily patrols, and the reports the community opens:
 每周一上报 (``/v1/reports/patrols/weekly``), 每月一分析 (``/v1/reports/patrols/monthly``)
 and the prevention summary the router's KPI report reads (``/v1/reports/prevention``).
-Who may write and read: :mod:`services.intake.prevention_access`."""
+Who may write and read: :mod:`services.intake.api.prevention_access`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import select
 
 from services.intake import patrols as service
-from services.intake.prevention_access import (
+from services.intake.api.prevention_access import (
     FieldKey,
     OfficeKey,
     ReaderKey,
@@ -20,10 +20,10 @@ from services.intake.prevention_access import (
     check_field_key,
     check_writes_at,
     fingerprint,
-    in_area,
     report_area,
     today,
 )
+from services.intake.prevention_facts import in_area
 from services.intake.prevention_reports import (
     PeriodReport,
     PreventionSummary,

@@ -1,6 +1,6 @@
 """The risk register (矛盾隐患记录表) over HTTP: record, list (due follow-ups), close as
 resolved, turn into a case (through intake's own submission path). Rules:
-:mod:`services.intake.risks`; who may: :mod:`services.intake.prevention_access`."""
+:mod:`services.intake.risks`; who may: :mod:`services.intake.api.prevention_access`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from services.intake import risks as service
-from services.intake.api import _accepted, submit_as
-from services.intake.campaigns import campaign_exists
-from services.intake.patrols import known_worker
-from services.intake.prevention_access import (
+from services.intake.api.cases import _accepted, submit_as
+from services.intake.api.prevention_access import (
     PATROL_CHANNEL,
     FieldKey,
     ReaderKey,
@@ -24,6 +22,8 @@ from services.intake.prevention_access import (
     fingerprint,
     today,
 )
+from services.intake.campaigns import campaign_exists
+from services.intake.patrols import known_worker
 from services.intake.schemas import CaseAccepted
 from services.intake.schemas_prevention import RiskClose, RiskCreate, RiskRead, RiskToCase
 from shared.auth import audit
