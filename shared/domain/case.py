@@ -13,6 +13,7 @@ Rules of the case that used to live in handlers live here: how a rating closes a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,7 @@ from shared.domain.lifecycle import (
 from shared.domain.taxonomy import CloseKind, Rating
 
 Outcome = Literal["resolved", "explained", "referred"]  # what a department reports
+UrgencyName = Literal["emergency", "urgent", "normal"]
 RATING_CN = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
@@ -98,7 +100,7 @@ class Case:
     ruleset_version: str | None = None
     category: str = ""
     location: dict[str, Any] = field(default_factory=dict)
-    urgency: str = "normal"
+    urgency: UrgencyName = "normal"
     title: str = ""
     key_person: bool = False
     channel: str = ""
@@ -119,6 +121,7 @@ class Case:
         reason: str,
         action: str | None = None,
         detail: dict[str, Any] | None = None,
+        rule_version: str | None = None,
         **facts: Any,
     ) -> None:
         before = self.state
@@ -126,7 +129,7 @@ class Case:
         self.version += 1
         self.changes.moves += 1
         self.note(at, actor=actor, action=action or trigger.value, reason=reason,
-                  from_state=before, detail=detail)  # fmt: skip
+                  from_state=before, detail=detail, rule_version=rule_version)  # fmt: skip
 
     def note(
         self,
@@ -155,7 +158,7 @@ class Case:
 
     def resolve(
         self,
-        dispatches: list[tuple[DispatchRole | str, DispatchState | str]],
+        dispatches: Iterable[tuple[DispatchRole | str, DispatchState | str]],
         at: datetime,
         *,
         actor: str,
@@ -173,11 +176,35 @@ class Case:
         self._move(CaseTrigger.REQUEST_FEEDBACK, at, actor="router",
                    reason="待回访：请诉求人评价办理结果")  # fmt: skip
 
-    def reroute(self, at: datetime, *, actor: str, reason: str, action: str = "reroute") -> None:
-        self._move(CaseTrigger.REROUTE, at, actor=actor, reason=reason, action=action)
+    def triage(self, at: datetime, *, actor: str, reason: str, rule_version: str | None) -> None:
+        """A dispatcher decided the matter and place of a case waiting in the queue."""
+        self._move(CaseTrigger.TRIAGE, at, actor=actor, reason=reason, rule_version=rule_version)
 
-    def dispute(self, at: datetime, *, actor: str, reason: str, action: str = "dispute") -> None:
-        self._move(CaseTrigger.DISPUTE, at, actor=actor, reason=reason, action=action)
+    def reroute(
+        self,
+        at: datetime,
+        *,
+        actor: str,
+        reason: str,
+        action: str = "reroute",
+        rule_version: str | None = None,
+    ) -> None:
+        """To be routed again: its lead returned it, or its matter or place changed."""
+        self._move(CaseTrigger.REROUTE, at, actor=actor, reason=reason, action=action,
+                   rule_version=rule_version)  # fmt: skip
+
+    def dispute(
+        self,
+        at: datetime,
+        *,
+        actor: str,
+        reason: str,
+        action: str = "dispute",
+        rule_version: str | None = None,
+    ) -> None:
+        """Nobody owns the matter (or a supervisor blew the whistle): disputed."""
+        self._move(CaseTrigger.DISPUTE, at, actor=actor, reason=reason, action=action,
+                   rule_version=rule_version)  # fmt: skip
 
     def dispatch(self, at: datetime, *, reason: str, rule_version: str | None) -> None:
         """To the owners named in ``reason``: a triaged case is dispatched, a rerouted,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -51,6 +51,11 @@ class Dispatch:
     outcome: str | None = None  # the owner's reported result (resolved/explained/referred)
     journal: list[Recorded] = field(default_factory=list)
     changes: Changes = field(default_factory=Changes)
+
+    @property
+    def role_name(self) -> Literal["lead", "co_handler"]:
+        """The role as the contracts name it."""
+        return "lead" if self.role is DispatchRole.LEAD else "co_handler"
 
     @property
     def designated_by(self) -> str | None:
@@ -160,4 +165,5 @@ class Dispatch:
     def extend(self, resolve_due_at: datetime) -> None:
         """A supervisor approved an extension: the resolve deadline moves (no transition)."""
         self._set(resolve_due_at=resolve_due_at)
+        self.version += 1
         self.changes.touched = True
