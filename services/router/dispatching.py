@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
 from services.router.tables import case_attachments, cases, dispatches, routing_decisions
+from services.router.unit_of_work import HandlerUnit, RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import (
     CaseDispatched,
     CaseDisputed,
     CaseReceived,
-    DispatchCancelled,
     DispatchInfo,
 )
+from shared.domain.case import Case
 from shared.domain.case_query import searchable
-from shared.domain.lifecycle import (
-    OPEN_DISPATCH_STATES,
-    CaseState,
-    DispatchState,
-    fire_case,
-    fire_dispatch,
-)
+from shared.domain.lifecycle import CaseState, DispatchState, fire_case
 from shared.domain.routing import RoutingDecision
 from shared.domain.taxonomy import label
 from shared.domain.triage_rules import explanation
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 # Built once, parameters bound per call (building statement objects is the hot path's
 # largest CPU cost after running them).
@@ -40,27 +32,24 @@ _INSERT_CASE = (
     .on_conflict_do_nothing(index_elements=[cases.c.case_id])
     .returning(cases.c.case_id)
 )
-_SET_STATE = (
-    update(cases)
-    .where(cases.c.case_id == bindparam("b_case_id"))
-    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"), version=cases.c.version + 1)
-)
 
 
 async def create_case(
-    ctx: HandlerContext, event: CaseReceived, decision: RoutingDecision, *, then: str
-) -> bool:
+    ctx: HandlerUnit, event: CaseReceived, decision: RoutingDecision, *, then: str
+) -> Case | None:
     """Store the case with its routing decision and the first timeline rows (received,
     triaged), in the state the triaged case takes next (``then``: dispatch or dispute).
 
-    The row is written once, in that state: the caller's ``dispatch_case`` or
-    ``mark_disputed`` (with ``stored=True``) records the step on the timeline and emits
-    its event without a second write to the row. The state machine still checks both
-    steps here. False (and nothing written) when the case is already stored.
+    The row is written once, in that state: the case returned is triaged, and the
+    caller's ``dispatch_case`` or ``mark_disputed`` moves it on, records the step and
+    emits its event; the unit knows the row holds that state already and writes it no
+    second time. The state machine still checks both steps here. None (and nothing
+    written) when the case is already stored.
     """
     held = then == "hold"  # waits for a dispatcher: services.router.triage.hold follows
     triaged = fire_case(CaseState.RECEIVED, "triage")
     state = fire_case(CaseState.RECEIVED, "hold") if held else fire_case(triaged, then)
+    where = event.location.model_dump()
     row = {
         "case_id": event.case_id,
         "state": state.value,
@@ -70,7 +59,7 @@ async def create_case(
         "case_number": event.case_number,
         "description": event.description,
         "address": event.address,
-        "location": event.location.model_dump(),
+        "location": where,
         "tier": decision.tier.value,
         "urgency": decision.urgency.value,
         "rule_id": decision.matched_rule_id,
@@ -80,7 +69,7 @@ async def create_case(
         "external_id": event.external_id,
         "key_person": event.key_person,
         "rebound": event.rebound_of is not None,
-        "area_path": location_path(event.location.model_dump()),
+        "area_path": location_path(where),
         "search_text": searchable(
             event.case_number, event.external_id, event.title, event.description, event.address
         ),
@@ -94,7 +83,14 @@ async def create_case(
         # not batched) comes back here and leaves the case alone.
         ctx.defer(cases, row)
     elif await ctx.conn.scalar(_INSERT_CASE, row) is None:
-        return False
+        return None
+    case = Case(
+        case_id=event.case_id, state=state if held else triaged, version=2 if held else 1,
+        ruleset_version=decision.ruleset_version, category=event.category,
+        location=where, urgency=event.urgency, title=event.title,
+        key_person=event.key_person, channel=event.channel,
+    )  # fmt: skip
+    ctx.cases.added(case, stored_as=state)
     if not held:
         stored_form = ctx.deps.stored_form(decision)
         if event.triage is not None:  # how intake decided the matter and place, kept with it
@@ -126,7 +122,7 @@ async def create_case(
         + (f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""),
     )
     if held:
-        return True
+        return case
     why = _triage_reason(decision)
     if event.triage is not None:
         why = f"{explanation(event.triage, ctx.deps.rules.categories, event.category)}；{why}"
@@ -142,112 +138,82 @@ async def create_case(
         rule_version=decision.ruleset_version,
         detail={"model_version": event.triage.model_version} if event.triage else None,
     )
-    return True
+    return case
 
 
 async def dispatch_case(
-    ctx: Any,
-    case_id: UUID,
+    ctx: RouterUnit,
+    case: Case,
     decision: RoutingDecision,
     *,
-    from_state: CaseState = CaseState.TRIAGED,
     co_handlers: bool = True,
-    title: str | None = None,
-    stored: bool = False,
     kept: Collection[str] = (),
     designated_by: str | None = None,
 ) -> None:
     """One dispatch for the lead and one per co-handler, each with its own frozen clocks.
 
-    ``ctx`` is a consumer's HandlerContext or a department action's ActionContext (both
-    give ``conn``, ``now``, ``deps`` and ``emit``). A re-route (``from_state`` rerouting)
-    makes only the new lead's dispatch: the co-handlers' stand. ``kept``: co-handlers whose
-    open dispatch the new plan keeps (no second one). ``designated_by``: the office that
-    named the lead after a whistle, kept on the lead dispatch (it cannot return the case).
+    A triaged case is dispatched; a rerouted, disputed or reopened one dispatched again;
+    a case in hand keeps its state. A re-route (``co_handlers`` False) makes only the new
+    lead's dispatch: the co-handlers' stand. ``kept``: co-handlers whose open dispatch the
+    new plan keeps (no second one). ``designated_by``: the office that named the lead
+    after a whistle, kept on the lead dispatch (it cannot return the case).
     """
     assert decision.lead_owner_id is not None
     owners = [(decision.lead_owner_id, "lead")]
     if co_handlers:
         owners += [(o, "co_handler") for o in decision.co_handler_ids if o not in kept]
     infos = [
-        _create_dispatch(ctx, case_id, decision, o, role, designated_by if role == "lead" else None)
+        _create_dispatch(ctx, case.case_id, decision, o, role,
+                         designated_by if role == "lead" else None)
         for o, role in owners
-    ]
-    state: CaseState = from_state  # a case already in hand keeps its state
-    if from_state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
-        trigger = "dispatch" if from_state is CaseState.TRIAGED else "redispatch"
-        state = fire_case(from_state, trigger)
-        if not stored:  # stored: create_case wrote the row in this state already
-            await _set_case_state(ctx, case_id, state)
-    await timeline.record(
-        ctx,
-        case_id=case_id,
-        at=ctx.now,
-        actor="router",
-        action="dispatched",
-        from_state=from_state.value,
-        to_state=state.value,
+    ]  # fmt: skip
+    case.dispatch(
+        ctx.now,
         reason="派单：" + "、".join(f"{i.owner_name}（{_role_cn(i.role)}）" for i in infos),
         rule_version=decision.ruleset_version,
     )
-    ctx.emit(
+    case.emit(
         CaseDispatched(
-            case_id=case_id,
+            case_id=case.case_id,
             category=decision.category,
-            title=title if title is not None else await _title(ctx, case_id),
+            title=case.title,
             tier=decision.tier.value,
             urgency=decision.urgency.value,
             rule_id=decision.matched_rule_id,
             ruleset_version=decision.ruleset_version,
             location=decision.location.model_dump(),
             dispatches=infos,
-        ),
-        case_id=case_id,
+        )
     )
 
 
 async def mark_disputed(
-    ctx: Any,
-    case_id: UUID,
+    ctx: RouterUnit,
+    case: Case,
     decision: RoutingDecision,
     *,
-    from_state: CaseState = CaseState.TRIAGED,
     reason: str | None = None,
     owners_involved: list[str] | None = None,
-    stored: bool = False,
 ) -> None:
     """Nobody owns the matter: hand it to the escalation service to blow the whistle."""
-    state = fire_case(from_state, "dispute")
-    if not stored:  # stored: create_case wrote the row in this state already
-        await _set_case_state(ctx, case_id, state)
     reason = reason or decision.reason or "无匹配规则，责任单位不明 (no rule matched)"
-    await timeline.record(
-        ctx,
-        case_id=case_id,
-        at=ctx.now,
-        actor="router",
-        action="disputed",
-        from_state=from_state.value,
-        to_state=state.value,
-        reason=reason,
-        rule_version=decision.ruleset_version,
-    )
-    ctx.emit(
+    case.dispute(ctx.now, actor="router", reason=reason, action="disputed",
+                 rule_version=decision.ruleset_version)  # fmt: skip
+    case.emit(
         CaseDisputed(
-            case_id=case_id,
+            case_id=case.case_id,
             category=decision.category,
             reason=reason,
             location=decision.location.model_dump(),
             owners_involved=owners_involved
             or [o for o in [decision.lead_owner_id, *decision.co_handler_ids] if o],
             urgency=decision.urgency.value,
-        ),
-        case_id=case_id,
+        )
     )
 
 
 def _create_dispatch(
-    ctx: Any,
+    ctx: RouterUnit,
     case_id: UUID,
     decision: RoutingDecision,
     owner_id: str,
@@ -299,16 +265,6 @@ def _create_dispatch(
     )
 
 
-async def _set_case_state(ctx: Any, case_id: UUID, state: CaseState) -> None:
-    await ctx.conn.execute(
-        _SET_STATE, {"b_case_id": case_id, "b_state": state.value, "b_at": ctx.now}
-    )
-
-
-async def _title(ctx: Any, case_id: UUID) -> str:
-    return str(await ctx.conn.scalar(select(cases.c.title).where(cases.c.case_id == case_id)))
-
-
 def _role_cn(role: str) -> str:
     return "主办" if role == "lead" else "协办"
 
@@ -320,34 +276,11 @@ def _triage_reason(decision: RoutingDecision) -> str:
 
 
 async def cancel_open_dispatches(
-    ctx: Any, case_id: UUID, *, reason: str, keep: Collection[UUID] = ()
+    ctx: RouterUnit, case_id: UUID, *, reason: str, keep: Collection[UUID] = ()
 ) -> None:
     """Cancel every dispatch of the case still open but those in ``keep``; each gets a
     timeline row and an event."""
-    rows = (
-        await ctx.conn.execute(
-            select(dispatches)
-            .where(dispatches.c.case_id == case_id, dispatches.c.state.in_(OPEN_DISPATCH_STATES))
-            .with_for_update()
-        )
-    ).all()
-    for row in rows:
-        if row.dispatch_id in keep:
-            continue
-        new_state = fire_dispatch(DispatchState(row.state), "cancel")
-        await ctx.conn.execute(
-            update(dispatches)
-            .where(dispatches.c.dispatch_id == row.dispatch_id)
-            .values(state=new_state.value, updated_at=ctx.now, version=dispatches.c.version + 1)
-        )
-        await timeline.record(
-            ctx, case_id=case_id, dispatch_id=row.dispatch_id, at=ctx.now, actor="router",
-            action="cancelled", from_state=row.state, to_state=new_state.value,
-            reason=f"{ctx.deps.owners.name_of(row.owner_id)}：{reason}", rule_version=row.ruleset_version,
-        )  # fmt: skip
-        ctx.emit(
-            DispatchCancelled(
-                case_id=case_id, dispatch_id=row.dispatch_id, owner_id=row.owner_id, reason=reason
-            ),
-            case_id=case_id,
-        )
+    for dispatch in await ctx.dispatches.of_case(case_id, open_only=True):
+        if dispatch.dispatch_id not in keep:
+            name = ctx.deps.owners.name_of(dispatch.owner_id)
+            dispatch.cancel(ctx.now, reason=reason, owner_name=name)

@@ -16,15 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, select
 
-from services.router import timeline
-from services.router.tables import cases, dispatches, outbox
-from shared.contracts.envelope import Envelope, make_envelope
-from shared.contracts.events import CaseClosed
-from shared.db.outbox import write_events
-from shared.domain.lifecycle import CaseState, fire_case
+from services.router.tables import cases, dispatches
+from services.router.unit_of_work import OwnSink, RouterUnit
+from shared.domain.lifecycle import CaseState
 from shared.domain.taxonomy import CloseKind
 from shared.runtime import ServiceRuntime
 
@@ -65,37 +61,26 @@ class FeedbackTimeout:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            events = [await self._close(conn, case, now) for case in rows]
-            await write_events(conn, outbox, events)
-        if events:
+            sink = OwnSink(conn, now)
+            unit = RouterUnit(sink, now=now, deps=self.rt.deps)
+            for row in rows:
+                await self._close(unit, row)
+            await unit.commit()
+            await sink.write()
+        if sink.events:
             self.rt.poke_relay()
         return len(rows)
 
-    async def _close(self, conn: AsyncConnection, case: Any, now: Any) -> Envelope:
-        kind = CloseKind.NO_FEEDBACK
-        state = fire_case(CaseState.AWAITING_FEEDBACK, "close", kind=kind, rating=None)
-        await conn.execute(
-            update(cases)
-            .where(cases.c.case_id == case.case_id)
-            .values(
-                state=state.value,
-                close_kind=kind.value,
-                updated_at=now,
-                version=cases.c.version + 1,
-            )
-        )
-        days = self.window.total_seconds() / 86400
-        await timeline.record(
-            conn, case_id=case.case_id, at=now, actor="router", action="closed",
-            from_state=case.state, to_state=state.value, rule_version=case.ruleset_version,
-            reason=f"回访 {days:g} 天内无评价，按「无反馈」结案", detail={"kind": kind.value},
-        )  # fmt: skip
-        lead = await conn.scalar(
+    async def _close(self, unit: RouterUnit, row: Row[Any]) -> None:
+        case = unit.cases.adopt(row)
+        lead = await unit.conn.scalar(
             select(dispatches.c.owner_id).where(
                 dispatches.c.case_id == case.case_id,
                 dispatches.c.role == "lead",
                 dispatches.c.state == "resolved",
             )
         )
-        payload = CaseClosed(case_id=case.case_id, kind=kind.value, lead_owner_id=lead)
-        return make_envelope(payload, producer="router", occurred_at=now, case_id=case.case_id)
+        days = self.window.total_seconds() / 86400
+        kind = CloseKind.NO_FEEDBACK
+        case.close(kind, unit.now, actor="router", lead_owner_id=lead, detail={"kind": kind.value},
+                   reason=f"回访 {days:g} 天内无评价，按「无反馈」结案")  # fmt: skip

@@ -11,17 +11,18 @@ that designated it (it cannot return the case, only ask that office to reconside
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Row, select
+from uuid import UUID
 
 from services.router.dispatching import cancel_open_dispatches, dispatch_case
-from services.router.tables import dispatches
-from shared.domain.lifecycle import OPEN_DISPATCH_STATES, CaseState
+from services.router.unit_of_work import RouterUnit
+from shared.domain.case import Case
+from shared.domain.lifecycle import DispatchRole
 from shared.domain.routing import Location, RoutingDecision, Urgency, route
 
 
-def plan_decision(ctx: Any, case: Row[Any], lead: str, co_handlers: list[str]) -> RoutingDecision:
+def plan_decision(
+    ctx: RouterUnit, case: Case, lead: str, co_handlers: list[str]
+) -> RoutingDecision:
     deps = ctx.deps
     routed = route(
         deps.rules,
@@ -30,9 +31,7 @@ def plan_decision(ctx: Any, case: Row[Any], lead: str, co_handlers: list[str]) -
         location=Location(**case.location),
         urgency=Urgency(case.urgency),
     )
-    names = {
-        o: (deps.owners.get(o).name if deps.owners.get(o) else o) for o in [lead, *co_handlers]
-    }
+    names = {o: (owner.name if (owner := deps.owners.get(o)) else o) for o in [lead, *co_handlers]}
     return routed.model_copy(
         update={
             "lead_owner_id": lead,
@@ -44,32 +43,17 @@ def plan_decision(ctx: Any, case: Row[Any], lead: str, co_handlers: list[str]) -
 
 
 async def redispatch(
-    ctx: Any,
-    case: Row[Any],
+    ctx: RouterUnit,
+    case: Case,
     decision: RoutingDecision,
     *,
     designated_by: str | None,
     reason: str,
 ) -> None:
     """Close what the plan does not keep, then dispatch the rest of the plan."""
-    open_rows = (
-        await ctx.conn.execute(
-            select(dispatches).where(
-                dispatches.c.case_id == case.case_id,
-                dispatches.c.state.in_(OPEN_DISPATCH_STATES),
-            )
-        )
-    ).all()
-    keep: dict[str, Any] = {}
-    for row in open_rows:
-        if row.role == "co_handler" and row.owner_id in decision.co_handler_ids:
-            keep.setdefault(row.owner_id, row.dispatch_id)
+    keep: dict[str, UUID] = {}
+    for d in await ctx.dispatches.of_case(case.case_id, open_only=True):
+        if d.role is DispatchRole.CO_HANDLER and d.owner_id in decision.co_handler_ids:
+            keep.setdefault(d.owner_id, d.dispatch_id)
     await cancel_open_dispatches(ctx, case.case_id, reason=reason, keep=set(keep.values()))
-    await dispatch_case(
-        ctx,
-        case.case_id,
-        decision,
-        from_state=CaseState(case.state),
-        kept=set(keep),
-        designated_by=designated_by,
-    )
+    await dispatch_case(ctx, case, decision, kept=set(keep), designated_by=designated_by)

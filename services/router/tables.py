@@ -65,6 +65,8 @@ cases = Table(
     Column("escalated_to", ARRAY(Text), nullable=False, server_default="{}"),
     Column("escalation_level", Text),  # the last level case.escalated reached
     Column("whistle_open", Boolean, nullable=False, server_default=false()),
+    # reopened once for a second handling (二次办理; router_0009)
+    Column("second_handling", Boolean, nullable=False, server_default=false()),
     Index("ix_router_cases_state", "state"),
     Index("ix_router_cases_case_number", "case_number"),
 )
@@ -85,6 +87,7 @@ dispatches = Table(
     Column("progress_due_at", TZ),
     Column("acknowledged_at", TZ),
     Column("resolved_at", TZ),
+    Column("outcome", Text),  # what the owner reported on resolving (router_0009)
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),

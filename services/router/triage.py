@@ -29,8 +29,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.router import timeline
 from services.router.dispatching import cancel_open_dispatches, dispatch_case, mark_disputed
 from services.router.tables import cases, routing_decisions, triage_examples, triage_items
+from services.router.unit_of_work import RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import CaseClassified, CaseHeldForTriage, LocationData, TriageInfo
+from shared.domain.case import Case
 from shared.domain.display import beijing
 from shared.domain.errors import InvalidTransition
 from shared.domain.lifecycle import CaseState, fire_case
@@ -124,12 +126,8 @@ async def decide(
     decision = _route(ctx, case, category, location)
     why = _why(ctx, case, category, location, reason, "派单员判定")
     await _store(ctx, case, category, location, decision)
-    triaged = fire_case(CaseState.AWAITING_TRIAGE, "triage")
-    await timeline.record(
-        ctx, case_id=case.case_id, at=ctx.now, actor=ctx.key.actor, action="triage",
-        from_state=case.state, to_state=triaged.value, reason=why,
-        rule_version=decision.ruleset_version,
-    )  # fmt: skip
+    held = ctx.cases.adopt(case)
+    held.triage(ctx.now, actor=ctx.key.actor, reason=why, rule_version=decision.ruleset_version)
     await ctx.conn.execute(
         update(triage_items)
         .where(triage_items.c.case_id == case.case_id)
@@ -138,7 +136,7 @@ async def decide(
     )  # fmt: skip
     suggested = _suggested(item)
     await _classified(ctx, case, "triage", category, location, reason, suggested)
-    return await _route_on(ctx, case.case_id, decision, CaseState.TRIAGED, title=case.title)
+    return await _route_on(ctx, held, decision)
 
 
 async def reclassify(
@@ -161,19 +159,12 @@ async def reclassify(
     decision = _route(ctx, case, category, location)
     why = _why(ctx, case, category, location, reason, "重新分类")
     await _store(ctx, case, category, location, decision)
-    state = fire_case(CaseState(case.state), "reroute")
-    await ctx.conn.execute(
-        update(cases).where(cases.c.case_id == case.case_id)
-        .values(state=state.value, updated_at=ctx.now, version=cases.c.version + 1)
-    )  # fmt: skip
-    await timeline.record(
-        ctx, case_id=case.case_id, at=ctx.now, actor=ctx.key.actor, action="reclassify",
-        from_state=case.state, to_state=state.value, reason=why,
-        rule_version=decision.ruleset_version,
-    )  # fmt: skip
+    moved = ctx.cases.adopt(case)
+    moved.reroute(ctx.now, actor=ctx.key.actor, reason=why, action="reclassify",
+                  rule_version=decision.ruleset_version)  # fmt: skip
     await cancel_open_dispatches(ctx, case.case_id, reason=f"重新分类：{reason}")
     await _classified(ctx, case, "reclassify", category, location, reason, None)
-    return await _route_on(ctx, case.case_id, decision, state, title=case.title)
+    return await _route_on(ctx, moved, decision)
 
 
 def _route(
@@ -192,13 +183,11 @@ def _route(
     return decision
 
 
-async def _route_on(
-    ctx: Any, case_id: UUID, decision: RoutingDecision, state: CaseState, *, title: str
-) -> str:
+async def _route_on(ctx: RouterUnit, case: Case, decision: RoutingDecision) -> str:
     if decision.lead_owner_id is None or decision.disputed:
-        await mark_disputed(ctx, case_id, decision, from_state=state)
+        await mark_disputed(ctx, case, decision)
         return CaseState.DISPUTED.value
-    await dispatch_case(ctx, case_id, decision, from_state=state, title=title)
+    await dispatch_case(ctx, case, decision)
     return CaseState.DISPATCHED.value
 
 

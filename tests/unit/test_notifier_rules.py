@@ -13,9 +13,9 @@ from services.notifier.deps import NotifierSettings
 from services.notifier.handlers.common import add_delivery, channel_owner
 from services.notifier.petitioner import quiet_hours
 from services.notifier.tables import DELIVERIES_POLLER
-from services.router.handlers.feedback_received import close_kind
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
+from shared.domain.case import close_kind
 from shared.domain.lifecycle import CaseState, fire_case
 from shared.domain.taxonomy import CloseKind, Rating
 from shared.messaging.consumer import HandlerContext

@@ -7,9 +7,8 @@ link copies the upload's name and type onto the case, with who attached it and w
 
 from __future__ import annotations
 
-from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Row
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router.actions.common import ActionContext
@@ -19,7 +18,7 @@ from shared.contracts.events import AttachmentInfo
 
 
 async def attach(
-    ctx: ActionContext, dispatch: Row[Any], ids: list[str], kind: str
+    ctx: ActionContext, case_id: UUID, dispatch_id: UUID, ids: list[str], kind: str
 ) -> list[AttachmentInfo]:
     """Link the caller's uploads ``ids`` to the dispatch's case as ``kind``."""
     if not ids:
@@ -38,8 +37,7 @@ async def attach(
         for aid in dict.fromkeys(ids)
     ]
     rows = [
-        {**i.model_dump(), "case_id": dispatch.case_id, "kind": kind,
-         "dispatch_id": dispatch.dispatch_id}
+        {**i.model_dump(), "case_id": case_id, "kind": kind, "dispatch_id": dispatch_id}
         for i in infos
     ]  # fmt: skip
     await ctx.conn.execute(pg_insert(case_attachments).values(rows).on_conflict_do_nothing())

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import Row, func, select
 
-from services.router.actions.common import ActionContext, lock_dispatch, move_dispatch
+from services.router.actions.common import ActionContext, lock_dispatch
 from services.router.tables import timeline
 from shared.contracts.events import ExtensionRequested
 from shared.domain.errors import InvalidTransition
@@ -21,42 +21,40 @@ from shared.domain.errors import InvalidTransition
 async def request_extension(
     ctx: ActionContext, dispatch_id: UUID, *, working_days: int, reason: str
 ) -> Row[Any]:
-    row, _case = await lock_dispatch(ctx, dispatch_id)
-    if await _pending(ctx, row.case_id, dispatch_id):
+    dispatch, _case = await lock_dispatch(ctx, dispatch_id)
+    state = dispatch.state.value
+    if await _pending(ctx, dispatch.case_id, dispatch_id):
         raise InvalidTransition(
-            row.state,
+            state,
             "request_extension",
             "已有待审批的延期申请，请等待上级决定后再申请 (an extension request is already pending)",
         )
-    if row.resolve_due_at <= ctx.now:
+    due = dispatch.resolve_due_at
+    assert due is not None  # every stored dispatch has its resolve deadline
+    if due <= ctx.now:
         raise InvalidTransition(
-            row.state,
+            state,
             "request_extension",
             "办结时限已过，不能再申请延期，请联系督办单位 (deadline already passed)",
         )
-    above = ctx.deps.owners.chain(row.owner_id)[1:]
+    above = ctx.deps.owners.chain(dispatch.owner_id)[1:]
     approver = above[0] if above else None
-    updated = await move_dispatch(
-        ctx,
-        row,
-        "request_extension",
-        action="extension_requested",
+    dispatch.request_extension(
+        ctx.now, actor=ctx.key.actor, days=working_days,
         reason=f"申请延期 {working_days} 个工作日（待「{approver.name if approver else '上级'}」审批）：{reason}",
-        detail={"working_days": working_days},
-    )
-    ctx.emit(
+    )  # fmt: skip
+    dispatch.emit(
         ExtensionRequested(
-            case_id=row.case_id,
+            case_id=dispatch.case_id,
             dispatch_id=dispatch_id,
-            owner_id=row.owner_id,
+            owner_id=dispatch.owner_id,
             working_days=working_days,
             reason=reason,
-            resolve_due_at=row.resolve_due_at,
+            resolve_due_at=due,
             approver_id=approver.id if approver else None,
-        ),
-        row.case_id,
+        )
     )
-    return updated
+    return await ctx.dispatches.row(dispatch)
 
 
 async def _pending(ctx: ActionContext, case_id: UUID, dispatch_id: UUID) -> bool:

@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import Row
 
 from services.router.actions.attaching import attach, linked
-from services.router.actions.common import ActionContext, lock_dispatch, move_case, move_dispatch
+from services.router.actions.common import ActionContext, lock_dispatch
 from shared.contracts.events import DispatchProgressed
 from shared.domain.lifecycle import CaseState
 
@@ -26,31 +26,24 @@ async def report_progress(
     minutes_spent: int,
     attachments: list[str] | None = None,
 ) -> Row[Any]:
-    row, case = await lock_dispatch(ctx, dispatch_id)
-    files = await attach(ctx, row, attachments or [], "progress")
-    updated = await move_dispatch(
-        ctx,
-        row,
-        "start_progress",
-        action="progress",
-        reason=note,
-        values={"acknowledged_at": row.acknowledged_at or ctx.now},
-        detail={"minutes_spent": minutes_spent, **linked(files)},
+    dispatch, case = await lock_dispatch(ctx, dispatch_id)
+    files = await attach(ctx, dispatch.case_id, dispatch.dispatch_id, attachments or [], "progress")
+    actor = ctx.key.actor
+    dispatch.report_progress(
+        ctx.now, actor=actor, note=note, detail={"minutes_spent": minutes_spent, **linked(files)}
     )
-    if case.state == CaseState.DISPATCHED.value:
-        await move_case(
-            ctx, case, "start_progress", reason=f"{ctx.deps.owners.name_of(row.owner_id)} 开始办理"
-        )
-    ctx.emit(
+    if case.state is CaseState.DISPATCHED:
+        name = ctx.deps.owners.name_of(dispatch.owner_id)
+        case.start_progress(ctx.now, actor=actor, reason=f"{name} 开始办理")
+    dispatch.emit(
         DispatchProgressed(
-            case_id=row.case_id,
+            case_id=dispatch.case_id,
             dispatch_id=dispatch_id,
-            owner_id=row.owner_id,
+            owner_id=dispatch.owner_id,
             minutes_spent=minutes_spent,
             at=ctx.now,
             note=note,
             attachments=files,
-        ),
-        row.case_id,
+        )
     )
-    return updated
+    return await ctx.dispatches.row(dispatch)

@@ -15,18 +15,14 @@ from uuid import UUID
 
 from sqlalchemy import Row, insert
 
-from services.router.actions.common import (
-    ActionContext,
-    case_dispatches,
-    lock_dispatch,
-    move_case,
-    move_dispatch,
-)
+from services.router.actions.common import ActionContext, lock_dispatch
 from services.router.dispatching import dispatch_case, mark_disputed
 from services.router.tables import routing_decisions
 from services.router.triage import learn
 from shared.contracts.events import DispatchReturned
+from shared.domain.case import Case
 from shared.domain.errors import InvalidTransition
+from shared.domain.lifecycle import DispatchRole, DispatchState
 from shared.domain.routing import Location, RoutingDecision, Urgency, route
 from shared.domain.taxonomy import ReturnReason, label
 
@@ -47,53 +43,47 @@ async def return_dispatch(
     note: str,
     suggested_category: str | None = None,
 ) -> Row[Any]:
-    row, case = await lock_dispatch(ctx, dispatch_id)
+    dispatch, case = await lock_dispatch(ctx, dispatch_id)
     if suggested_category is not None:  # the department names the right matter: an example
         if suggested_category not in ctx.deps.rules.categories:
-            raise InvalidTransition(row.state, "return_dispatch",
+            raise InvalidTransition(dispatch.state.value, "return_dispatch",
                                     f"类别「{suggested_category}」不在分类表中 (unknown category)")  # fmt: skip
-        await learn(ctx, case, suggested_category, None, source="return")
-    updated = await move_dispatch(
-        ctx,
-        row,
-        "return_dispatch",
-        action="returned",
-        reason=f"{ctx.deps.owners.name_of(row.owner_id)} 退单（{REASON_CN.get(reason_code, reason_code)}）：{note}",
-        detail={"reason_code": reason_code.value},
-        reason_code=reason_code.value,
-        designated_lead=row.role == "lead" and bool((row.policy or {}).get("designated_by")),
-    )
+        await learn(ctx, ctx.cases.row(case), suggested_category, None, source="return")
+    name = ctx.deps.owners.name_of(dispatch.owner_id)
+    dispatch.return_(
+        reason_code, ctx.now, actor=ctx.key.actor,
+        reason=f"{name} 退单（{REASON_CN.get(reason_code, reason_code)}）：{note}",
+    )  # fmt: skip
     step, next_owner, returns = "none", None, 0
-    if row.role == "lead":
+    if dispatch.role is DispatchRole.LEAD:
         step, next_owner, returns = await _after_lead_return(ctx, case, reason_code)
-    ctx.emit(
+    dispatch.emit(
         DispatchReturned(
-            case_id=row.case_id,
+            case_id=dispatch.case_id,
             dispatch_id=dispatch_id,
-            owner_id=row.owner_id,
-            role=row.role,
+            owner_id=dispatch.owner_id,
+            role=dispatch.role_name,
             reason_code=reason_code.value,
             note=note,
             returns_on_case=returns,
             next_step=step,
             next_owner_id=next_owner,
-        ),
-        row.case_id,
+        )
     )
-    return updated
+    return await ctx.dispatches.row(dispatch)
 
 
 async def _after_lead_return(
-    ctx: ActionContext, case: Row[Any], reason_code: ReturnReason
+    ctx: ActionContext, case: Case, reason_code: ReturnReason
 ) -> tuple[str, str | None, int]:
     """Re-route or dispute; returns (next step, next owner, lead returns so far)."""
     returned = [
         d.owner_id
-        for d in await case_dispatches(ctx, case.case_id)
-        if d.role == "lead" and d.state == "returned"
+        for d in await ctx.dispatches.of_case(case.case_id)
+        if d.role is DispatchRole.LEAD and d.state is DispatchState.RETURNED
     ]
-    state = await move_case(
-        ctx, case, "reroute", reason=f"主办单位退单（{label(reason_code.value)}），改派中"
+    case.reroute(
+        ctx.now, actor=ctx.key.actor, reason=f"主办单位退单（{label(reason_code.value)}），改派中"
     )
     decision = await _reroute_decision(ctx, case, set(returned))
     if len(returned) >= MAX_LEAD_RETURNS or decision.lead_owner_id is None:
@@ -102,17 +92,13 @@ async def _after_lead_return(
             if len(returned) >= MAX_LEAD_RETURNS
             else f"无其他可派单位：{decision.reason or '规则未给出下一责任单位'}"
         )
-        await mark_disputed(
-            ctx, case.case_id, decision, from_state=state, reason=why, owners_involved=returned
-        )
+        await mark_disputed(ctx, case, decision, reason=why, owners_involved=returned)
         return "disputed", None, len(returned)
-    await dispatch_case(ctx, case.case_id, decision, from_state=state, co_handlers=False)
+    await dispatch_case(ctx, case, decision, co_handlers=False)
     return "rerouted", decision.lead_owner_id, len(returned)
 
 
-async def _reroute_decision(
-    ctx: ActionContext, case: Row[Any], exclude: set[str]
-) -> RoutingDecision:
+async def _reroute_decision(ctx: ActionContext, case: Case, exclude: set[str]) -> RoutingDecision:
     decision = route(
         ctx.deps.rules,
         ctx.deps.owners,

@@ -13,43 +13,36 @@ from uuid import UUID
 
 from sqlalchemy import Row, select
 
-from services.router import timeline
-from services.router.actions.common import ActionContext, move_case
+from services.router.actions.common import ActionContext
 from services.router.tables import cases
 from shared.contracts.events import CaseDisputed, LocationData
 from shared.domain.errors import InvalidTransition, NotFound
 from shared.domain.lifecycle import CaseState
 
-IN_HAND = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
-UNHELD = (CaseState.TRIAGED.value, CaseState.REROUTING.value)
+UNHELD = (CaseState.TRIAGED, CaseState.REROUTING)
 
 
 async def blow_whistle(
     ctx: ActionContext, case_id: UUID, *, reason: str, convene: list[str]
 ) -> Row[Any]:
-    case = (
-        await ctx.conn.execute(select(cases).where(cases.c.case_id == case_id).with_for_update())
-    ).first()
+    case = await ctx.cases.get_for_update(case_id)
     if case is None:
         raise NotFound("诉求不存在 (case not found)")
     unknown = [o for o in convene if ctx.deps.owners.get(o) is None]
     if unknown:
-        raise InvalidTransition(case.state, "whistle", f"未知责任单位：{'、'.join(unknown)}")
+        raise InvalidTransition(case.state.value, "whistle", f"未知责任单位：{'、'.join(unknown)}")
     why = f"{ctx.key.owner_id} 吹哨：{reason}"
     if case.state in UNHELD:
-        await move_case(ctx, case, "dispute", reason=why)
-    elif case.state in IN_HAND:
-        await timeline.record(
-            ctx, case_id=case_id, at=ctx.now, actor=ctx.key.actor, action="whistle_requested",
-            from_state=case.state, to_state=case.state, reason=why, rule_version=case.ruleset_version,
-        )  # fmt: skip
+        case.dispute(ctx.now, actor=ctx.key.actor, reason=why)
+    elif case.in_hand:
+        case.note(ctx.now, actor=ctx.key.actor, action="whistle_requested", reason=why)
     else:
         raise InvalidTransition(
-            case.state,
+            case.state.value,
             "whistle",
             "只有受理后、办结前的诉求可以吹哨 (only open cases, before resolution)",
         )
-    ctx.emit(
+    case.emit(
         CaseDisputed(
             case_id=case_id,
             category=case.category,
@@ -58,7 +51,7 @@ async def blow_whistle(
             owners_involved=convene,
             urgency=case.urgency,
             blown_by=ctx.key.owner_id,
-        ),
-        case_id,
+        )
     )
+    await ctx.write()
     return (await ctx.conn.execute(select(cases).where(cases.c.case_id == case_id))).one()

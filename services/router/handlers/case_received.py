@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from services.router.dispatching import create_case, dispatch_case, mark_disputed
 from services.router.triage import hold
+from services.router.unit_of_work import HandlerUnit
 from shared.contracts.events import CaseReceived
 from shared.domain.routing import Location, RoutingDecision, Urgency
-from shared.messaging.consumer import HandlerContext
 
 EARLY_WARNING = "early_warning"  # intake's channel for linked handlings (services/intake/linked.py)
 
 
-async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
+async def on_case_received(ctx: HandlerUnit, event: CaseReceived) -> None:
     deps = ctx.deps
     decision = deps.decide(
         category=event.category,
@@ -39,12 +39,13 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
                        triage=triage)  # fmt: skip
         return
     disputed = decision.lead_owner_id is None or decision.disputed
-    if not await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch"):
+    case = await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch")
+    if case is None:
         return
     if disputed:
-        await mark_disputed(ctx, event.case_id, decision, stored=True)
+        await mark_disputed(ctx, case, decision)
         return
-    await dispatch_case(ctx, event.case_id, decision, title=event.title, stored=True)
+    await dispatch_case(ctx, case, decision)
 
 
 def _needs_a_person(event: CaseReceived, decision: RoutingDecision) -> str:

@@ -12,17 +12,18 @@ from services.router.handlers.escalation_timeline import (
 from services.router.handlers.extension_decided import on_extension_decided
 from services.router.handlers.feedback_received import on_feedback_received
 from services.router.handlers.whistle_lead_designated import on_whistle_lead_designated
+from services.router.unit_of_work import unit_handler
 from shared.messaging.consumer import Handler
 
 HANDLERS: dict[str, Handler] = {
-    "case.received": on_case_received,
+    "case.received": unit_handler(on_case_received),
     "dispatch.delivered": on_dispatch_delivered,
     "case.duplicate_linked": on_duplicate_linked,
-    "feedback.received": on_feedback_received,
-    "whistle.lead_designated": on_whistle_lead_designated,
+    "feedback.received": unit_handler(on_feedback_received),
+    "whistle.lead_designated": unit_handler(on_whistle_lead_designated),
     "case.reminder": on_case_reminder,
     "case.escalated": on_case_escalated,
     "whistle.blown": on_whistle_blown,
     "whistle.unconvened": on_whistle_unconvened,
-    "dispatch.extension_decided": on_extension_decided,
+    "dispatch.extension_decided": unit_handler(on_extension_decided),
 }

@@ -11,49 +11,40 @@ re-dispatched) is left alone.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from services.router import timeline
 from services.router.redispatch import plan_decision, redispatch
 from services.router.tables import cases
+from services.router.unit_of_work import HandlerUnit
 from shared.contracts.events import WhistleLeadDesignated
 from shared.domain.lifecycle import CaseState
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 log = structlog.get_logger(__name__)
 
 
-async def on_whistle_lead_designated(ctx: HandlerContext, event: WhistleLeadDesignated) -> None:
-    case = (
-        await ctx.conn.execute(
-            select(cases).where(cases.c.case_id == event.case_id).with_for_update()
-        )
-    ).first()
+async def on_whistle_lead_designated(uow: HandlerUnit, event: WhistleLeadDesignated) -> None:
+    case = await uow.cases.get_for_update(event.case_id)
     if case is None:
         raise RetryLater(f"case {event.case_id} not stored yet")
-    await ctx.conn.execute(  # the whistle has done its work: no longer "whistle open"
+    await uow.conn.execute(  # the whistle has done its work: no longer "whistle open"
         update(cases).where(cases.c.case_id == case.case_id).values(whistle_open=False)
     )
-    in_hand = case.state in (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
-    if case.state != CaseState.DISPUTED.value and not in_hand:
-        log.info("lead_designation_ignored", case_id=str(case.case_id), state=case.state)
+    if case.state is not CaseState.DISPUTED and not case.in_hand:
+        log.info("lead_designation_ignored", case_id=str(case.case_id), state=case.state.value)
         return
-    decision = plan_decision(ctx, case, event.lead_owner_id, list(event.co_handler_ids))
-    await timeline.record(
-        ctx,
-        case_id=case.case_id,
-        at=ctx.now,
+    decision = plan_decision(uow, case, event.lead_owner_id, list(event.co_handler_ids))
+    case.note(
+        uow.now,
         actor=event.designated_by,
         action="lead_designated",
-        from_state=case.state,
-        to_state=case.state,
-        reason=f"吹哨报到后指定主办 {ctx.deps.owners.name_of(event.lead_owner_id)}"
+        reason=f"吹哨报到后指定主办 {uow.deps.owners.name_of(event.lead_owner_id)}"
         + (f"，协办 {'、'.join(event.co_handler_ids)}" if event.co_handler_ids else ""),
         rule_version=decision.ruleset_version,
         detail={"whistle_id": str(event.whistle_id)},
     )
     await redispatch(
-        ctx,
+        uow,
         case,
         decision,
         designated_by=event.designated_by_owner,

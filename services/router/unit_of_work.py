@@ -1,0 +1,284 @@
+"""The router's unit of work: one transaction's cases and dispatches, written once.
+
+Department actions (:class:`services.router.actions.common.ActionContext`), consumer
+handlers (:class:`HandlerUnit`, see :func:`unit_handler`) and the feedback sweep all
+change cases the same way::
+
+    case = await uow.cases.get_for_update(case_id)
+    case.close(kind, uow.now, actor=..., reason=...)
+    await uow.commit()
+
+The aggregates (:mod:`shared.domain.case`, :mod:`shared.domain.dispatch`) run the state
+machine and record timeline entries and events in the unit's journal, in the order they
+happened. :meth:`RouterUnit.commit` writes each changed aggregate's state, columns and
+``version + moves`` (the only place the router writes a version), then hands the
+journal to the transaction's sink: timeline rows to its deferred array insert, events to
+its outbox. The batching stays where it was, behind the sink: a consumer batch's rows
+are still one insert per table for the whole batch; a repository read writes pending
+changes first, so a read in the transaction sees every earlier write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy import Row, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.router.deps import RouterDeps
+from services.router.tables import cases, dispatches, outbox, timeline
+from shared.contracts.envelope import Envelope, make_envelope
+from shared.db.batch import Deferred, flush_deferred
+from shared.db.outbox import write_events
+from shared.domain.case import Case
+from shared.domain.dispatch import Dispatch
+from shared.domain.journal import Emitted, Entry, Recorded
+from shared.domain.lifecycle import OPEN_DISPATCH_STATES, CaseState, DispatchRole, DispatchState
+from shared.messaging.consumer import Handler, HandlerContext
+
+
+class Sink(Protocol):
+    """Where a transaction's rows and events go: a consumer's HandlerContext (one array
+    insert per table for its batch) or an action's own lists."""
+
+    conn: AsyncConnection
+
+    def defer(self, table: Table, values: dict[str, Any]) -> None: ...
+
+    def emit(self, payload: BaseModel, case_id: UUID) -> None: ...
+
+
+@dataclass
+class OwnSink:
+    """A transaction's own deferred rows and staged events, for a unit outside a consumer
+    (a department action, the feedback sweep); :meth:`write` puts them in the database."""
+
+    conn: AsyncConnection
+    now: datetime
+    events: list[Envelope] = field(default_factory=list)
+    deferred: Deferred = field(default_factory=Deferred)
+
+    def emit(self, payload: BaseModel, case_id: UUID) -> None:
+        self.events.append(
+            make_envelope(payload, producer="router", occurred_at=self.now, case_id=case_id)
+        )
+
+    def defer(self, table: Table, values: dict[str, Any]) -> None:
+        self.deferred.add(table, values)
+
+    async def write(self) -> None:
+        await flush_deferred(self.conn, self.deferred)
+        await write_events(self.conn, outbox, self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    table: Table
+    values: dict[str, Any]
+
+
+class RouterUnit:
+    """One transaction of the router: repositories of aggregates and an ordered journal."""
+
+    def __init__(
+        self, sink: Sink, *, now: datetime, deps: RouterDeps, batched: bool = False
+    ) -> None:
+        self.sink = sink
+        self.conn = sink.conn
+        self.now = now
+        self.deps = deps
+        self.batched = batched  # in a consumer batch: inserts may be optimistic
+        self.journal: list[Recorded | _Row] = []
+        self.cases = CaseRepository(self)
+        self.dispatches = DispatchRepository(self)
+
+    def emit(self, payload: BaseModel, case_id: UUID) -> None:
+        self.journal.append(Emitted(payload, case_id))
+
+    def defer(self, table: Table, values: dict[str, Any]) -> None:
+        """A row to insert with the transaction's deferred rows (timeline rows keep their
+        order among the aggregates' entries)."""
+        self.journal.append(_Row(table, values))
+
+    async def write(self) -> None:
+        """Write every changed case and dispatch (state, columns, version) now."""
+        await self.cases.write()
+        await self.dispatches.write()
+
+    async def commit(self) -> None:
+        """Write the aggregates, then hand the journal to the transaction (whose owner,
+        the consumer or the route, commits it)."""
+        await self.write()
+        sink = self.sink
+        for item in self.journal:
+            if isinstance(item, Entry):
+                sink.defer(timeline, _timeline_row(item))
+            elif isinstance(item, Emitted):
+                sink.emit(item.payload, item.case_id)
+            else:
+                sink.defer(item.table, item.values)
+        self.journal.clear()
+
+
+class HandlerUnit(RouterUnit):
+    """A consumer handler's unit: also the event that caused it."""
+
+    def __init__(self, ctx: HandlerContext) -> None:
+        super().__init__(ctx, now=ctx.now, deps=ctx.deps, batched=ctx.batched)
+        self.cause: Envelope = ctx.cause
+
+
+E = TypeVar("E", bound=BaseModel)
+
+
+def unit_handler(handle: Callable[[HandlerUnit, E], Awaitable[None]]) -> Handler:
+    """A consumer handler that takes the router's unit and commits it when done."""
+
+    async def run(ctx: HandlerContext, event: E) -> None:
+        unit = HandlerUnit(ctx)
+        await handle(unit, event)
+        await unit.commit()
+
+    run.__name__ = run.__qualname__ = handle.__name__
+    run.__doc__ = handle.__doc__
+    return run
+
+
+def _timeline_row(e: Entry) -> dict[str, Any]:
+    return {
+        "case_id": e.case_id, "dispatch_id": e.dispatch_id, "at": e.at, "actor": e.actor,
+        "action": e.action, "from_state": e.from_state, "to_state": e.to_state,
+        "reason": e.reason, "rule_version": e.rule_version, "detail": e.detail,
+    }  # fmt: skip
+
+
+class CaseRepository:
+    """Cases of one unit, each loaded once (identity map), written at flush."""
+
+    def __init__(self, unit: RouterUnit) -> None:
+        self._unit = unit
+        self._seen: dict[UUID, Case] = {}
+        self._rows: dict[UUID, Row[Any]] = {}
+        self._stored_ahead: dict[UUID, tuple[CaseState, int]] = {}
+
+    async def get_for_update(self, case_id: UUID) -> Case | None:
+        """The case, locked for the transaction (None when not stored)."""
+        if case_id in self._seen:
+            return self._seen[case_id]
+        stmt = select(cases).where(cases.c.case_id == case_id).with_for_update()
+        row = (await self._unit.conn.execute(stmt)).first()
+        return None if row is None else self.adopt(row)
+
+    def adopt(self, row: Row[Any]) -> Case:
+        """The aggregate of a case row the caller already holds locked."""
+        found = self._seen.get(row.case_id)
+        if found is not None:
+            return found
+        case = Case(
+            case_id=row.case_id, state=CaseState(row.state), version=row.version,
+            ruleset_version=row.ruleset_version, category=row.category,
+            location=dict(row.location), urgency=row.urgency, title=row.title,
+            key_person=bool(row.key_person), channel=row.channel,
+            second_handling=bool(row.second_handling), journal=self._unit.journal,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self._seen[row.case_id] = case
+        self._rows[row.case_id] = row
+        return case
+
+    def row(self, case: Case) -> Row[Any]:
+        """The row the case was loaded from (columns the aggregate does not carry)."""
+        return self._rows[case.case_id]
+
+    def added(self, case: Case, *, stored_as: CaseState) -> Case:
+        """A case just inserted, its row already in ``stored_as`` (the state its next move
+        reaches, one version on): that move writes nothing more."""
+        case.journal = self._unit.journal  # type: ignore[assignment]
+        self._seen[case.case_id] = case
+        self._stored_ahead[case.case_id] = (stored_as, case.version + 1)
+        return case
+
+    async def write(self) -> None:
+        for case in self._seen.values():
+            changes = case.changes
+            if not changes.pending:
+                continue
+            ahead = self._stored_ahead.pop(case.case_id, None)
+            if ahead != (case.state, case.version) or changes.values:
+                await self._unit.conn.execute(
+                    update(cases)
+                    .where(cases.c.case_id == case.case_id)
+                    .values(state=case.state.value, updated_at=self._unit.now,
+                            version=cases.c.version + max(changes.moves, 1), **changes.values)
+                )  # fmt: skip
+            changes.clear()
+
+
+class DispatchRepository:
+    """Dispatches of one unit, each loaded once, written at flush (returning the row)."""
+
+    def __init__(self, unit: RouterUnit) -> None:
+        self._unit = unit
+        self._seen: dict[UUID, Dispatch] = {}
+        self._rows: dict[UUID, Row[Any]] = {}
+
+    async def get_for_update(self, dispatch_id: UUID) -> Dispatch | None:
+        if dispatch_id in self._seen:
+            return self._seen[dispatch_id]
+        stmt = select(dispatches).where(dispatches.c.dispatch_id == dispatch_id).with_for_update()
+        row = (await self._unit.conn.execute(stmt)).first()
+        return None if row is None else self.adopt(row)
+
+    async def of_case(self, case_id: UUID, *, open_only: bool = False) -> list[Dispatch]:
+        """The case's dispatches, oldest first (``open_only``: still open, locked)."""
+        await self.write()
+        stmt = select(dispatches).where(dispatches.c.case_id == case_id)
+        if open_only:
+            stmt = stmt.where(dispatches.c.state.in_(OPEN_DISPATCH_STATES)).with_for_update()
+        else:
+            stmt = stmt.order_by(dispatches.c.created_at)
+        return [self.adopt(r) for r in (await self._unit.conn.execute(stmt)).all()]
+
+    def adopt(self, row: Row[Any]) -> Dispatch:
+        found = self._seen.get(row.dispatch_id)
+        if found is not None:
+            return found
+        dispatch = Dispatch(
+            dispatch_id=row.dispatch_id, case_id=row.case_id, owner_id=row.owner_id,
+            role=DispatchRole(row.role), state=DispatchState(row.state), version=row.version,
+            ruleset_version=row.ruleset_version, policy=dict(row.policy or {}),
+            resolve_due_at=row.resolve_due_at, acknowledged_at=row.acknowledged_at,
+            outcome=row.outcome, journal=self._unit.journal,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self._seen[row.dispatch_id] = dispatch
+        self._rows[row.dispatch_id] = row
+        return dispatch
+
+    async def row(self, dispatch: Dispatch) -> Row[Any]:
+        """The dispatch's row as stored now (pending changes written first)."""
+        await self.write()
+        return self._rows[dispatch.dispatch_id]
+
+    async def write(self) -> None:
+        for d in self._seen.values():
+            changes = d.changes
+            if not changes.pending:
+                continue
+            self._rows[d.dispatch_id] = (
+                await self._unit.conn.execute(
+                    update(dispatches)
+                    .where(dispatches.c.dispatch_id == d.dispatch_id)
+                    .values(
+                        state=d.state.value,
+                        updated_at=self._unit.now,
+                        version=dispatches.c.version + max(changes.moves, 1),
+                        **changes.values,
+                    )
+                    .returning(*dispatches.c)
+                )
+            ).one()
+            changes.clear()
