@@ -39,7 +39,8 @@ def simulate(
     """
     import asyncio
 
-    from services.router.rules_simulate import parse_since, report, run_simulation
+    from services.router.rules_simulate import report, run_simulation
+    from shared.cli.since import parse_since
 
     try:
         span = parse_since(since)

@@ -26,30 +26,13 @@ from services.router.handlers.case_received import EARLY_WARNING
 from services.router.tables import cases, routing_decisions
 from shared.cli.db import shared_now, transaction
 from shared.domain.display import case_label
-from shared.domain.durations import Duration
 from shared.domain.routing import Location
 from shared.domain.rule_simulation import Destination, PastCase, Routing, Tally, compare
 from shared.domain.rule_simulation_report import build_report, report_text
 from shared.settings import Settings
 
-MAX_SINCE = timedelta(days=36_500)
 PROGRESS_EVERY = 10_000  # rows between two progress lines on stderr
 Progress = Callable[[str], None]
-
-
-def parse_since(value: str) -> timedelta:
-    """``90d``, ``12h``, ``2w``, ``30m``: how far back cases are looked at (no working days)."""
-    try:
-        span = Duration.parse(value).as_timedelta()
-    except ValidationError as exc:
-        raise ValueError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-    except OverflowError:
-        raise ValueError(f"「{value}」：时间跨度过大 (too large)") from None
-    if span is None:
-        raise ValueError(f"「{value}」：请用自然时间 m / h / d / w，不用工作日 (no wd here)")
-    if span > MAX_SINCE:
-        raise ValueError(f"「{value}」：时间跨度过大，最多 {MAX_SINCE.days}d (too large)")
-    return span
 
 
 def _first_routing() -> Any:

@@ -20,8 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from shared.cli.db import transaction
-from shared.cli.deadlines_cmd import shared_now
+from shared.cli.db import shared_now, transaction
 from shared.domain.triage_rules import UNCLASSIFIED
 from shared.settings import Settings
 

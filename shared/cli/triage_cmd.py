@@ -95,7 +95,7 @@ def _from_file(
 def _from_cases(since: str, limit: int) -> tuple[list[str], list[str]]:
     import asyncio
 
-    from shared.cli.rules_simulate import parse_since
+    from shared.cli.since import parse_since
     from shared.cli.triage_cases import read_examples
     from shared.domain.rules import RuleSet
     from shared.settings import Settings

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.router.rules_simulate import parse_since
 from shared.cli.main import app as shaobao
+from shared.cli.since import parse_since
 from shared.domain.owners import OwnerDirectory
 from shared.domain.routing import Location, RuleSet
 from shared.domain.rule_simulation import (
