@@ -14,17 +14,18 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import insert
 
+from services.escalation.handlers import Unit
 from services.escalation.ladder import whistle_blower
 from services.escalation.tables import deadlines, whistle_members, whistles
 from shared.contracts.events import CaseDisputed, WhistleBlown, WhistleUnconvened
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext, Poison
+from shared.messaging.consumer import Poison
 
 log = structlog.get_logger(__name__)
 
 
-async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
+async def on_case_disputed(ctx: Unit, event: CaseDisputed) -> None:
     deps = ctx.deps
     location = Location(**event.location.model_dump())
     street = whistle_blower(deps.owners, location)
@@ -74,7 +75,7 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
 
 
 async def _convene(
-    ctx: HandlerContext, event: CaseDisputed, whistle_id: object, convened: list[str], due: object
+    ctx: Unit, event: CaseDisputed, whistle_id: object, convened: list[str], due: object
 ) -> None:
     await ctx.conn.execute(
         insert(whistle_members),

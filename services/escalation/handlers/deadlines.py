@@ -15,14 +15,14 @@ from uuid import UUID
 
 from sqlalchemy import update
 
+from services.escalation.handlers import Unit
 from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
+async def on_case_dispatched(ctx: Unit, event: CaseDispatched) -> None:
     start = ctx.cause.occurred_at
     frozen = ctx.deps.policy.frozen(event.urgency) | {
         "location": event.location.model_dump(),
@@ -59,14 +59,14 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             )
 
 
-async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+async def on_dispatch_acknowledged(ctx: Unit, event: DispatchAcknowledged) -> None:
     from services.escalation.handlers.dispatch_progressed import restart_progress
 
     await disarm(ctx, event.dispatch_id, ["acknowledge", "escalate.acknowledge"])
     await restart_progress(ctx, event.dispatch_id, held_only=True)
 
 
-async def disarm(ctx: HandlerContext, dispatch_id: UUID, kinds: Iterable[str] | None) -> None:
+async def disarm(ctx: Unit, dispatch_id: UUID, kinds: Iterable[str] | None) -> None:
     """Disarm the dispatch's clocks of ``kinds`` (all of them when None) that are running
     or ran out: an answered clock is no longer named by the case's ladder."""
     stmt = update(deadlines).where(

@@ -4,10 +4,10 @@ clock of it stops (the new dispatch brings its own). Keys on ``dispatch_id``; em
 
 from __future__ import annotations
 
+from services.escalation.handlers import Unit
 from services.escalation.handlers.deadlines import disarm
 from shared.contracts.events import DispatchCancelled
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_cancelled(ctx: HandlerContext, event: DispatchCancelled) -> None:
+async def on_dispatch_cancelled(ctx: Unit, event: DispatchCancelled) -> None:
     await disarm(ctx, event.dispatch_id, None)

@@ -13,18 +13,18 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 
+from services.escalation.handlers import Unit
 from services.escalation.handlers.deadlines import disarm
 from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import DispatchProgressed
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
+async def on_dispatch_progressed(ctx: Unit, event: DispatchProgressed) -> None:
     await restart_progress(ctx, event.dispatch_id, held_only=False)
 
 
-async def restart_progress(ctx: HandlerContext, dispatch_id: UUID, *, held_only: bool) -> None:
+async def restart_progress(ctx: Unit, dispatch_id: UUID, *, held_only: bool) -> None:
     """Re-arm the progress clock from now (``held_only``: only one held for want of 签收)."""
     row = (
         await ctx.conn.execute(

@@ -6,10 +6,10 @@ dispatch brings its own clocks. Keys on ``dispatch_id``; emits nothing.
 
 from __future__ import annotations
 
+from services.escalation.handlers import Unit
 from services.escalation.handlers.deadlines import disarm
 from shared.contracts.events import DispatchReturned
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_returned(ctx: HandlerContext, event: DispatchReturned) -> None:
+async def on_dispatch_returned(ctx: Unit, event: DispatchReturned) -> None:
     await disarm(ctx, event.dispatch_id, None)

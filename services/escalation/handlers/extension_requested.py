@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
+from services.escalation.handlers import Unit
 from services.escalation.tables import extensions
 from shared.contracts.events import ExtensionRequested
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested) -> None:
+async def on_extension_requested(ctx: Unit, event: ExtensionRequested) -> None:
     pending = await ctx.conn.scalar(
         select(extensions.c.extension_id).where(
             extensions.c.dispatch_id == event.dispatch_id, extensions.c.state == "pending"

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from services.escalation.handlers import Unit
 from services.escalation.ladder import remind_at
 from services.escalation.tables import deadlines
 from shared.contracts.events import CaseClassified, CaseHeldForTriage
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 KIND = "triage"
 
 
-async def on_case_held_for_triage(ctx: HandlerContext, event: CaseHeldForTriage) -> None:
+async def on_case_held_for_triage(ctx: Unit, event: CaseHeldForTriage) -> None:
     armed = await ctx.conn.scalar(
         select(deadlines.c.deadline_id).where(
             deadlines.c.case_id == event.case_id,
@@ -49,7 +49,7 @@ async def on_case_held_for_triage(ctx: HandlerContext, event: CaseHeldForTriage)
     )  # fmt: skip
 
 
-async def on_case_classified(ctx: HandlerContext, event: CaseClassified) -> None:
+async def on_case_classified(ctx: Unit, event: CaseClassified) -> None:
     await ctx.conn.execute(
         update(deadlines)
         .where(

@@ -5,16 +5,16 @@ registered (webhook, SMS or email by its settings). Keys on ``(event_id, owner_i
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import AlertRaised
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 LEVEL_CN = {"compound": "小区", "grid": "网格", "community": "社区", "street": "街道"}
 KIND_CN = {"cluster": "同类诉求集中", "collective": "集体访苗头"}
 
 
-async def on_alert_raised(ctx: HandlerContext, event: AlertRaised) -> None:
+async def on_alert_raised(ctx: Unit, event: AlertRaised) -> None:
     deps = ctx.deps
     category = deps.category_names.get(event.category, event.category)
     convened = "、".join(o.name for o in event.convene)

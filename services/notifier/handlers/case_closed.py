@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_channel
 from services.notifier.tables import notices
 from shared.contracts.events import CaseClosed
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
+async def on_case_closed(ctx: Unit, event: CaseClosed) -> None:
     await ctx.conn.execute(
         update(notices)
         .where(notices.c.case_id == event.case_id)

@@ -8,6 +8,7 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import (
     add_delivery,
     attachment_links,
@@ -18,12 +19,11 @@ from services.notifier.handlers.common import (
 )
 from shared.contracts.events import CaseDispatched
 from shared.domain.display import beijing, case_label
-from shared.messaging.consumer import HandlerContext
 
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
 
 
-async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
+async def on_case_dispatched(ctx: Unit, event: CaseDispatched) -> None:
     row = await facts(ctx, event.case_id, tier=event.tier)
     found = await registered(
         ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]

@@ -3,12 +3,12 @@ owner it came from. Keys on ``(event_id, owner_id)``."""
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import CaseEscalated
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
+async def on_case_escalated(ctx: Unit, event: CaseEscalated) -> None:
     body = {
         "event": "case.escalated",
         "event_id": str(ctx.cause.id),

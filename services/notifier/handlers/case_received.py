@@ -8,12 +8,12 @@ array insert; a later event of the same case in the batch reads it after the flu
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.tables import case_facts
 from shared.contracts.events import CaseReceived
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
+async def on_case_received(ctx: Unit, event: CaseReceived) -> None:
     ctx.defer(
         case_facts,
         {

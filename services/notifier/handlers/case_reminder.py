@@ -5,15 +5,15 @@ Keys on ``(event_id, owner_id)``. Owners are organisations, so no quiet hours ap
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import CaseReminder
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 CLOCK_CN = {"acknowledge": "签收", "progress": "进展报告", "resolve": "办结", "report_in": "报到"}
 
 
-async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
+async def on_case_reminder(ctx: Unit, event: CaseReminder) -> None:
     body = {
         "event": "case.reminder",
         "event_id": str(ctx.cause.id),

@@ -4,14 +4,14 @@ hears it on its callback, with who leads the second handling. Keys on
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_channel
 from shared.contracts.events import CaseReopened
-from shared.messaging.consumer import HandlerContext
 
 RATING_CN = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
+async def on_case_reopened(ctx: Unit, event: CaseReopened) -> None:
     lead = ctx.deps.owners.get(event.lead_owner_id)
     name = lead.name if lead is not None else event.lead_owner_id
     await to_channel(

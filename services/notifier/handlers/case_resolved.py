@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import add_delivery, facts, to_channel, to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints, notices
@@ -26,13 +27,12 @@ from shared.contracts.events import CaseResolved
 from shared.domain.display import case_label
 from shared.domain.owners import OwnerKind
 from shared.domain.taxonomy import Location
-from shared.messaging.consumer import HandlerContext
 from shared.security.links import feedback_token
 
 OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
 
 
-async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
+async def on_case_resolved(ctx: Unit, event: CaseResolved) -> None:
     case = await facts(ctx, event.case_id)
     await to_channel(
         ctx,
@@ -58,7 +58,7 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
         await _publish(ctx, case, event)
 
 
-async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+async def _tell_petitioner(ctx: Unit, case: Any, event: CaseResolved) -> None:
     await ctx.conn.execute(
         pg_insert(endpoints)
         .values(
@@ -85,7 +85,7 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
     await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
 
 
-async def _return_visit_due(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+async def _return_visit_due(ctx: Unit, case: Any, event: CaseResolved) -> None:
     where = Location(**{k: v for k, v in case.location.items() if v})
     office = ctx.deps.owners.serving(OwnerKind.COMMUNITY, where)
     if office is None:
@@ -107,7 +107,7 @@ async def _return_visit_due(ctx: HandlerContext, case: Any, event: CaseResolved)
     await to_owners(ctx, [office.id], body, case_id=event.case_id)
 
 
-async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+async def _publish(ctx: Unit, case: Any, event: CaseResolved) -> None:
     policy = ctx.deps.notices.policy
     if not policy.publishable(case.category):
         return

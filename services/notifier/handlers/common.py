@@ -12,10 +12,11 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.notifier.handlers import Unit
 from services.notifier.tables import DELIVERIES_POLLER, case_facts, deliveries, endpoints
 from shared.db.batch import BatchCall, array_cast, array_values
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 
 def channel_owner(channel: str) -> str:
@@ -26,7 +27,7 @@ def channel_owner(channel: str) -> str:
 _ACTIVE = select(endpoints.c.owner_id).where(endpoints.c.active)
 
 
-async def registered(ctx: HandlerContext, owner_ids: list[str]) -> set[str]:
+async def registered(ctx: Unit, owner_ids: list[str]) -> set[str]:
     """Which of ``owner_ids`` have an active endpoint: read once per transaction (a
     batch of events), as of its first read; an endpoint registered meanwhile counts from
     the next batch. Endpoints are one per owner or channel, a few hundred rows at most."""
@@ -38,7 +39,7 @@ async def registered(ctx: HandlerContext, owner_ids: list[str]) -> set[str]:
 
 
 async def add_delivery(
-    ctx: HandlerContext,
+    ctx: Unit,
     owner_id: str,
     body: dict[str, Any],
     *,
@@ -72,7 +73,7 @@ async def add_delivery(
 
 
 async def to_owners(
-    ctx: HandlerContext, owners: list[str], body: dict[str, Any], *, case_id: UUID | None
+    ctx: Unit, owners: list[str], body: dict[str, Any], *, case_id: UUID | None
 ) -> None:
     """A delivery per owner; an owner with no endpoint gets ``no_endpoint`` for ops to see."""
     found = await registered(ctx, owners)
@@ -81,7 +82,7 @@ async def to_owners(
         await add_delivery(ctx, owner, body | {"owner_id": owner}, case_id=case_id, status=status)
 
 
-async def facts(ctx: HandlerContext, case_id: UUID, **learnt: Any) -> Any:
+async def facts(ctx: Unit, case_id: UUID, **learnt: Any) -> Any:
     """What the notifier learnt of a case from ``case.received``; retried until it has.
 
     ``learnt``: columns to set on the way (one ``UPDATE ... RETURNING``, one round trip).
@@ -152,7 +153,7 @@ def _learn_many(columns: tuple[str, ...]) -> BatchCall:
 
 
 async def to_channel(
-    ctx: HandlerContext,
+    ctx: Unit,
     case_id: UUID,
     body: dict[str, Any],
     *,
@@ -180,7 +181,7 @@ async def to_channel(
 
 
 def attachment_links(
-    ctx: HandlerContext, case_id: UUID, stored: list[dict[str, Any]] | None
+    ctx: Unit, case_id: UUID, stored: list[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
     """The case's attachments as links to the router (the holder fetches them with its
     key), never the bytes."""

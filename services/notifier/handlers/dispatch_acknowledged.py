@@ -3,12 +3,12 @@ registered one. Keys on ``(event_id, channel)``."""
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_channel
 from shared.contracts.events import DispatchAcknowledged
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+async def on_dispatch_acknowledged(ctx: Unit, event: DispatchAcknowledged) -> None:
     await to_channel(
         ctx,
         event.case_id,

@@ -5,13 +5,13 @@ by hand. Keys on
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import attachment_links, to_channel
 from shared.contracts.events import DispatchProgressed
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
+async def on_dispatch_progressed(ctx: Unit, event: DispatchProgressed) -> None:
     owner = ctx.deps.owners.get(event.owner_id)
     name = owner.name if owner is not None else event.owner_id
     await to_channel(

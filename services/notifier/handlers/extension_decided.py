@@ -9,17 +9,17 @@ from datetime import timedelta, timezone
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import add_delivery, facts, to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
 from services.notifier.tables import endpoints
 from shared.contracts.events import ExtensionDecided
 from shared.domain.display import case_label
-from shared.messaging.consumer import HandlerContext
 
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> None:
+async def on_extension_decided(ctx: Unit, event: ExtensionDecided) -> None:
     await _tell_owner(ctx, event)
     if not event.approved:
         return
@@ -49,7 +49,7 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
     await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
 
 
-async def _tell_owner(ctx: HandlerContext, event: ExtensionDecided) -> None:
+async def _tell_owner(ctx: Unit, event: ExtensionDecided) -> None:
     body = {
         "event": "dispatch.extension_decided",
         "event_id": str(ctx.cause.id),

@@ -4,13 +4,13 @@ escalation parent, named on the event) is told a request waits for its decision 
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import ExtensionRequested
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested) -> None:
+async def on_extension_requested(ctx: Unit, event: ExtensionRequested) -> None:
     if event.approver_id is None:
         return
     body = {

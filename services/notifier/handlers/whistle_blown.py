@@ -3,13 +3,13 @@ it to report in (报到) by the due time. Keys on ``(event_id, owner_id)``."""
 
 from __future__ import annotations
 
+from services.notifier.handlers import Unit
 from services.notifier.handlers.common import to_owners
 from shared.contracts.events import WhistleBlown
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
+async def on_whistle_blown(ctx: Unit, event: WhistleBlown) -> None:
     body = {
         "event": "whistle.blown",
         "event_id": str(ctx.cause.id),
