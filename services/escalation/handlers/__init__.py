@@ -1,10 +1,4 @@
 """The escalation service's consumer handlers, one module per message; ``registry`` maps each
-payload class to its handler (the routing key comes from the contract).
-
-``Unit`` is what a handler gets: the consumer's unit of work with the service's typed deps.
+payload class to its handler (the routing key comes from the contract). A handler takes an
+:class:`~services.escalation.unit_of_work.EscalationUnit` (typed deps, repositories).
 """
-
-from services.escalation.deps import EscalationDeps
-from shared.messaging.consumer import HandlerContext
-
-Unit = HandlerContext[EscalationDeps]

@@ -12,6 +12,7 @@ from services.escalation.handlers.triage_queue import (
     on_case_classified,
     on_case_held_for_triage,
 )
+from services.escalation.unit_of_work import unit_handler
 from shared.contracts.events import (
     CaseClassified,
     CaseDispatched,
@@ -27,14 +28,14 @@ from shared.contracts.events import (
 from shared.messaging.consumer import Handlers
 
 HANDLERS: Handlers[EscalationDeps] = {
-    CaseDispatched: on_case_dispatched,
-    CaseDisputed: on_case_disputed,
-    DispatchAcknowledged: on_dispatch_acknowledged,
-    DispatchProgressed: on_dispatch_progressed,
-    DispatchResolved: on_dispatch_resolved,
-    DispatchReturned: on_dispatch_returned,
-    ExtensionRequested: on_extension_requested,
-    DispatchCancelled: on_dispatch_cancelled,
-    CaseHeldForTriage: on_case_held_for_triage,
-    CaseClassified: on_case_classified,
+    CaseDispatched: unit_handler(on_case_dispatched),
+    CaseDisputed: unit_handler(on_case_disputed),
+    DispatchAcknowledged: unit_handler(on_dispatch_acknowledged),
+    DispatchProgressed: unit_handler(on_dispatch_progressed),
+    DispatchResolved: unit_handler(on_dispatch_resolved),
+    DispatchReturned: unit_handler(on_dispatch_returned),
+    ExtensionRequested: unit_handler(on_extension_requested),
+    DispatchCancelled: unit_handler(on_dispatch_cancelled),
+    CaseHeldForTriage: unit_handler(on_case_held_for_triage),
+    CaseClassified: unit_handler(on_case_classified),
 }
