@@ -1,10 +1,4 @@
-"""The notifier service's consumer handlers, one module per message; ``registry`` maps each
-payload class to its handler (the routing key comes from the contract).
-
-``Unit`` is what a handler gets: the consumer's unit of work with the service's typed deps.
+"""The notifier's consumer handlers, one module per message; ``registry`` maps each payload
+class to its handler (the routing key comes from the contract). A handler takes a
+:class:`~services.notifier.unit_of_work.NotifierUnit` (typed deps, repositories).
 """
-
-from services.notifier.deps import NotifierDeps
-from shared.messaging.consumer import HandlerContext
-
-Unit = HandlerContext[NotifierDeps]

@@ -15,6 +15,7 @@ from services.notifier.handlers.dispatch_resolved import on_dispatch_resolved
 from services.notifier.handlers.extension_decided import on_extension_decided
 from services.notifier.handlers.extension_requested import on_extension_requested
 from services.notifier.handlers.whistle_blown import on_whistle_blown
+from services.notifier.unit_of_work import unit_handler
 from shared.contracts.events import (
     AlertRaised,
     CaseClosed,
@@ -34,18 +35,18 @@ from shared.contracts.events import (
 from shared.messaging.consumer import Handlers
 
 HANDLERS: Handlers[NotifierDeps] = {
-    CaseReceived: on_case_received,
-    AlertRaised: on_alert_raised,
-    CaseDispatched: on_case_dispatched,
-    DispatchAcknowledged: on_dispatch_acknowledged,
-    CaseResolved: on_case_resolved,
-    CaseClosed: on_case_closed,
-    CaseReopened: on_case_reopened,
-    DispatchProgressed: on_dispatch_progressed,
-    DispatchResolved: on_dispatch_resolved,
-    CaseReminder: on_case_reminder,
-    CaseEscalated: on_case_escalated,
-    WhistleBlown: on_whistle_blown,
-    ExtensionDecided: on_extension_decided,
-    ExtensionRequested: on_extension_requested,
+    CaseReceived: unit_handler(on_case_received),
+    AlertRaised: unit_handler(on_alert_raised),
+    CaseDispatched: unit_handler(on_case_dispatched),
+    DispatchAcknowledged: unit_handler(on_dispatch_acknowledged),
+    CaseResolved: unit_handler(on_case_resolved),
+    CaseClosed: unit_handler(on_case_closed),
+    CaseReopened: unit_handler(on_case_reopened),
+    DispatchProgressed: unit_handler(on_dispatch_progressed),
+    DispatchResolved: unit_handler(on_dispatch_resolved),
+    CaseReminder: unit_handler(on_case_reminder),
+    CaseEscalated: unit_handler(on_case_escalated),
+    WhistleBlown: unit_handler(on_whistle_blown),
+    ExtensionDecided: unit_handler(on_extension_decided),
+    ExtensionRequested: unit_handler(on_extension_requested),
 }
