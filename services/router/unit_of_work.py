@@ -123,6 +123,10 @@ class HandlerUnit(RouterUnit):
         self.cause: Envelope = ctx.cause
 
 
+# A transaction of the router as code shared by handlers and actions takes it: a unit, or
+# a plain handler's context (conn, now, deps, defer, emit).
+RouterTx = RouterUnit | HandlerContext[RouterDeps]
+
 E = TypeVar("E", bound=BaseModel)
 
 
