@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -22,7 +22,7 @@ from shared.clock import Clock, OffsetClock, SystemClock
 from shared.db.dsn import asyncpg_dsn
 from shared.db.engine import make_engine
 from shared.messaging.connection import connect_cluster
-from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.consumer import EventConsumer, Handlers, routing_keys
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import QueueSpec, declare_exchanges, declare_queue
 from shared.settings import Settings
@@ -62,7 +62,7 @@ class ServiceRuntime:
         *,
         inbox: Table,
         outbox: Table,
-        handlers: Mapping[str, Handler],
+        handlers: Handlers[Any],
         deps: Any = None,
         engine: AsyncEngine | None = None,
     ) -> None:
@@ -89,7 +89,7 @@ class ServiceRuntime:
         self._exchanges: tuple[AbstractExchange, AbstractExchange] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_ready = asyncio.Event()
-        self._consumers: list[EventConsumer] = []
+        self._consumers: list[EventConsumer[Any]] = []
         self._subscriptions: list[tuple[Any, str]] = []
         self._wake_listeners: dict[str, list[Callable[[], None]]] = {}
 
@@ -174,13 +174,13 @@ class ServiceRuntime:
         if self.handlers:
             await self._start_consumer()
         self._broker_ready.set()
-        log.info("broker_ready", consumer_bindings=sorted(self.handlers))
+        log.info("broker_ready", consumer_bindings=routing_keys(self.handlers))
 
     async def _start_consumer(self) -> None:
         assert self._connection is not None
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.settings.prefetch)
-        spec = QueueSpec(self.name, tuple(sorted(self.handlers)))
+        spec = QueueSpec(self.name, tuple(routing_keys(self.handlers)))
         queue = await declare_queue(channel, self.settings, spec)
         consumer = EventConsumer(
             name=self.name,

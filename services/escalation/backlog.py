@@ -9,7 +9,7 @@ no clock of the case is overdue any more, the reminders stop. ``GET /v1/backlog`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Row
@@ -18,6 +18,9 @@ from services.escalation import climb
 from services.escalation.ladder import Rung
 from shared.contracts.events import CaseReminder
 from shared.domain.durations import Duration
+
+if TYPE_CHECKING:
+    from services.escalation.fire_context import FireContext
 
 log = structlog.get_logger(__name__)
 KIND = "backlog"
@@ -29,7 +32,7 @@ def holder_of(rungs: list[Rung]) -> Rung | None:
 
 
 async def join(
-    ctx: Any,
+    ctx: FireContext,
     row: Row[Any],
     overdue: list[Row[Any]],
     rungs: list[Rung],
@@ -59,7 +62,7 @@ async def join(
     await ctx.set_backlog_policy(row.case_id, policy | {"backlog_since": ctx.now.isoformat()})
 
 
-async def remind(ctx: Any, row: Row[Any]) -> str:
+async def remind(ctx: FireContext, row: Row[Any]) -> str:
     """The backlog's cadence: remind the holder again, or stop when nobody is overdue."""
     await climb.lock_case(ctx, row.case_id)
     overdue = await climb.overdue_clocks(ctx, row.case_id)

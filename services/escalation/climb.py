@@ -21,7 +21,7 @@ explains them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Row
@@ -35,23 +35,26 @@ from shared.domain.owners import KIND_LABELS
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 
+if TYPE_CHECKING:
+    from services.escalation.fire_context import FireContext
+
 log = structlog.get_logger(__name__)
 LADDER_KIND = "escalate.case"
 BASE_CLOCKS = ("acknowledge", "progress", "resolve", "triage")  # triage: the queue's
 ROLE_CN = {"lead": "主办", "co_handler": "协办", "desk": "派单"}
 
 
-async def lock_case(ctx: Any, case_id: Any) -> None:
+async def lock_case(ctx: FireContext, case_id: Any) -> None:
     """The case's ladder lock, held to the end of the transaction."""
     await ctx.lock_case(case_id)
 
 
-async def ladder_row(ctx: Any, case_id: Any) -> Any:
+async def ladder_row(ctx: FireContext, case_id: Any) -> Any:
     """The case's running ladder or backlog row (legacy ``escalate.<clock>`` rows count too)."""
     return await ctx.ladder_row(case_id)
 
 
-async def overdue_clocks(ctx: Any, case_id: Any) -> list[Row[Any]]:
+async def overdue_clocks(ctx: FireContext, case_id: Any) -> list[Row[Any]]:
     """The case's clocks that ran out and were not answered since (lead first)."""
     return sorted(await ctx.overdue_clocks(case_id), key=_order)
 
@@ -61,7 +64,7 @@ def _order(row: Row[Any]) -> tuple[int, int, Any]:
     return (0 if role == "lead" else 1, BASE_CLOCKS.index(row.kind), row.due_at)
 
 
-async def clock_overdue(ctx: Any, row: Row[Any]) -> str:
+async def clock_overdue(ctx: FireContext, row: Row[Any]) -> str:
     """A dispatch clock ran out (``row`` already marked fired): join or start the ladder."""
     await lock_case(ctx, row.case_id)
     current = await ladder_row(ctx, row.case_id)
@@ -75,7 +78,7 @@ async def clock_overdue(ctx: Any, row: Row[Any]) -> str:
     return "escalated"
 
 
-async def ladder_due(ctx: Any, row: Row[Any]) -> str:
+async def ladder_due(ctx: FireContext, row: Row[Any]) -> str:
     """The rung told last did not move the case: up one rung, or stop when all answered."""
     await lock_case(ctx, row.case_id)
     overdue = await overdue_clocks(ctx, row.case_id)
@@ -87,7 +90,7 @@ async def ladder_due(ctx: Any, row: Row[Any]) -> str:
 
 
 async def climb(
-    ctx: Any,
+    ctx: FireContext,
     row: Row[Any],
     overdue: list[Row[Any]],
     *,
@@ -126,7 +129,7 @@ def clocks(overdue: list[Row[Any]]) -> str:
     return ",".join(k for k in BASE_CLOCKS if k in kinds) or "acknowledge"
 
 
-def describe(ctx: Any, overdue: list[Row[Any]]) -> str:
+def describe(ctx: FireContext, overdue: list[Row[Any]]) -> str:
     """「签收时限已过：幸福社区居委会（主办，应于 …）」 for each overdue clock."""
     parts = []
     for c in overdue:
@@ -144,14 +147,14 @@ def skipped_note(step: NextStep) -> str:
     return f"（跳过：{'；'.join(step.skipped)}）" if step.skipped else ""
 
 
-async def _join(ctx: Any, row: Row[Any], current: Row[Any]) -> None:
+async def _join(ctx: FireContext, row: Row[Any], current: Row[Any]) -> None:
     """Name one more overdue clock on the escalation open at the ladder's rung."""
     await ctx.join_open_escalation(row.case_id, f"；另：{describe(ctx, [row])}")
     log.info("escalation_joined", case_id=str(row.case_id), clock=row.kind, level=current.level)
 
 
 async def arm_ladder(
-    ctx: Any,
+    ctx: FireContext,
     row: Row[Any],
     current: Row[Any] | None,
     owner: str,
@@ -177,7 +180,7 @@ async def arm_ladder(
 
 
 async def record(
-    ctx: Any,
+    ctx: FireContext,
     row: Row[Any],
     clock: str,
     level: str,

@@ -11,36 +11,27 @@ the rules are written once for both paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
 from sqlalchemy import Row, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.escalation.climb import BASE_CLOCKS
+from services.escalation.deps import EscalationDeps
 from services.escalation.metrics import FIRED, LATENESS
 from services.escalation.tables import deadlines, escalations
-from shared.contracts.envelope import Envelope, make_envelope
+from shared.db.unit import UnitOfWork
 
 LOCK_CASE = "SELECT pg_advisory_xact_lock(hashtext(:k))"
 
 
-@dataclass
-class FireContext:
-    """One scanner transaction: connection, time, dependencies and the events to stage."""
+@dataclass(kw_only=True, eq=False)
+class FireContext(UnitOfWork[EscalationDeps]):
+    """One scanner transaction (a :class:`~shared.db.unit.UnitOfWork`): connection, time,
+    the service's deps and the events to stage, and the ladder's reads and writes."""
 
-    conn: AsyncConnection
-    now: datetime
-    deps: Any
-    events: list[Envelope] = field(default_factory=list)
-
-    def emit(self, payload: BaseModel, case_id: Any) -> None:
-        self.events.append(
-            make_envelope(payload, producer="escalation", occurred_at=self.now, case_id=case_id)
-        )
+    producer: str = "escalation"
 
     def count(self, outcome: str, kind: str, late: float | None) -> None:
         """The metrics of one fired row (``late``: seconds past due, when it expired)."""

@@ -8,7 +8,7 @@ a second unit missing the same whistle is named on the escalation already open.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Row, select, update
@@ -20,10 +20,14 @@ from shared.domain.display import beijing
 from shared.domain.owners import LADDER_KINDS, Owner
 from shared.domain.taxonomy import Location
 
+if TYPE_CHECKING:
+    from services.escalation.deps import EscalationDeps
+    from services.escalation.fire_context import FireContext
+
 log = structlog.get_logger(__name__)
 
 
-def above_blower(deps: Any, blown_by: str, location: Location) -> Owner | None:
+def above_blower(deps: EscalationDeps, blown_by: str, location: Location) -> Owner | None:
     """The first reachable office above the whistle-blower."""
     unreachable = frozenset(deps.policy.unreachable)
     blower = deps.owners.get(blown_by)
@@ -36,7 +40,7 @@ def above_blower(deps: Any, blown_by: str, location: Location) -> Owner | None:
     return next((o for o in chain if o.id not in unreachable), None)
 
 
-async def report_in_missed(ctx: Any, row: Row[Any]) -> None:
+async def report_in_missed(ctx: FireContext, row: Row[Any]) -> None:
     await ctx.conn.execute(
         update(whistle_members)
         .where(
@@ -68,7 +72,7 @@ async def report_in_missed(ctx: Any, row: Row[Any]) -> None:
     )  # fmt: skip
 
 
-async def _join(ctx: Any, row: Row[Any], missed: str) -> bool:
+async def _join(ctx: FireContext, row: Row[Any], missed: str) -> bool:
     """Name this unit on the whistle's open report-in escalation, if there is one."""
     done = await ctx.conn.execute(
         update(escalations)

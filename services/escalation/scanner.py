@@ -25,12 +25,12 @@ import structlog
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.escalation.deps import EscalationDeps
 from services.escalation.firing import FireContext, fire, is_reminder
 from services.escalation.metrics import FIRED, OVERDUE, PENDING
 from services.escalation.staged import ALONE_KINDS, StagedFire
 from services.escalation.tables import deadlines, outbox
 from shared.clock import Clock
-from shared.db.outbox import write_events
 from shared.db.types import inline
 from shared.polling import IdlePoll
 
@@ -56,7 +56,7 @@ class DeadlineScanner:
         self,
         engine: AsyncEngine,
         clock: Clock,
-        deps: Any,
+        deps: EscalationDeps,
         *,
         on_committed: Callable[[], None] = lambda: None,
         batch: int = 1000,
@@ -109,7 +109,7 @@ class DeadlineScanner:
             for row in rows:
                 if row.kind in ALONE_KINDS:
                     await self._fire_one(ctx, row)
-            await write_events(conn, outbox, ctx.events)
+            await ctx.flush(outbox)
         if ctx.events:
             self._on_committed()
         return len(rows)
@@ -138,7 +138,7 @@ class DeadlineScanner:
                 for row in rows:
                     if row.case_id not in busy or is_reminder(row, ctx.now):
                         await fire(staged, row)
-                await staged.flush()
+                await staged.write_staged()
         except Exception as exc:
             log.warning("deadline_batch_failed", rows=len(rows), error=repr(exc)[:300])
             return False

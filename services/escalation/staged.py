@@ -11,7 +11,7 @@ of the progress clocks' dispatches, one query each. The rules then run row by ro
 order, exactly as on the per-row path, against that picture: a row fired earlier in the
 batch is overdue for the next row of its case, a ladder armed earlier is the case's
 running ladder, a claimed row already moved by an earlier one is stale. Writes are kept and
-:meth:`StagedFire.flush` sends them as array statements (:mod:`services.escalation.staged_sql`):
+:meth:`StagedFire.write_staged` sends them as array statements (:mod:`services.escalation.staged_sql`):
 the claimed rows' updates fenced on their claimed version (a row that moved meanwhile fails
 the batch), the joins on escalations already open, the new escalations and ladder rows.
 
@@ -138,7 +138,7 @@ class StagedFire(FireContext):
             if row.kind == "backlog" and row.state == "armed":
                 await self.update_deadline(row.deadline_id, {"policy": policy}, bump=False)
 
-    async def flush(self) -> None:
+    async def write_staged(self) -> None:
         """Send the batch's writes; raises when a claimed row moved since its claim."""
         await staged_sql.update_rows(self.conn, self.now, self.changes)
         await staged_sql.join_escalations(self.conn, self.joins)

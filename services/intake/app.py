@@ -22,7 +22,7 @@ from services.intake.api import (
     visit,
     watch,
 )
-from services.intake.handlers.status import HANDLERS
+from services.intake.handlers.registry import HANDLERS
 from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox

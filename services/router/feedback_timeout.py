@@ -61,7 +61,7 @@ class FeedbackTimeout:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            sink = OwnSink(conn, now)
+            sink = OwnSink(conn=conn, now=now, deps=self.rt.deps)
             unit = RouterUnit(sink, now=now, deps=self.rt.deps)
             for row in rows:
                 await self._close(unit, row)

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
+from services.router.deps import RouterDeps
 from services.router.dispatching import cancel_open_dispatches, dispatch_case, mark_disputed
 from services.router.tables import cases, routing_decisions, triage_examples, triage_items
-from services.router.unit_of_work import RouterUnit
+from services.router.unit_of_work import RouterTx, RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import CaseClassified, CaseHeldForTriage, LocationData, TriageInfo
 from shared.domain.case import Case
@@ -40,10 +41,13 @@ from shared.domain.owners import OwnerKind
 from shared.domain.routing import Location, RoutingDecision, Urgency
 from shared.domain.taxonomy import label
 
+if TYPE_CHECKING:
+    from services.router.actions.common import ActionContext
+
 RECLASSIFIABLE = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
 
 
-def desk_for(deps: Any, location: Mapping[str, Any]) -> str:
+def desk_for(deps: RouterDeps, location: Mapping[str, Any]) -> str:
     """Whose queue: the desk kind's office serving the place, else the city's bureau."""
     where = Location(**{k: v for k, v in location.items() if v})
     kind = deps.rules.triage.desk
@@ -55,7 +59,7 @@ def desk_for(deps: Any, location: Mapping[str, Any]) -> str:
 
 
 async def hold(
-    ctx: Any,
+    ctx: RouterTx,
     case_id: UUID,
     *,
     source: str,
@@ -110,7 +114,7 @@ def _clock_cn(due: datetime) -> str:
 
 
 async def decide(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     *,
     category: str,
@@ -140,7 +144,7 @@ async def decide(
 
 
 async def reclassify(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     *,
     category: str,
@@ -168,7 +172,7 @@ async def reclassify(
 
 
 def _route(
-    ctx: Any, case: Row[Any], category: str, location: Mapping[str, str | None]
+    ctx: ActionContext, case: Row[Any], category: str, location: Mapping[str, str | None]
 ) -> RoutingDecision:
     rules = ctx.deps.rules
     decision: RoutingDecision = ctx.deps.decide(
@@ -192,7 +196,7 @@ async def _route_on(ctx: RouterUnit, case: Case, decision: RoutingDecision) -> s
 
 
 async def _store(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     category: str,
     location: Mapping[str, str | None],
@@ -217,7 +221,7 @@ async def _store(
 
 
 def _why(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     category: str,
     location: Mapping[str, str | None],
@@ -236,7 +240,7 @@ def _why(
     return f"{what}：{'，'.join(parts) or '确认原类别和地点'}。理由：{reason}"
 
 
-async def _item(ctx: Any, case_id: UUID) -> Row[Any] | None:
+async def _item(ctx: RouterTx, case_id: UUID) -> Row[Any] | None:
     found: Row[Any] | None = (
         await ctx.conn.execute(
             select(triage_items).where(triage_items.c.case_id == case_id).with_for_update()
@@ -252,7 +256,7 @@ def _suggested(item: Row[Any] | None) -> tuple[str | None, str | None]:
 
 
 async def _classified(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     kind: str,
     category: str,
@@ -274,7 +278,7 @@ async def _classified(
 
 
 async def learn(
-    ctx: Any,
+    ctx: ActionContext,
     case: Row[Any],
     category: str,
     location: Mapping[str, str | None] | None,

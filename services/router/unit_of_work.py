@@ -20,8 +20,9 @@ changes first, so a read in the transaction sees every earlier write.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -32,9 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.deps import RouterDeps
 from services.router.tables import cases, dispatches, outbox, timeline
-from shared.contracts.envelope import Envelope, make_envelope
-from shared.db.batch import Deferred, flush_deferred
-from shared.db.outbox import write_events
+from shared.contracts.envelope import Envelope
+from shared.db.unit import UnitOfWork
 from shared.domain.case import Case
 from shared.domain.dispatch import Dispatch
 from shared.domain.journal import Emitted, Entry, Recorded
@@ -43,8 +43,9 @@ from shared.messaging.consumer import Handler, HandlerContext
 
 
 class Sink(Protocol):
-    """Where a transaction's rows and events go: a consumer's HandlerContext (one array
-    insert per table for its batch) or an action's own lists."""
+    """Where a transaction's rows and events go: its :class:`~shared.db.unit.UnitOfWork`
+    (a consumer's HandlerContext, one array insert per table for its batch, or an
+    action's :class:`OwnSink`)."""
 
     conn: AsyncConnection
 
@@ -53,27 +54,16 @@ class Sink(Protocol):
     def emit(self, payload: BaseModel, case_id: UUID) -> None: ...
 
 
-@dataclass
-class OwnSink:
-    """A transaction's own deferred rows and staged events, for a unit outside a consumer
-    (a department action, the feedback sweep); :meth:`write` puts them in the database."""
+@dataclass(kw_only=True, eq=False)
+class OwnSink(UnitOfWork[RouterDeps]):
+    """The unit of a transaction outside a consumer (a department action, the feedback
+    sweep): its own deferred rows and staged events; :meth:`write` puts them in the
+    database (a consumer's :class:`HandlerContext` is the same :class:`UnitOfWork`)."""
 
-    conn: AsyncConnection
-    now: datetime
-    events: list[Envelope] = field(default_factory=list)
-    deferred: Deferred = field(default_factory=Deferred)
-
-    def emit(self, payload: BaseModel, case_id: UUID) -> None:
-        self.events.append(
-            make_envelope(payload, producer="router", occurred_at=self.now, case_id=case_id)
-        )
-
-    def defer(self, table: Table, values: dict[str, Any]) -> None:
-        self.deferred.add(table, values)
+    producer: str = "router"
 
     async def write(self) -> None:
-        await flush_deferred(self.conn, self.deferred)
-        await write_events(self.conn, outbox, self.events)
+        await self.flush(outbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +118,27 @@ class RouterUnit:
 class HandlerUnit(RouterUnit):
     """A consumer handler's unit: also the event that caused it."""
 
-    def __init__(self, ctx: HandlerContext) -> None:
+    def __init__(self, ctx: HandlerContext[RouterDeps]) -> None:
         super().__init__(ctx, now=ctx.now, deps=ctx.deps, batched=ctx.batched)
         self.cause: Envelope = ctx.cause
 
 
+# A transaction of the router as code shared by handlers and actions takes it: a unit, or
+# a plain handler's context (conn, now, deps, defer, emit).
+RouterTx = RouterUnit | HandlerContext[RouterDeps]
+
 E = TypeVar("E", bound=BaseModel)
 
 
-def unit_handler(handle: Callable[[HandlerUnit, E], Awaitable[None]]) -> Handler:
+def unit_handler(handle: Callable[[HandlerUnit, E], Awaitable[None]]) -> Handler[E, RouterDeps]:
     """A consumer handler that takes the router's unit and commits it when done."""
 
-    async def run(ctx: HandlerContext, event: E) -> None:
+    async def run(ctx: HandlerContext[RouterDeps], event: E) -> None:
         unit = HandlerUnit(ctx)
         await handle(unit, event)
         await unit.commit()
 
-    run.__name__ = run.__qualname__ = handle.__name__
-    run.__doc__ = handle.__doc__
+    functools.update_wrapper(run, handle)  # its name, docs and the payload it consumes
     return run
 
 

@@ -38,9 +38,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
@@ -48,13 +47,14 @@ import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
-from shared.contracts.envelope import Envelope, make_envelope
-from shared.contracts.events import payload_model
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import event_type_of, payload_model
 from shared.db.batch import BatchCall, Deferred, flush_deferred
 from shared.db.outbox import claim_inbox, claim_inbox_many, write_events
+from shared.db.unit import UnitOfWork
 from shared.domain.errors import DomainError
 from shared.messaging import wire
 from shared.messaging.confirm import publish_confirmed
@@ -62,6 +62,8 @@ from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
 from shared.outages import dependency_unavailable
 
 log = structlog.get_logger(__name__)
+D = TypeVar("D")
+P = TypeVar("P", bound=BaseModel, contravariant=True)
 
 
 class RetryLater(Exception):
@@ -72,25 +74,24 @@ class Poison(Exception):
     """The message can never be applied; dead-letter it with this reason."""
 
 
-@dataclass
-class HandlerContext:
-    """What a handler gets: its transaction, the time, the cause, and a way to emit."""
+@dataclass(kw_only=True, eq=False)
+class HandlerContext(UnitOfWork[D]):
+    """A consumer handler's unit of work: its transaction, the time, the typed deps, the
+    event that caused it, and a way to emit and defer (:class:`UnitOfWork`).
 
-    conn: AsyncConnection
-    now: datetime
+    What a batch shares (the deferred rows, ``memo``, ``peers``, ``wakes``) is the
+    consumer's, for the service's repositories (e.g. the notifier's case facts, read
+    once for the batch); handlers go through those, never through the flags."""
+
     cause: Envelope
-    producer: str
-    deps: Any
-    events: list[Envelope] = field(default_factory=list)
-    deferred: Deferred = field(default_factory=Deferred)
     # Shared by the handlers of one transaction (a batch): what one read, the next may
     # reuse, e.g. the notifier's registered endpoints, read once per batch.
     memo: dict[str, Any] = field(default_factory=dict)
-    # In a batch a handler may be optimistic: if its deferred rows fail at the flush (a
-    # row already stored), the batch rolls back and every event is applied again alone,
-    # with ``batched`` False, where the handler checks first.
+    # In a batch a repository may be optimistic: if its deferred rows fail at the flush
+    # (a row already stored), the batch rolls back and every event is applied again
+    # alone, with ``batched`` False, where it checks first.
     batched: bool = False
-    # The cases of the batch's events, for a handler that reads for all of them at once.
+    # The cases of the batch's events, for a repository that reads for all of them at once.
     peers: tuple[UUID, ...] = ()
     # Pollers to wake once the transaction commits (shared by a batch; see wake()).
     wakes: set[str] = field(default_factory=set)
@@ -101,36 +102,38 @@ class HandlerContext:
         wrote is there for it at once (ServiceRuntime.on_wake)."""
         self.wakes.add(poller)
 
-    def defer(
-        self, table: Table, values: dict[str, Any], *, ignore_conflicts: bool = False
-    ) -> None:
-        """Insert ``values`` into ``table`` when the transaction's batch is flushed.
-
-        For append-only rows nobody reads back in the same transaction (timeline rows,
-        decisions): they become one array insert per table for the whole batch.
-        """
-        self.deferred.add(
-            table, values, ignore_conflicts=ignore_conflicts, case_id=self.cause.case_id
-        )
-
     def defer_call(self, run: BatchCall, params: dict[str, Any], *, case_id: UUID) -> None:
         """Add ``params`` to ``run``'s one statement at the batch's flush (see
         :meth:`Deferred.call`); a pending write of ``case_id``, the case it changes."""
         self.deferred.call(run, params, case_id=case_id)
 
-    def emit(self, payload: BaseModel, case_id: UUID | None = None) -> None:
-        self.events.append(
-            make_envelope(
-                payload,
-                producer=self.producer,
-                occurred_at=self.now,
-                case_id=case_id or self.cause.case_id,
-                cause=self.cause,
-            )
-        )
+    async def call(self, run: BatchCall, params: dict[str, Any], *, case_id: UUID) -> None:
+        """Run ``run`` for ``params``: in a batch it joins the batch's one statement at
+        the flush (:meth:`defer_call`), alone it runs now. Either way a failure of its
+        row raises in this transaction."""
+        if self.batched:
+            self.deferred.call(run, params, case_id=case_id)
+        else:
+            await run(self.conn, [params])
 
 
-Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+class Handler(Protocol[P, D]):
+    """A consumer handler: the payload it consumes (``P``, whose contract names the
+    routing key) and the service's dependencies (``D``)."""
+
+    def __call__(self, ctx: HandlerContext[D], event: P, /) -> Awaitable[None]: ...
+
+
+# A service's handlers by the payload class they consume; the routing key (the queue's
+# binding) and the version come from the contract (shared.contracts.events), stated once.
+Handlers = Mapping[type[BaseModel], Handler[Any, D]]
+
+
+def routing_keys(handlers: Handlers[Any]) -> list[str]:
+    """The routing keys (event types) ``handlers`` consume, sorted."""
+    return sorted({event_type_of(model)[0] for model in handlers})
+
+
 _EARLY_TRIES = 3  # in-process tries of an early event before it spends a delivery
 
 
@@ -144,7 +147,7 @@ class _Item:
 DeadLetterPublisher = Callable[[], Awaitable[AbstractExchange]]
 
 
-class EventConsumer:
+class EventConsumer(Generic[D]):
     def __init__(
         self,
         *,
@@ -153,9 +156,9 @@ class EventConsumer:
         engine: AsyncEngine,
         inbox: Table,
         outbox: Table,
-        handlers: Mapping[str, Handler],
+        handlers: Handlers[D],
         clock: Clock,
-        deps: Any,
+        deps: D,
         dead_letters: DeadLetterPublisher,
         resend: DeadLetterPublisher | None = None,
         on_committed: Callable[[], None] = lambda: None,
@@ -459,7 +462,7 @@ class EventConsumer:
 
     async def _apply_batch(self, batch: list[_Item]) -> list[str]:
         outcomes: list[str] = []
-        contexts: list[HandlerContext] = []
+        contexts: list[HandlerContext[D]] = []
         now = self._clock.now()
         async with self._engine.begin() as conn:
             claimed = await claim_inbox_many(
@@ -488,7 +491,7 @@ class EventConsumer:
                     peers=peers,
                     wakes=wakes,
                 )
-                await self._handlers[item.envelope.type](ctx, item.payload)
+                await self._handlers[type(item.payload)](ctx, item.payload)
                 contexts.append(ctx)
                 outcomes.append("applied")
             await flush_deferred(conn, deferred)
@@ -509,7 +512,7 @@ class EventConsumer:
         except ValidationError as exc:
             raise Poison(f"信封无法解析 (malformed envelope): {_short(exc)}") from exc
         model = payload_model(envelope.type, envelope.version)
-        if model is None or envelope.type not in self._handlers:
+        if model is None or model not in self._handlers:
             raise Poison(f"未知事件 (no contract/handler for {envelope.type} v{envelope.version})")
         try:
             return envelope, model.model_validate(envelope.data)
@@ -517,7 +520,7 @@ class EventConsumer:
             raise Poison(f"事件内容无效 (invalid payload): {_short(exc)}") from exc
 
     async def _apply(self, envelope: Envelope, payload: BaseModel) -> str:
-        handler = self._handlers[envelope.type]
+        handler = self._handlers[type(payload)]
         async with self._engine.begin() as conn:
             if not await claim_inbox(conn, self._inbox, self.name, envelope.id, envelope.type):
                 return "duplicate"
@@ -529,8 +532,7 @@ class EventConsumer:
                 deps=self._deps,
             )
             await handler(ctx, payload)
-            await flush_deferred(conn, ctx.deferred)
-            await write_events(conn, self._outbox, ctx.events)
+            await ctx.flush(self._outbox)
         if ctx.events:
             self._on_committed()
         if ctx.wakes:

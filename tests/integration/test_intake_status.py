@@ -16,7 +16,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.api.contact import live_owners
-from services.intake.handlers.status import HANDLERS, on_case_dispatched
+from services.intake.handlers.registry import HANDLERS
+from services.intake.handlers.status import on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import (
@@ -196,7 +197,7 @@ async def _end(engine: AsyncEngine, case_id: UUID, dispatch: DispatchInfo, kind:
             conn=conn, now=T0, cause=envelope, producer="intake", deps=None,
             deferred=Deferred(), batched=False,
         )  # fmt: skip
-        await HANDLERS[f"dispatch.{kind}"](ctx, event)
+        await HANDLERS[type(event)](ctx, event)
 
 
 @pytest.mark.parametrize("kind", ["returned", "cancelled"])

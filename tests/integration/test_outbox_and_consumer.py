@@ -160,7 +160,7 @@ async def _consumer_setup(
         engine=engine,
         inbox=inbox,
         outbox=outbox,
-        handlers={"case.received": handler},  # type: ignore[dict-item]
+        handlers={CaseReceived: handler},
         clock=SystemClock(),
         deps=None,
         dead_letters=dead,
@@ -664,7 +664,7 @@ async def test_stop_leaves_no_event_waiting_on_a_worker_that_is_gone(
 
     consumer = EventConsumer(
         name="stoptest", queue_name="shaobao.stoptest", engine=engine, inbox=inbox,
-        outbox=outbox, handlers={"case.received": handler},  # type: ignore[dict-item]
+        outbox=outbox, handlers={CaseReceived: handler},
         clock=SystemClock(), deps=None, dead_letters=no_exchange, batch_size=1, workers=1,
     )  # fmt: skip
     same_case = uuid4()

@@ -10,9 +10,10 @@ from pydantic import ValidationError
 
 from services.notifier.api.endpoints import EndpointWrite
 from services.notifier.deps import NotifierSettings
-from services.notifier.handlers.common import add_delivery, channel_owner
+from services.notifier.handlers.common import channel_owner
 from services.notifier.petitioner import quiet_hours
 from services.notifier.tables import DELIVERIES_POLLER
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import CaseReceived, LocationData
 from shared.domain.case import close_kind
@@ -105,7 +106,7 @@ async def test_only_a_delivery_due_now_wakes_the_delivery_worker(
 ) -> None:
     ctx = _ctx()
     not_before = ctx.now + later if later else None
-    await add_delivery(ctx, "d01-zjj", {"text": "派单"}, case_id=ctx.cause.case_id,
-                       status=status, not_before=not_before)  # fmt: skip
+    await NotifierUnit(ctx).deliveries.add("d01-zjj", {"text": "派单"}, case_id=ctx.cause.case_id,
+                                           status=status, not_before=not_before)  # fmt: skip
     assert ctx.wakes == wakes
     assert len(ctx.deferred.rows) == 1  # the row is written either way

@@ -11,21 +11,23 @@ a case disputed again later gets a new whistle.
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
 import structlog
-from sqlalchemy import insert
 
 from services.escalation.ladder import whistle_blower
-from services.escalation.tables import deadlines, whistle_members, whistles
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import CaseDisputed, WhistleBlown, WhistleUnconvened
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext, Poison
+from shared.messaging.consumer import Poison
 
 log = structlog.get_logger(__name__)
 
 
-async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
-    deps = ctx.deps
+async def on_case_disputed(uow: EscalationUnit, event: CaseDisputed) -> None:
+    deps = uow.deps
     location = Location(**event.location.model_dump())
     street = whistle_blower(deps.owners, location)
     blower = deps.owners.get(event.blown_by) if event.blown_by else street
@@ -36,7 +38,7 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     )
     if not convened:
         log.warning("whistle_without_members", case_id=str(event.case_id), reason=event.reason)
-        ctx.emit(
+        uow.emit(
             WhistleUnconvened(
                 case_id=event.case_id, category=event.category, reason=event.reason,
                 location=event.location, blown_by=blower.id,
@@ -44,22 +46,22 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
         )  # fmt: skip
         return
     whistle_id = new_id()
-    due = deps.policy.report_in_due(deps.calendar, ctx.now, event.urgency)
-    await ctx.conn.execute(
-        insert(whistles).values(
-            whistle_id=whistle_id,
-            case_id=event.case_id,
-            category=event.category,
-            location=event.location.model_dump(),
-            blown_by=blower.id,
-            reason=event.reason,
-            state="open",
-            report_in_due_at=due,
-            created_at=ctx.now,
-        )
+    due = deps.policy.report_in_due(deps.calendar, uow.now, event.urgency)
+    await uow.whistles.add(
+        {
+            "whistle_id": whistle_id,
+            "case_id": event.case_id,
+            "category": event.category,
+            "location": event.location.model_dump(),
+            "blown_by": blower.id,
+            "reason": event.reason,
+            "report_in_due_at": due,
+            "created_at": uow.now,
+        },
+        convened,
     )
-    await _convene(ctx, event, whistle_id, convened, due)
-    ctx.emit(
+    await _report_in_clocks(uow, event, whistle_id, convened, due)
+    uow.emit(
         WhistleBlown(
             whistle_id=whistle_id,
             case_id=event.case_id,
@@ -73,13 +75,10 @@ async def on_case_disputed(ctx: HandlerContext, event: CaseDisputed) -> None:
     )
 
 
-async def _convene(
-    ctx: HandlerContext, event: CaseDisputed, whistle_id: object, convened: list[str], due: object
+async def _report_in_clocks(
+    uow: EscalationUnit, event: CaseDisputed, whistle_id: UUID, convened: list[str], due: datetime
 ) -> None:
-    await ctx.conn.execute(
-        insert(whistle_members),
-        [{"whistle_id": whistle_id, "owner_id": o, "state": "convened"} for o in convened],
-    )
+    """Each convened unit's ``report_in`` clock."""
     rows = [
         {
             "deadline_id": new_id(),
@@ -91,9 +90,9 @@ async def _convene(
             "next_at": due,
             "policy": {"location": event.location.model_dump(), "category": event.category},
             "state": "armed",
-            "created_at": ctx.now,
-            "updated_at": ctx.now,
+            "created_at": uow.now,
+            "updated_at": uow.now,
         }
         for owner_id in convened
     ]
-    await ctx.conn.execute(insert(deadlines), rows)
+    await uow.deadlines.arm_now(rows)

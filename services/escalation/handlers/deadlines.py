@@ -10,21 +10,15 @@ held because the dispatch was never acknowledged starts again from now). Keys on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from uuid import UUID
-
-from sqlalchemy import update
-
 from services.escalation.ladder import remind_at
-from services.escalation.tables import deadlines
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    start = ctx.cause.occurred_at
-    frozen = ctx.deps.policy.frozen(event.urgency) | {
+async def on_case_dispatched(uow: EscalationUnit, event: CaseDispatched) -> None:
+    start = uow.cause.occurred_at
+    frozen = uow.deps.policy.frozen(event.urgency) | {
         "location": event.location.model_dump(),
         "category": event.category,
     }
@@ -39,8 +33,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         }
         for kind, due in clocks.items():
             remind = remind_at(start, due, policy["reminder_share"])
-            ctx.defer(  # one array insert for the batch's clocks
-                deadlines,
+            uow.deadlines.arm(
                 {
                     "deadline_id": new_id(),
                     "case_id": event.case_id,
@@ -52,28 +45,14 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
                     "next_at": remind or due,
                     "policy": policy,
                     "state": "armed",
-                    "created_at": ctx.now,
-                    "updated_at": ctx.now,
-                },
-                ignore_conflicts=True,
+                    "created_at": uow.now,
+                    "updated_at": uow.now,
+                }
             )
 
 
-async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+async def on_dispatch_acknowledged(uow: EscalationUnit, event: DispatchAcknowledged) -> None:
     from services.escalation.handlers.dispatch_progressed import restart_progress
 
-    await disarm(ctx, event.dispatch_id, ["acknowledge", "escalate.acknowledge"])
-    await restart_progress(ctx, event.dispatch_id, held_only=True)
-
-
-async def disarm(ctx: HandlerContext, dispatch_id: UUID, kinds: Iterable[str] | None) -> None:
-    """Disarm the dispatch's clocks of ``kinds`` (all of them when None) that are running
-    or ran out: an answered clock is no longer named by the case's ladder."""
-    stmt = update(deadlines).where(
-        deadlines.c.dispatch_id == dispatch_id, deadlines.c.state.in_(["armed", "fired"])
-    )
-    if kinds is not None:
-        stmt = stmt.where(deadlines.c.kind.in_(list(kinds)))
-    await ctx.conn.execute(
-        stmt.values(state="disarmed", updated_at=ctx.now, version=deadlines.c.version + 1)
-    )
+    await uow.deadlines.disarm_dispatch(event.dispatch_id, ["acknowledge", "escalate.acknowledge"])
+    await restart_progress(uow, event.dispatch_id, held_only=True)

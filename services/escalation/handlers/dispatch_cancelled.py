@@ -4,10 +4,9 @@ clock of it stops (the new dispatch brings its own). Keys on ``dispatch_id``; em
 
 from __future__ import annotations
 
-from services.escalation.handlers.deadlines import disarm
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import DispatchCancelled
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_cancelled(ctx: HandlerContext, event: DispatchCancelled) -> None:
-    await disarm(ctx, event.dispatch_id, None)
+async def on_dispatch_cancelled(uow: EscalationUnit, event: DispatchCancelled) -> None:
+    await uow.deadlines.disarm_dispatch(event.dispatch_id)

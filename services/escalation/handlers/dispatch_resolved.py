@@ -3,10 +3,9 @@ resolve and any ladder they started). Keys on ``dispatch_id``; emits nothing."""
 
 from __future__ import annotations
 
-from services.escalation.handlers.deadlines import disarm
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import DispatchResolved
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_resolved(ctx: HandlerContext, event: DispatchResolved) -> None:
-    await disarm(ctx, event.dispatch_id, None)
+async def on_dispatch_resolved(uow: EscalationUnit, event: DispatchResolved) -> None:
+    await uow.deadlines.disarm_dispatch(event.dispatch_id)

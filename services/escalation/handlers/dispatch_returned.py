@@ -6,10 +6,9 @@ dispatch brings its own clocks. Keys on ``dispatch_id``; emits nothing.
 
 from __future__ import annotations
 
-from services.escalation.handlers.deadlines import disarm
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import DispatchReturned
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_returned(ctx: HandlerContext, event: DispatchReturned) -> None:
-    await disarm(ctx, event.dispatch_id, None)
+async def on_dispatch_returned(uow: EscalationUnit, event: DispatchReturned) -> None:
+    await uow.deadlines.disarm_dispatch(event.dispatch_id)

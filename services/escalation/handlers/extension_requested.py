@@ -6,32 +6,23 @@ dropped (the router already refuses it). Keys on the event (inbox); emits nothin
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
-
-from services.escalation.tables import extensions
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import ExtensionRequested
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_extension_requested(ctx: HandlerContext, event: ExtensionRequested) -> None:
-    pending = await ctx.conn.scalar(
-        select(extensions.c.extension_id).where(
-            extensions.c.dispatch_id == event.dispatch_id, extensions.c.state == "pending"
-        )
-    )
-    if pending is not None:  # the router refuses a second; an older event must not add one
-        return
-    await ctx.conn.execute(
-        insert(extensions).values(
-            extension_id=new_id(),
-            case_id=event.case_id,
-            dispatch_id=event.dispatch_id,
-            owner_id=event.owner_id,
-            working_days=event.working_days,
-            reason=event.reason,
-            resolve_due_at=event.resolve_due_at,
-            state="pending",
-            requested_at=ctx.cause.occurred_at,
-        )
+async def on_extension_requested(uow: EscalationUnit, event: ExtensionRequested) -> None:
+    if await uow.extensions.pending(event.dispatch_id) is not None:
+        return  # the router refuses a second; an older event must not add one
+    await uow.extensions.add(
+        {
+            "extension_id": new_id(),
+            "case_id": event.case_id,
+            "dispatch_id": event.dispatch_id,
+            "owner_id": event.owner_id,
+            "working_days": event.working_days,
+            "reason": event.reason,
+            "resolve_due_at": event.resolve_due_at,
+            "requested_at": uow.cause.occurred_at,
+        }
     )

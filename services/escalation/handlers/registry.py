@@ -1,5 +1,6 @@
-"""Routing key → handler for the escalation queue (the payload model comes from the contract)."""
+"""Payload class → handler for the escalation queue (the routing key comes from the contract)."""
 
+from services.escalation.deps import EscalationDeps
 from services.escalation.handlers.case_disputed import on_case_disputed
 from services.escalation.handlers.deadlines import on_case_dispatched, on_dispatch_acknowledged
 from services.escalation.handlers.dispatch_cancelled import on_dispatch_cancelled
@@ -11,17 +12,30 @@ from services.escalation.handlers.triage_queue import (
     on_case_classified,
     on_case_held_for_triage,
 )
-from shared.messaging.consumer import Handler
+from services.escalation.unit_of_work import unit_handler
+from shared.contracts.events import (
+    CaseClassified,
+    CaseDispatched,
+    CaseDisputed,
+    CaseHeldForTriage,
+    DispatchAcknowledged,
+    DispatchCancelled,
+    DispatchProgressed,
+    DispatchResolved,
+    DispatchReturned,
+    ExtensionRequested,
+)
+from shared.messaging.consumer import Handlers
 
-HANDLERS: dict[str, Handler] = {
-    "case.dispatched": on_case_dispatched,
-    "case.disputed": on_case_disputed,
-    "dispatch.acknowledged": on_dispatch_acknowledged,
-    "dispatch.progressed": on_dispatch_progressed,
-    "dispatch.resolved": on_dispatch_resolved,
-    "dispatch.returned": on_dispatch_returned,
-    "dispatch.extension_requested": on_extension_requested,
-    "dispatch.cancelled": on_dispatch_cancelled,
-    "case.held_for_triage": on_case_held_for_triage,
-    "case.classified": on_case_classified,
+HANDLERS: Handlers[EscalationDeps] = {
+    CaseDispatched: unit_handler(on_case_dispatched),
+    CaseDisputed: unit_handler(on_case_disputed),
+    DispatchAcknowledged: unit_handler(on_dispatch_acknowledged),
+    DispatchProgressed: unit_handler(on_dispatch_progressed),
+    DispatchResolved: unit_handler(on_dispatch_resolved),
+    DispatchReturned: unit_handler(on_dispatch_returned),
+    ExtensionRequested: unit_handler(on_extension_requested),
+    DispatchCancelled: unit_handler(on_dispatch_cancelled),
+    CaseHeldForTriage: unit_handler(on_case_held_for_triage),
+    CaseClassified: unit_handler(on_case_classified),
 }

@@ -9,29 +9,19 @@ Keys on ``case_id``: a repeat of the same hold finds the clock already armed.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
 from services.escalation.ladder import remind_at
-from services.escalation.tables import deadlines
+from services.escalation.unit_of_work import EscalationUnit
 from shared.contracts.events import CaseClassified, CaseHeldForTriage
 from shared.ids import new_id
-from shared.messaging.consumer import HandlerContext
 
 KIND = "triage"
 
 
-async def on_case_held_for_triage(ctx: HandlerContext, event: CaseHeldForTriage) -> None:
-    armed = await ctx.conn.scalar(
-        select(deadlines.c.deadline_id).where(
-            deadlines.c.case_id == event.case_id,
-            deadlines.c.kind == KIND,
-            deadlines.c.state == "armed",
-        )
-    )
-    if armed is not None:
+async def on_case_held_for_triage(uow: EscalationUnit, event: CaseHeldForTriage) -> None:
+    if await uow.deadlines.armed_of_case(event.case_id, KIND) is not None:
         return
-    start = ctx.cause.occurred_at
-    policy = ctx.deps.policy.frozen(event.urgency) | {
+    start = uow.cause.occurred_at
+    policy = uow.deps.policy.frozen(event.urgency) | {
         "location": event.location.model_dump(),
         "category": "unclassified",
         "dispatch_owner_id": event.desk_owner_id,
@@ -39,23 +29,13 @@ async def on_case_held_for_triage(ctx: HandlerContext, event: CaseHeldForTriage)
         "dispatched_at": start.isoformat(),
     }
     remind = remind_at(start, event.due_at, policy["reminder_share"])
-    await ctx.conn.execute(
-        deadlines.insert().values(
-            deadline_id=new_id(), case_id=event.case_id, dispatch_id=None,
-            owner_id=event.desk_owner_id, kind=KIND, due_at=event.due_at, remind_at=remind,
-            next_at=remind or event.due_at, policy=policy, state="armed",
-            created_at=ctx.now, updated_at=ctx.now,
-        )
-    )  # fmt: skip
+    await uow.deadlines.arm_now([{
+        "deadline_id": new_id(), "case_id": event.case_id, "dispatch_id": None,
+        "owner_id": event.desk_owner_id, "kind": KIND, "due_at": event.due_at,
+        "remind_at": remind, "next_at": remind or event.due_at, "policy": policy,
+        "state": "armed", "created_at": uow.now, "updated_at": uow.now,
+    }])  # fmt: skip
 
 
-async def on_case_classified(ctx: HandlerContext, event: CaseClassified) -> None:
-    await ctx.conn.execute(
-        update(deadlines)
-        .where(
-            deadlines.c.case_id == event.case_id,
-            deadlines.c.kind == KIND,
-            deadlines.c.state.in_(["armed", "fired"]),
-        )
-        .values(state="disarmed", updated_at=ctx.now, version=deadlines.c.version + 1)
-    )
+async def on_case_classified(uow: EscalationUnit, event: CaseClassified) -> None:
+    await uow.deadlines.disarm_case(event.case_id, KIND)

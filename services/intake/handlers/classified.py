@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from services.intake.handlers import Unit
 from services.intake.tables import cases
 from shared.contracts.events import CaseClassified
 from shared.domain.intake_rules import places
-from shared.messaging.consumer import Handler, HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 
-async def on_case_classified(ctx: HandlerContext, event: CaseClassified) -> None:
+async def on_case_classified(ctx: Unit, event: CaseClassified) -> None:
     location = event.location.model_dump()
     where = places(location)
     done = await ctx.conn.execute(
@@ -30,6 +31,3 @@ async def on_case_classified(ctx: HandlerContext, event: CaseClassified) -> None
     )
     if done.rowcount == 0:
         raise RetryLater(f"case {event.case_id} not yet stored by intake")
-
-
-HANDLERS: dict[str, Handler] = {"case.classified": on_case_classified}

@@ -17,12 +17,13 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 
+from services.intake.handlers import Unit
 from services.intake.tables import cases
 from shared.contracts.events import DispatchCancelled, DispatchReturned
-from shared.messaging.consumer import Handler, HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 
-async def _ended(ctx: HandlerContext, case_id: UUID, dispatch_id: UUID, owner_id: str) -> None:
+async def _ended(ctx: Unit, case_id: UUID, dispatch_id: UUID, owner_id: str) -> None:
     row = (
         await ctx.conn.execute(
             select(cases.c.holders, cases.c.status_detail)
@@ -45,15 +46,9 @@ async def _ended(ctx: HandlerContext, case_id: UUID, dispatch_id: UUID, owner_id
     )
 
 
-async def on_dispatch_returned(ctx: HandlerContext, event: DispatchReturned) -> None:
+async def on_dispatch_returned(ctx: Unit, event: DispatchReturned) -> None:
     await _ended(ctx, event.case_id, event.dispatch_id, event.owner_id)
 
 
-async def on_dispatch_cancelled(ctx: HandlerContext, event: DispatchCancelled) -> None:
+async def on_dispatch_cancelled(ctx: Unit, event: DispatchCancelled) -> None:
     await _ended(ctx, event.case_id, event.dispatch_id, event.owner_id)
-
-
-HANDLERS: dict[str, Handler] = {
-    "dispatch.returned": on_dispatch_returned,
-    "dispatch.cancelled": on_dispatch_cancelled,
-}

@@ -13,14 +13,15 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 
+from services.intake.handlers import Unit
 from services.intake.tables import cases
 from shared.contracts.events import CaseClosed, CaseReopened, CaseResolved
-from shared.messaging.consumer import Handler, HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 _BEFORE_RESOLVED = {"received", "dispatched", "acknowledged", "in_progress", "disputed"}
 
 
-async def _set(ctx: HandlerContext, case_id: UUID, status: str, *, only_from: set[str]) -> None:
+async def _set(ctx: Unit, case_id: UUID, status: str, *, only_from: set[str]) -> None:
     current = await ctx.conn.scalar(
         select(cases.c.status).where(cases.c.case_id == case_id).with_for_update()
     )
@@ -33,7 +34,7 @@ async def _set(ctx: HandlerContext, case_id: UUID, status: str, *, only_from: se
     )
 
 
-async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
+async def on_case_resolved(ctx: Unit, event: CaseResolved) -> None:
     """Also keeps the result (outcome, summary, lead) for the rating page and the channel."""
     await _set(ctx, event.case_id, "resolved", only_from=_BEFORE_RESOLVED)
     result = {
@@ -45,12 +46,12 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
     await _merge_detail(ctx, event.case_id, {"result": result})
 
 
-async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
+async def on_case_closed(ctx: Unit, event: CaseClosed) -> None:
     await _set(ctx, event.case_id, "closed", only_from=set())
     await _merge_detail(ctx, event.case_id, {"close_kind": event.kind})
 
 
-async def _merge_detail(ctx: HandlerContext, case_id: UUID, more: dict[str, object]) -> None:
+async def _merge_detail(ctx: Unit, case_id: UUID, more: dict[str, object]) -> None:
     """Add keys to the case's status detail (its row is locked by :func:`_set`)."""
     detail = await ctx.conn.scalar(select(cases.c.status_detail).where(cases.c.case_id == case_id))
     await ctx.conn.execute(
@@ -60,12 +61,5 @@ async def _merge_detail(ctx: HandlerContext, case_id: UUID, more: dict[str, obje
     )
 
 
-async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
+async def on_case_reopened(ctx: Unit, event: CaseReopened) -> None:
     await _set(ctx, event.case_id, "dispatched", only_from={"rated", "resolved"})
-
-
-HANDLERS: dict[str, Handler] = {
-    "case.resolved": on_case_resolved,
-    "case.closed": on_case_closed,
-    "case.reopened": on_case_reopened,
-}

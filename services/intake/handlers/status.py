@@ -12,17 +12,15 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.handlers.classified import HANDLERS as CLASSIFIED_HANDLERS
-from services.intake.handlers.dispatch_ended import HANDLERS as DISPATCH_ENDED_HANDLERS
-from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
+from services.intake.handlers import Unit
 from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.db.engine import json_dumps
-from shared.messaging.consumer import Handler, HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 
-async def _locked(ctx: HandlerContext, case_id: object) -> Any:
+async def _locked(ctx: Unit, case_id: object) -> Any:
     row = (
         await ctx.conn.execute(
             select(cases.c.status, cases.c.status_detail)
@@ -71,7 +69,7 @@ _DISPATCHED = text(
 )
 
 
-async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
+async def on_case_dispatched(ctx: Unit, event: CaseDispatched) -> None:
     """Also remembers each dispatch and its owner: only an owner holding a live dispatch
     may see the petitioner's (masked) contact. One statement (the row lock is the update's own); in a batch, one
     statement for the batch's events at its flush."""
@@ -81,10 +79,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
         "at": ctx.now,
         "case_id": event.case_id,
     }
-    if ctx.batched:
-        ctx.defer_call(_dispatched, params, case_id=event.case_id)
-    else:
-        await _dispatched(ctx.conn, [params])
+    await ctx.call(_dispatched, params, case_id=event.case_id)
 
 
 async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -109,7 +104,7 @@ async def _dispatched(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
         raise RetryLater(f"case {named} not yet stored by intake ({len(missing)} of {len(rows)})")
 
 
-async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+async def on_dispatch_acknowledged(ctx: Unit, event: DispatchAcknowledged) -> None:
     row = await _locked(ctx, event.case_id)
     if _forward(row.status, "acknowledged"):
         await ctx.conn.execute(
@@ -117,12 +112,3 @@ async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowled
             .where(cases.c.case_id == event.case_id)
             .values(status="acknowledged", status_at=ctx.now)
         )
-
-
-HANDLERS: dict[str, Handler] = {
-    **FEEDBACK_STATUS_HANDLERS,
-    **DISPATCH_ENDED_HANDLERS,
-    **CLASSIFIED_HANDLERS,
-    "case.dispatched": on_case_dispatched,
-    "dispatch.acknowledged": on_dispatch_acknowledged,
-}

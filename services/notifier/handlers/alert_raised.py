@@ -6,16 +6,16 @@ registered (webhook, SMS or email by its settings). Keys on ``(event_id, owner_i
 from __future__ import annotations
 
 from services.notifier.handlers.common import to_owners
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import AlertRaised
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 LEVEL_CN = {"compound": "小区", "grid": "网格", "community": "社区", "street": "街道"}
 KIND_CN = {"cluster": "同类诉求集中", "collective": "集体访苗头"}
 
 
-async def on_alert_raised(ctx: HandlerContext, event: AlertRaised) -> None:
-    deps = ctx.deps
+async def on_alert_raised(uow: NotifierUnit, event: AlertRaised) -> None:
+    deps = uow.deps
     category = deps.category_names.get(event.category, event.category)
     convened = "、".join(o.name for o in event.convene)
     message = (
@@ -30,7 +30,7 @@ async def on_alert_raised(ctx: HandlerContext, event: AlertRaised) -> None:
     )
     body = {
         "event": "alert.raised",
-        "event_id": str(ctx.cause.id),
+        "event_id": str(uow.cause.id),
         "alert_id": str(event.alert_id),
         "rule_id": event.rule_id,
         "kind": event.kind,
@@ -45,4 +45,4 @@ async def on_alert_raised(ctx: HandlerContext, event: AlertRaised) -> None:
         "subject": "预警通知 (early warning)",
         "message": message,
     }
-    await to_owners(ctx, list(dict.fromkeys(event.notify)), body, case_id=None)
+    await to_owners(uow, list(dict.fromkeys(event.notify)), body, case_id=None)

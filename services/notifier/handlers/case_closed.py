@@ -7,22 +7,22 @@ from sqlalchemy import update
 
 from services.notifier.handlers.common import to_channel
 from services.notifier.tables import notices
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import CaseClosed
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_closed(ctx: HandlerContext, event: CaseClosed) -> None:
-    await ctx.conn.execute(
+async def on_case_closed(uow: NotifierUnit, event: CaseClosed) -> None:
+    await uow.conn.execute(
         update(notices)
         .where(notices.c.case_id == event.case_id)
         .values(closed_kind=event.kind, rating=event.rating)
     )
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "case.closed",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "closed",
             "kind": event.kind,

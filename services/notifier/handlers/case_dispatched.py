@@ -8,32 +8,25 @@ The HTTP work is done by the delivery worker, never inside the consumer.
 
 from __future__ import annotations
 
-from services.notifier.handlers.common import (
-    add_delivery,
-    attachment_links,
-    channel_owner,
-    facts,
-    registered,
-    to_channel,
-)
+from services.notifier.handlers.common import attachment_links, channel_owner, to_channel
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import CaseDispatched
 from shared.domain.display import beijing, case_label
-from shared.messaging.consumer import HandlerContext
 
 TIER_CN = {"simple": "简易类", "complex": "复杂类", "difficult": "疑难类"}
 
 
-async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None:
-    row = await facts(ctx, event.case_id, tier=event.tier)
-    found = await registered(
-        ctx, [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
+async def on_case_dispatched(uow: NotifierUnit, event: CaseDispatched) -> None:
+    row = await uow.facts.get(event.case_id, tier=event.tier)
+    found = await uow.endpoints.registered(
+        [*(d.owner_id for d in event.dispatches), channel_owner(row.channel)]
     )
     number = case_label(row.case_number, event.case_id)
-    files = attachment_links(ctx, event.case_id, row.attachments)
+    files = attachment_links(uow, event.case_id, row.attachments)
     for d in event.dispatches:
         body = {
             "event": "case.dispatched",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "message": (
                 f"【哨报派单】{d.owner_name}：诉求 {number}「{event.title}」"
                 f"（{TIER_CN.get(event.tier, event.tier)}，{'主办' if d.role == 'lead' else '协办'}），"
@@ -53,8 +46,7 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             "location": event.location.model_dump(),
             "dispatch": d.model_dump(mode="json"),
         }
-        await add_delivery(
-            ctx,
+        await uow.deliveries.add(
             d.owner_id,
             body,
             case_id=event.case_id,
@@ -62,11 +54,11 @@ async def on_case_dispatched(ctx: HandlerContext, event: CaseDispatched) -> None
             status="pending" if d.owner_id in found else "no_endpoint",
         )
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "case.dispatched",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "dispatched",
             "owners": [{"owner_id": d.owner_id, "role": d.role} for d in event.dispatches],

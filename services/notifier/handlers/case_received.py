@@ -8,14 +8,12 @@ array insert; a later event of the same case in the batch reads it after the flu
 
 from __future__ import annotations
 
-from services.notifier.tables import case_facts
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import CaseReceived
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
-    ctx.defer(
-        case_facts,
+async def on_case_received(uow: NotifierUnit, event: CaseReceived) -> None:
+    uow.facts.add(
         {
             "case_id": event.case_id,
             "channel": event.channel,
@@ -24,13 +22,12 @@ async def on_case_received(ctx: HandlerContext, event: CaseReceived) -> None:
             "urgency": event.urgency,
             "petitioner_ref": event.petitioner_ref,
             "received_by": event.received_by,
-            "received_at": ctx.cause.occurred_at,
+            "received_at": uow.cause.occurred_at,
             "case_number": event.case_number,
             "external_id": event.external_id,
             "title": event.title,
             "description": event.description,
             "address": event.address,
             "attachments": [a.model_dump(mode="json") for a in event.attachments] or None,
-        },
-        ignore_conflicts=True,
+        }
     )

@@ -5,21 +5,21 @@ hears it on its callback, with who leads the second handling. Keys on
 from __future__ import annotations
 
 from services.notifier.handlers.common import to_channel
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import CaseReopened
-from shared.messaging.consumer import HandlerContext
 
 RATING_CN = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-async def on_case_reopened(ctx: HandlerContext, event: CaseReopened) -> None:
-    lead = ctx.deps.owners.get(event.lead_owner_id)
+async def on_case_reopened(uow: NotifierUnit, event: CaseReopened) -> None:
+    lead = uow.deps.owners.get(event.lead_owner_id)
     name = lead.name if lead is not None else event.lead_owner_id
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "case.reopened",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "reopened",
             "rating": event.rating,

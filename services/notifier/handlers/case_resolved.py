@@ -19,27 +19,27 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.notifier.handlers.common import add_delivery, facts, to_channel, to_owners
+from services.notifier.handlers.common import to_channel, to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
-from services.notifier.tables import endpoints, notices
+from services.notifier.tables import notices
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import CaseResolved
 from shared.domain.display import case_label
 from shared.domain.owners import OwnerKind
 from shared.domain.taxonomy import Location
-from shared.messaging.consumer import HandlerContext
 from shared.security.links import feedback_token
 
 OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
 
 
-async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
-    case = await facts(ctx, event.case_id)
+async def on_case_resolved(uow: NotifierUnit, event: CaseResolved) -> None:
+    case = await uow.facts.get(event.case_id)
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "case.resolved",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "resolved",
             "outcome": event.outcome,
@@ -50,24 +50,18 @@ async def on_case_resolved(ctx: HandlerContext, event: CaseResolved) -> None:
         known=(case, None),
     )
     if event.key_person:
-        await _return_visit_due(ctx, case, event)
+        await _return_visit_due(uow, case, event)
     elif case.petitioner_ref:
-        await _tell_petitioner(ctx, case, event)
-    config = ctx.deps.config
+        await _tell_petitioner(uow, case, event)
+    config = uow.deps.config
     if case.tier in config.key_tiers or case.urgency in config.key_urgencies:
-        await _publish(ctx, case, event)
+        await _publish(uow, case, event)
 
 
-async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
-    await ctx.conn.execute(
-        pg_insert(endpoints)
-        .values(
-            owner_id=PETITIONER_ENDPOINT, url="intake:contact", secret_enc=b"", kind="petitioner"
-        )
-        .on_conflict_do_nothing()
-    )
-    settings = ctx.deps.settings
-    expires = int(ctx.now.timestamp()) + settings.feedback_link_days * 86400
+async def _tell_petitioner(uow: NotifierUnit, case: Any, event: CaseResolved) -> None:
+    await uow.endpoints.ensure_petitioner()
+    settings = uow.deps.settings
+    expires = int(uow.now.timestamp()) + settings.feedback_link_days * 86400
     token = feedback_token(settings.key_pepper.get_secret_value(), event.case_id, expires)
     text = (
         f"【哨报】您反映的诉求（编号 {case_label(case.case_number, event.case_id)}）"
@@ -81,19 +75,19 @@ async def _tell_petitioner(ctx: HandlerContext, case: Any, event: CaseResolved) 
         "subject": "诉求办理结果告知 (your case was resolved)",
         "message": text,
     }
-    when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
-    await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
+    when = quiet_hours(uow.deps.config).next_allowed(uow.now)
+    await uow.deliveries.add(PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
 
 
-async def _return_visit_due(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
+async def _return_visit_due(uow: NotifierUnit, case: Any, event: CaseResolved) -> None:
     where = Location(**{k: v for k, v in case.location.items() if v})
-    office = ctx.deps.owners.serving(OwnerKind.COMMUNITY, where)
+    office = uow.deps.owners.serving(OwnerKind.COMMUNITY, where)
     if office is None:
         return
     label = case_label(case.case_number, event.case_id)
     body = {
         "event": "case.resolved",
-        "event_id": str(ctx.cause.id),
+        "event_id": str(uow.cause.id),
         "case_id": str(event.case_id),
         "key_person": True,
         "petitioner_ref": case.petitioner_ref,
@@ -104,15 +98,15 @@ async def _return_visit_due(ctx: HandlerContext, case: Any, event: CaseResolved)
             "请安排专人上门或电话回访，听取评价并记入走访记录（不发送评价短信）。"
         ),
     }
-    await to_owners(ctx, [office.id], body, case_id=event.case_id)
+    await to_owners(uow, [office.id], body, case_id=event.case_id)
 
 
-async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
-    policy = ctx.deps.notices.policy
+async def _publish(uow: NotifierUnit, case: Any, event: CaseResolved) -> None:
+    policy = uow.deps.notices.policy
     if not policy.publishable(case.category):
         return
     place = policy.public_place(case.location)
-    await ctx.conn.execute(
+    await uow.conn.execute(
         pg_insert(notices)
         .values(
             case_id=event.case_id,
@@ -121,7 +115,7 @@ async def _publish(ctx: HandlerContext, case: Any, event: CaseResolved) -> None:
             tier=case.tier,
             urgency=case.urgency,
             outcome=event.outcome,
-            resolved_at=ctx.cause.occurred_at,
+            resolved_at=uow.cause.occurred_at,
         )
         .on_conflict_do_nothing()
     )

@@ -4,17 +4,17 @@ registered one. Keys on ``(event_id, channel)``."""
 from __future__ import annotations
 
 from services.notifier.handlers.common import to_channel
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import DispatchAcknowledged
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_acknowledged(ctx: HandlerContext, event: DispatchAcknowledged) -> None:
+async def on_dispatch_acknowledged(uow: NotifierUnit, event: DispatchAcknowledged) -> None:
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "dispatch.acknowledged",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "acknowledged",
             "owner_id": event.owner_id,

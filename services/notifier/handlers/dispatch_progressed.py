@@ -6,20 +6,20 @@ by hand. Keys on
 from __future__ import annotations
 
 from services.notifier.handlers.common import attachment_links, to_channel
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import DispatchProgressed
 from shared.domain.display import beijing
-from shared.messaging.consumer import HandlerContext
 
 
-async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed) -> None:
-    owner = ctx.deps.owners.get(event.owner_id)
+async def on_dispatch_progressed(uow: NotifierUnit, event: DispatchProgressed) -> None:
+    owner = uow.deps.owners.get(event.owner_id)
     name = owner.name if owner is not None else event.owner_id
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "dispatch.progressed",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "status": "in_progress",
             "owner_id": event.owner_id,
@@ -27,7 +27,7 @@ async def on_dispatch_progressed(ctx: HandlerContext, event: DispatchProgressed)
             "note": event.note,
             "at": event.at.isoformat(),
             "attachments": attachment_links(
-                ctx, event.case_id, [a.model_dump(mode="json") for a in event.attachments]
+                uow, event.case_id, [a.model_dump(mode="json") for a in event.attachments]
             ),
             "message": f"【办理进展】{beijing(event.at)} {name}：{event.note}",
         },

@@ -6,24 +6,24 @@ need not fetch it by hand. The case's own result follows as ``case.resolved``. K
 from __future__ import annotations
 
 from services.notifier.handlers.common import attachment_links, to_channel
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import DispatchResolved
-from shared.messaging.consumer import HandlerContext
 
 OUTCOME_CN = {"resolved": "已解决", "explained": "已解释说明", "referred": "已转诉讼/仲裁/应急渠道"}
 ROLE_CN = {"lead": "主办", "co_handler": "协办"}
 
 
-async def on_dispatch_resolved(ctx: HandlerContext, event: DispatchResolved) -> None:
-    name = ctx.deps.owners.name_of(event.owner_id)
+async def on_dispatch_resolved(uow: NotifierUnit, event: DispatchResolved) -> None:
+    name = uow.deps.owners.name_of(event.owner_id)
     evidence = attachment_links(
-        ctx, event.case_id, [a.model_dump(mode="json") for a in event.attachments]
+        uow, event.case_id, [a.model_dump(mode="json") for a in event.attachments]
     )
     await to_channel(
-        ctx,
+        uow,
         event.case_id,
         {
             "event": "dispatch.resolved",
-            "event_id": str(ctx.cause.id),
+            "event_id": str(uow.cause.id),
             "case_id": str(event.case_id),
             "owner_id": event.owner_id,
             "owner_name": name,

@@ -7,32 +7,23 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-from services.notifier.handlers.common import add_delivery, facts, to_owners
+from services.notifier.handlers.common import to_owners
 from services.notifier.petitioner import PETITIONER_ENDPOINT, quiet_hours
-from services.notifier.tables import endpoints
+from services.notifier.unit_of_work import NotifierUnit
 from shared.contracts.events import ExtensionDecided
 from shared.domain.display import case_label
-from shared.messaging.consumer import HandlerContext
 
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> None:
-    await _tell_owner(ctx, event)
+async def on_extension_decided(uow: NotifierUnit, event: ExtensionDecided) -> None:
+    await _tell_owner(uow, event)
     if not event.approved:
         return
-    case = await facts(ctx, event.case_id)
+    case = await uow.facts.get(event.case_id)
     if not case.petitioner_ref:
         return
-    await ctx.conn.execute(
-        pg_insert(endpoints)
-        .values(
-            owner_id=PETITIONER_ENDPOINT, url="intake:contact", secret_enc=b"", kind="petitioner"
-        )
-        .on_conflict_do_nothing()
-    )
+    await uow.endpoints.ensure_petitioner()
     new_date = event.resolve_due_at.astimezone(SHANGHAI)
     body = {
         "event": "dispatch.extension_decided",
@@ -45,18 +36,18 @@ async def on_extension_decided(ctx: HandlerContext, event: ExtensionDecided) -> 
         ),
         "resolve_due_at": event.resolve_due_at.isoformat(),
     }
-    when = quiet_hours(ctx.deps.config).next_allowed(ctx.now)
-    await add_delivery(ctx, PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
+    when = quiet_hours(uow.deps.config).next_allowed(uow.now)
+    await uow.deliveries.add(PETITIONER_ENDPOINT, body, case_id=event.case_id, not_before=when)
 
 
-async def _tell_owner(ctx: HandlerContext, event: ExtensionDecided) -> None:
+async def _tell_owner(uow: NotifierUnit, event: ExtensionDecided) -> None:
     body = {
         "event": "dispatch.extension_decided",
-        "event_id": str(ctx.cause.id),
+        "event_id": str(uow.cause.id),
         "message": f"【哨报延期审批结果】{event.reason}",
         "case_id": str(event.case_id),
         "dispatch_id": str(event.dispatch_id),
         "approved": event.approved,
         "resolve_due_at": event.resolve_due_at.isoformat(),
     }
-    await to_owners(ctx, [event.owner_id], body, case_id=event.case_id)
+    await to_owners(uow, [event.owner_id], body, case_id=event.case_id)

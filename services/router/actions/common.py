@@ -24,7 +24,7 @@ class ActionContext(RouterUnit):
     def __init__(
         self, *, conn: AsyncConnection, key: ApiKey, now: datetime, deps: RouterDeps
     ) -> None:
-        self._own = OwnSink(conn, now)
+        self._own = OwnSink(conn=conn, now=now, deps=deps)
         super().__init__(self._own, now=now, deps=deps)
         self.key = key
 

@@ -1,0 +1,10 @@
+"""The router service's consumer handlers, one module per message; ``registry`` maps each
+payload class to its handler (the routing key comes from the contract).
+
+``Unit`` is what a handler gets: the consumer's unit of work with the service's typed deps.
+"""
+
+from services.router.deps import RouterDeps
+from shared.messaging.consumer import HandlerContext
+
+Unit = HandlerContext[RouterDeps]

@@ -9,12 +9,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.router import timeline
+from services.router.handlers import Unit
 from services.router.tables import dispatches
 from shared.contracts.events import DispatchDelivered
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 
-async def on_dispatch_delivered(ctx: HandlerContext, event: DispatchDelivered) -> None:
+async def on_dispatch_delivered(ctx: Unit, event: DispatchDelivered) -> None:
     found = await ctx.conn.scalar(
         select(dispatches.c.dispatch_id).where(dispatches.c.dispatch_id == event.dispatch_id)
     )

@@ -12,14 +12,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router import timeline
+from services.router.handlers import Unit
 from services.router.tables import case_attachments, cases
 from shared.contracts.events import CaseDuplicateLinked
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 _REASONS = {"related_ref": "注明了原编号", "same_petitioner": "同一诉求人、同类事项、同一小区"}
 
 
-async def on_duplicate_linked(ctx: HandlerContext, event: CaseDuplicateLinked) -> None:
+async def on_duplicate_linked(ctx: Unit, event: CaseDuplicateLinked) -> None:
     found = await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == event.case_id))
     if found is None:
         raise RetryLater(f"case {event.case_id} not stored yet")

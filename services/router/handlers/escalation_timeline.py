@@ -15,11 +15,12 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 
 from services.router import timeline
+from services.router.handlers import Unit
 from services.router.tables import cases
 from services.router.triage import hold
 from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown, WhistleUnconvened
 from shared.domain.lifecycle import CaseState
-from shared.messaging.consumer import HandlerContext, RetryLater
+from shared.messaging.consumer import RetryLater
 
 LEVEL_CN = {
     "community": "社区", "street": "街道", "street_office": "街道", "district": "区",
@@ -27,18 +28,18 @@ LEVEL_CN = {
 }  # fmt: skip
 
 
-async def _record(ctx: HandlerContext, case_id: UUID, **row: Any) -> None:
+async def _record(ctx: Unit, case_id: UUID, **row: Any) -> None:
     if await ctx.conn.scalar(select(cases.c.case_id).where(cases.c.case_id == case_id)) is None:
         raise RetryLater(f"case {case_id} not stored yet")
     await timeline.record(ctx, case_id=case_id, at=ctx.cause.occurred_at, actor="escalation", **row)
 
 
-async def _mark(ctx: HandlerContext, case_id: UUID, **values: Any) -> None:
+async def _mark(ctx: Unit, case_id: UUID, **values: Any) -> None:
     """What lists filter on (escalated to, level reached, whistle open): kept on the case."""
     await ctx.conn.execute(update(cases).where(cases.c.case_id == case_id).values(**values))
 
 
-async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
+async def on_case_reminder(ctx: Unit, event: CaseReminder) -> None:
     await _record(
         ctx, event.case_id, action="reminder", dispatch_id=event.dispatch_id,
         reason=f"催办 {ctx.deps.owners.name_of(event.owner_id)}：{event.reason}",
@@ -46,7 +47,7 @@ async def on_case_reminder(ctx: HandlerContext, event: CaseReminder) -> None:
     )  # fmt: skip
 
 
-async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
+async def on_case_escalated(ctx: Unit, event: CaseEscalated) -> None:
     await _mark(ctx, event.case_id, escalation_level=event.level, escalated_to=func.array_append(
         func.array_remove(cases.c.escalated_to, event.to_owner_id), event.to_owner_id))  # fmt: skip
     await _record(
@@ -56,7 +57,7 @@ async def on_case_escalated(ctx: HandlerContext, event: CaseEscalated) -> None:
     )  # fmt: skip
 
 
-async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
+async def on_whistle_blown(ctx: Unit, event: WhistleBlown) -> None:
     await _mark(ctx, event.case_id, whistle_open=True)
     await _record(
         ctx, event.case_id, action="whistle_blown",
@@ -65,7 +66,7 @@ async def on_whistle_blown(ctx: HandlerContext, event: WhistleBlown) -> None:
     )  # fmt: skip
 
 
-async def on_whistle_unconvened(ctx: HandlerContext, event: WhistleUnconvened) -> None:
+async def on_whistle_unconvened(ctx: Unit, event: WhistleUnconvened) -> None:
     """Nobody to convene: the case goes to the dispatchers' queue (from disputed)."""
     await _record(
         ctx, event.case_id, action="whistle_unconvened",
@@ -84,5 +85,5 @@ async def on_whistle_unconvened(ctx: HandlerContext, event: WhistleUnconvened) -
     )  # fmt: skip
 
 
-async def _urgency(ctx: HandlerContext, case_id: UUID) -> str:
+async def _urgency(ctx: Unit, case_id: UUID) -> str:
     return str(await ctx.conn.scalar(select(cases.c.urgency).where(cases.c.case_id == case_id)))

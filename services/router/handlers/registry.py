@@ -1,5 +1,6 @@
-"""Routing key → handler for the router's queue (the payload model comes from the contract)."""
+"""Payload class → handler for the router's queue (the routing key comes from the contract)."""
 
+from services.router.deps import RouterDeps
 from services.router.handlers.case_received import on_case_received
 from services.router.handlers.dispatch_delivered import on_dispatch_delivered
 from services.router.handlers.duplicate_linked import on_duplicate_linked
@@ -13,17 +14,29 @@ from services.router.handlers.extension_decided import on_extension_decided
 from services.router.handlers.feedback_received import on_feedback_received
 from services.router.handlers.whistle_lead_designated import on_whistle_lead_designated
 from services.router.unit_of_work import unit_handler
-from shared.messaging.consumer import Handler
+from shared.contracts.events import (
+    CaseDuplicateLinked,
+    CaseEscalated,
+    CaseReceived,
+    CaseReminder,
+    DispatchDelivered,
+    ExtensionDecided,
+    FeedbackReceived,
+    WhistleBlown,
+    WhistleLeadDesignated,
+    WhistleUnconvened,
+)
+from shared.messaging.consumer import Handlers
 
-HANDLERS: dict[str, Handler] = {
-    "case.received": unit_handler(on_case_received),
-    "dispatch.delivered": on_dispatch_delivered,
-    "case.duplicate_linked": on_duplicate_linked,
-    "feedback.received": unit_handler(on_feedback_received),
-    "whistle.lead_designated": unit_handler(on_whistle_lead_designated),
-    "case.reminder": on_case_reminder,
-    "case.escalated": on_case_escalated,
-    "whistle.blown": on_whistle_blown,
-    "whistle.unconvened": on_whistle_unconvened,
-    "dispatch.extension_decided": unit_handler(on_extension_decided),
+HANDLERS: Handlers[RouterDeps] = {
+    CaseReceived: unit_handler(on_case_received),
+    DispatchDelivered: on_dispatch_delivered,
+    CaseDuplicateLinked: on_duplicate_linked,
+    FeedbackReceived: unit_handler(on_feedback_received),
+    WhistleLeadDesignated: unit_handler(on_whistle_lead_designated),
+    CaseReminder: on_case_reminder,
+    CaseEscalated: on_case_escalated,
+    WhistleBlown: on_whistle_blown,
+    WhistleUnconvened: on_whistle_unconvened,
+    ExtensionDecided: unit_handler(on_extension_decided),
 }

@@ -1,0 +1,33 @@
+"""Payload class → handler for intake's queue (the routing key comes from the contract)."""
+
+from services.intake.handlers.classified import on_case_classified
+from services.intake.handlers.dispatch_ended import on_dispatch_cancelled, on_dispatch_returned
+from services.intake.handlers.feedback_status import (
+    on_case_closed,
+    on_case_reopened,
+    on_case_resolved,
+)
+from services.intake.handlers.status import on_case_dispatched, on_dispatch_acknowledged
+from services.intake.service import IntakeDeps
+from shared.contracts.events import (
+    CaseClassified,
+    CaseClosed,
+    CaseDispatched,
+    CaseReopened,
+    CaseResolved,
+    DispatchAcknowledged,
+    DispatchCancelled,
+    DispatchReturned,
+)
+from shared.messaging.consumer import Handlers
+
+HANDLERS: Handlers[IntakeDeps] = {
+    CaseResolved: on_case_resolved,
+    CaseClosed: on_case_closed,
+    CaseReopened: on_case_reopened,
+    DispatchReturned: on_dispatch_returned,
+    DispatchCancelled: on_dispatch_cancelled,
+    CaseClassified: on_case_classified,
+    CaseDispatched: on_case_dispatched,
+    DispatchAcknowledged: on_dispatch_acknowledged,
+}
