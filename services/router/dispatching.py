@@ -76,6 +76,13 @@ async def create_case(
         # as if stored triaged, then moved on (version 2), at this service's clock
         "updated_at": ctx.now,
         "version": 2,
+        # The dispatches that follow (dispatch_case, same unit and clock) are all due to be
+        # acknowledged then; stored with the row, the dispatches' trigger
+        # (router.refresh_next_due) finds nothing to change, where it would otherwise
+        # rewrite the new row and every one of its eleven indexes (trigram included).
+        "next_due_at": (
+            ctx.deps.due(ctx.now, decision.acknowledge_within) if then == "dispatch" else None
+        ),
     }
     if ctx.batched:
         # Optimistic in a batch: the row joins the batch's array insert, plain. A case

@@ -116,3 +116,31 @@ async def test_a_case_sent_again_alone_is_applied_and_changes_nothing(
         await runtime.engine.dispose()
     assert (first, again) == (["applied"], ["applied"])
     assert await _counts(engine, [a]) == (1, 1)
+
+
+@pytest.mark.parametrize("batch_size", [1, 20])
+async def test_a_new_case_is_stored_with_its_dispatches_nearest_due_time(
+    stack: StackUnderTest, engine: AsyncEngine, batch_size: int
+) -> None:
+    """The overdue list sorts by ``next_due_at``: a new case carries its dispatches'
+    nearest acknowledgement due from its first write (the router computes it with the
+    row, so the dispatches' trigger has nothing to rewrite), alone or in a batch."""
+    runtime = create_app(stack.settings(service_name="router")).state.runtime
+    consumer = _consumer(runtime, engine, batch_size=batch_size)
+    ids = [new_id(), new_id()]
+    try:
+        assert await _apply(consumer, [_received(i) for i in ids]) == ["applied"] * 2
+    finally:
+        await consumer.stop()
+        await runtime.engine.dispose()
+    async with engine.connect() as conn:
+        for case_id in ids:
+            stored = await conn.scalar(
+                select(cases.c.next_due_at).where(cases.c.case_id == case_id)
+            )
+            due = await conn.scalar(
+                select(func.min(dispatches.c.acknowledge_due_at)).where(
+                    dispatches.c.case_id == case_id
+                )
+            )
+            assert due is not None and stored == due
