@@ -7,35 +7,19 @@ alike (see :mod:`services.intake.unit`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake.deps import IntakeDeps
 from services.intake.schemas import CaseCreate
 from services.intake.tables import SEALED_CONTACT
+from shared.domain.intake_submission import RefKey, Submitted
 from shared.security.pii import petitioner_ref
 
-if TYPE_CHECKING:
-    from services.intake.service import IntakeDeps
-
-RefKey = tuple[str, str, str]  # (channel, kind, ref); kind: external_id | idempotency_key
-
-
-@dataclass(frozen=True)
-class Submitted:
-    case_id: UUID
-    status: str
-    created: bool
-    received_at: datetime
-    duplicate_of: UUID | None = None
-    suggested: list[UUID] = field(default_factory=list)
-    key_person: bool = False
-    rebound_of: UUID | None = None
-    case_number: str | None = None
+__all__ = ["RefConflict", "RefKey", "Submitted"]  # the answer's type lives in the domain
 
 
 class RefConflict(Exception):

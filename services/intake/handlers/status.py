@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake.handlers.classified import HANDLERS as CLASSIFIED_HANDLERS
 from services.intake.handlers.dispatch_ended import HANDLERS as DISPATCH_ENDED_HANDLERS
 from services.intake.handlers.feedback_status import HANDLERS as FEEDBACK_STATUS_HANDLERS
-from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.db.engine import json_dumps
+from shared.domain.intake_submission import STATUS_RANK
 from shared.messaging.consumer import Handler, HandlerContext, RetryLater
 
 
