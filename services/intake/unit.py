@@ -9,12 +9,14 @@ unit until :meth:`Unit.flush`, one array statement per table, before the commit.
 The decisions are made submission by submission, in arrival order, by a pure function
 (:func:`shared.domain.intake_submission.decide_submission`) from the facts the unit gives
 (:meth:`Unit.facts`) and what the earlier submissions of the transaction decided (its
-``batch``): a replay of a number claimed earlier in the transaction, or a second petition
-of one matter by one petitioner, is answered from there without a statement. Where a fact
+``batch``): a replay of a number claimed earlier in the transaction, a second petition
+of one matter by one petitioner, and the petitions (and registry entry) of a person of one
+identity that nothing links are answered from there without a statement. Where a fact
 could depend on what an earlier submission wrote and is not kept in the batch, the unit
 flushes first and reads it from the database as it was before batching:
 
-- a person or their history when an earlier submission saw one of their identities;
+- a person of several identities (or linked) or their history, when an earlier submission
+  saw one of their identities or their person;
 - a submission naming related numbers;
 - an alert count, unless its window's alert already stands (``alerted_until``: read before
   the locks, or under the alert's advisory lock; an alert is never taken back);
@@ -87,6 +89,8 @@ class Unit:
         default_factory=dict
     )
     _people: set[str] = field(default_factory=set)  # refs and persons this transaction saw
+    _linked: set[str] = field(default_factory=set)  # refs and persons it linked
+    _folded: bool = False  # it joined persons (rare): every person is read again
     _found: dict[str, persons.Known] = field(default_factory=dict)
     _links: list[dict[str, Any]] = field(default_factory=list)
     _duplicates: list[dict[str, Any]] = field(default_factory=list)
@@ -132,8 +136,11 @@ class Unit:
             return facts, []
         person = await self.person(planned)
         named, others = await self.named(body)
-        history = await self.history(planned)
-        return replace(facts, person=person, named=named, history=history), others
+        history, read_after = await self.history(planned)
+        facts = replace(
+            facts, person=person, named=named, history=history, history_read_after=read_after
+        )
+        return facts, others
 
     async def named(self, body: CaseCreate) -> tuple[Target | None, list[UUID]]:
         """The open case this submission names that is the same matter, and the others
@@ -144,15 +151,18 @@ class Unit:
         await self.flush()
         return await matching.named_target(self.conn, body)
 
-    async def history(self, planned: Planned) -> signals.History:
-        """What intake knew of the person before this submission (see ``signals``)."""
+    async def history(self, planned: Planned) -> tuple[signals.History, bool]:
+        """What intake knew of the person before this transaction (see ``signals``), and
+        whether it was read again after the transaction's earlier rows were written (a
+        person they touched, beyond what the batch counts: :meth:`_alone`)."""
         refs, now = planned.identity_refs, planned.now
         key = ((refs, planned.body.code), now)
-        if refs and not self._touches(refs) and key in self._histories:
-            return self._histories[key]
+        if refs and (self._alone(refs) or not self._touches(refs)) and key in self._histories:
+            return self._histories[key], False
         if refs:
             await self.flush()
-        return await signals.history(self.conn, self.policy.key_persons, refs, key[0][1], now)
+        known = await signals.history(self.conn, self.policy.key_persons, refs, key[0][1], now)
+        return known, True
 
     async def person(self, planned: Planned) -> str | None:
         """The person this submission's identities make (一人多号); the links it makes
@@ -160,18 +170,31 @@ class Unit:
         refs = planned.identity_refs
         if not refs:
             return None
+        if self._alone(refs):
+            return refs[0]
         found = self._found
         if self._touches(refs):
             await self.flush()
             found = await persons.known(self.conn, refs)
         link = persons.linking(planned.identities, found, planned.now)
         self._links.extend(link.rows)
+        self._linked.update([link.person, *(row["ref"] for row in link.rows)])
         if link.fold:
+            self._folded = True
             await persons.fold(
                 self.conn, link.person, link.fold, at=planned.now, actor="submission",
                 reason="同一次提交的号码属于同一人 (numbers met on one submission)",
             )  # fmt: skip
         return link.person
+
+    def _alone(self, refs: tuple[str, ...]) -> bool:
+        """A person of one identity that nothing links, before this transaction or in it:
+        the person is the identity itself, and its history is the one read up front with
+        this transaction's earlier petitions of it counted (see
+        :func:`shared.domain.intake_submission.history_now`), so neither is read again."""
+        if len(refs) != 1 or self._folded or refs[0] in self._linked:
+            return False
+        return (k := self._found.get(refs[0])) is not None and not k.linked
 
     def _touches(self, refs: tuple[str, ...]) -> bool:
         """Whether an earlier submission of this transaction saw one of these identities

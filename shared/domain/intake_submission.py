@@ -83,11 +83,17 @@ class Batch:
 
     claimed: dict[RefKey, Submitted] = field(default_factory=dict)
     opened: dict[TargetKey, Target] = field(default_factory=dict)  # the first open case
+    petitions: dict[str, int] = field(default_factory=dict)  # cases and links, by petitioner
+    entered: set[str] = field(default_factory=set)  # persons entered as key persons
 
     def record(self, facts: Facts, decision: Decision, answer: Submitted) -> None:
         """Remember ``answer`` for a later submission of this transaction."""
         if isinstance(decision, Replay):
             return
+        if facts.petitioner is not None:
+            self.petitions[facts.petitioner] = self.petitions.get(facts.petitioner, 0) + 1
+        if decision.entry is not None:
+            self.entered.add(decision.entry.person)
         if isinstance(decision, Link):
             t = decision.target
             again = Submitted(
@@ -117,7 +123,10 @@ class Facts:
     submission). ``named``: the open case its ``related_refs`` name that is the same
     matter, if any. ``same_petitioner``: the petitioner's oldest open case of this
     category and compound in the window, as stored before the transaction. ``history``:
-    the person's, including this transaction's earlier submissions.
+    the person's as stored before the transaction, whose petitions in it are then counted
+    from the batch (a person of one identity, linked to nobody); or, when
+    ``history_read_after`` (the store read again once the batch's rows were written), as
+    it is.
     """
 
     channel: str
@@ -135,6 +144,7 @@ class Facts:
     named: Target | None = None
     same_petitioner: Target | None = None
     history: History = field(default_factory=lambda: History(False, 0, None))
+    history_read_after: bool = False
 
     @property
     def target_key(self) -> TargetKey | None:
@@ -198,7 +208,7 @@ def decide_submission(facts: Facts, policy: IntakePolicy) -> Decision:
         return Replay(answer)
     flagged, entry = key_person_call(
         facts.person,
-        facts.history,
+        history_now(facts),
         policy.key_persons,
         over_the_head=facts.channel == OVER_THE_HEAD_CHANNEL,
     )
@@ -207,6 +217,19 @@ def decide_submission(facts: Facts, policy: IntakePolicy) -> Decision:
     rebound = facts.rebound_of or facts.history.rebound_of
     status, detail = opening_status(facts.mediated, facts.mediation_outcome, rebound)
     return NewCase(status, detail, rebound, flagged, entry)
+
+
+def history_now(facts: Facts) -> History:
+    """The person's history with the transaction's earlier petitions counted: those of
+    the same petitioner, and a registry entry one of them made."""
+    known, ref = facts.history, facts.petitioner
+    if facts.history_read_after or ref is None:
+        return known
+    return History(
+        known.registered or ref in facts.batch.entered,
+        known.petitions + facts.batch.petitions.get(ref, 0),
+        known.rebound_of,
+    )
 
 
 def link_target(facts: Facts, policy: IntakePolicy) -> Target | None:

@@ -18,25 +18,37 @@ from services.intake.deps import IntakeDeps
 from services.intake.records import Submitted
 from services.intake.schemas import CaseCreate
 from services.intake.submissions import SubmissionBatcher
-from services.intake.tables import case_refs, duplicate_links
+from services.intake.tables import case_refs, cases, duplicate_links, key_person_events
 from shared.clock import SystemClock
+from shared.domain.intake_rules import IntakePolicy, KeyPersonPolicy
 from shared.security.pii import PiiVault
 
 pytestmark = pytest.mark.integration
 
 WHERE = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
 DEPS = IntakeDeps(vault=PiiVault(Fernet.generate_key().decode()), pseudonym_key="test")
+# the second petition within the window makes a key person
+STRICT = IntakeDeps(
+    vault=DEPS.vault,
+    pseudonym_key="test",
+    policy=IntakePolicy(key_persons=KeyPersonPolicy(petitions=2, window_days=365)),
+)
 
 
-def _body(number: str, phone: str) -> CaseCreate:
+def _body(
+    number: str,
+    phone: str | None,
+    category: str = "property.elevator",
+    id_number: str | None = None,
+) -> CaseCreate:
     return CaseCreate.model_validate(
         {
             "external_id": number,
-            "category": "property.elevator",
+            "category": category,
             "title": "电梯停运",
             "description": "3号楼电梯停了一天。",
             "location": WHERE,
-            "petitioner": {"phone": phone},
+            "petitioner": {"phone": phone, "id_number": id_number},
         }
     )
 
@@ -45,10 +57,16 @@ def _phone() -> str:
     return f"139{secrets.randbelow(10**8):08d}"
 
 
-async def _together(engine: AsyncEngine, bodies: list[CaseCreate]) -> list[Submitted]:
+def _id_number() -> str:
+    return f"1101011990{secrets.randbelow(10**7):07d}X"
+
+
+async def _together(
+    engine: AsyncEngine, bodies: list[CaseCreate], deps: IntakeDeps = DEPS
+) -> list[Submitted]:
     """The bodies in one group commit (one worker, queued at once: one transaction)."""
     runtime = SimpleNamespace(
-        engine=engine, deps=DEPS, clock=SystemClock(), poke_relay=lambda: None
+        engine=engine, deps=deps, clock=SystemClock(), poke_relay=lambda: None
     )
     batcher = SubmissionBatcher(runtime, workers=1)
     try:
@@ -62,10 +80,12 @@ async def _together(engine: AsyncEngine, bodies: list[CaseCreate]) -> list[Submi
     return answers
 
 
-async def _alone(engine: AsyncEngine, bodies: list[CaseCreate]) -> list[Submitted]:
+async def _alone(
+    engine: AsyncEngine, bodies: list[CaseCreate], deps: IntakeDeps = DEPS
+) -> list[Submitted]:
     answers = []
     for body in bodies:
-        answers.extend(await _together(engine, [body]))
+        answers.extend(await _together(engine, [body], deps))
     return answers
 
 
@@ -126,6 +146,48 @@ async def test_a_batch_answers_replays_and_second_petitions_as_one_by_one(
         (f"{tag}-2", first.case_id, True),
     ]
     assert links == 1
+
+
+def _persons(tag: str) -> list[CaseCreate]:
+    """One person petitioning on three matters (twice the same), a replay; another person
+    giving a phone and an ID number, then the ID number alone (one person, 一人多号)."""
+    me, phone, idn = _phone(), _phone(), _id_number()
+    return [
+        _body(f"{tag}-1", me),
+        _body(f"{tag}-2", me, "property.repair"),
+        _body(f"{tag}-3", me),
+        _body(f"{tag}-2", me, "property.repair"),
+        _body(f"{tag}-4", phone, id_number=idn),
+        _body(f"{tag}-5", None, "property.repair", id_number=idn),
+    ]
+
+
+async def test_a_batch_counts_a_persons_earlier_petitions_toward_key_person_as_one_by_one(
+    engine: AsyncEngine,
+) -> None:
+    tag = f"K-{secrets.token_hex(4)}"
+    batched = await _together(engine, _persons(tag), STRICT)
+    alone = await _alone(engine, _persons(f"L-{secrets.token_hex(4)}"), STRICT)
+    assert _shape(batched) == _shape(alone)
+    assert [(a.created, a.key_person) for a in batched] == [
+        (True, False),
+        (True, True),  # the second petition enters the person
+        (False, True),  # linked to the first, a key person already
+        (False, True),  # the replay of the second
+        (True, False),
+        (True, True),  # the ID number is the same person as the phone before
+    ]
+    async with engine.connect() as conn:
+        mine = select(cases.c.petitioner_ref).where(cases.c.external_id.like(f"{tag}-%"))
+        entered = await conn.scalar(
+            select(func.count())
+            .select_from(key_person_events)
+            .where(
+                key_person_events.c.action == "entered",
+                key_person_events.c.petitioner_ref.in_(mine.scalar_subquery()),
+            )
+        )
+    assert entered == 2  # once per person
 
 
 async def test_numbers_sent_again_within_a_batch_cost_no_statement(engine: AsyncEngine) -> None:

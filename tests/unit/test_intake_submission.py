@@ -202,3 +202,26 @@ def test_a_superior_transfer_enters_its_petitioner_at_once_and_anonymous_never()
 def test_status_labels_are_chinese_and_ranked_in_the_order_a_case_moves() -> None:
     assert STATUS_LABELS["received"] == "已受理" and STATUS_LABELS["closed"] == "已结案"
     assert STATUS_RANK["received"] < STATUS_RANK["dispatched"] < STATUS_RANK["closed"]
+
+
+def test_a_persons_earlier_petitions_in_one_transaction_count_toward_key_person() -> None:
+    policy = IntakePolicy(key_persons=KeyPersonPolicy(petitions=2, window_days=365))
+    batch = Batch()
+    first, _ = _run(_facts(batch, "A-1"), policy)
+    assert isinstance(first, NewCase) and not first.key_person
+    second, _ = _run(_facts(batch, "A-2", category="property.water"), policy)
+    assert isinstance(second, NewCase) and second.key_person
+    assert second.entry is not None and second.entry.petitions == 2
+    third, _ = _run(_facts(batch, "A-3", category="property.gas"), policy)
+    assert isinstance(third, NewCase) and (third.key_person, third.entry) == (True, None)
+    other, _ = _run(_facts(batch, "B-1", petitioner="p_bob", person="p_bob"), policy)
+    assert isinstance(other, NewCase) and not other.key_person
+
+
+def test_a_history_read_after_the_batchs_rows_is_taken_as_it_is() -> None:
+    policy = IntakePolicy(key_persons=KeyPersonPolicy(petitions=2, window_days=365))
+    batch = Batch()
+    _run(_facts(batch, "A-1"), policy)
+    again = _facts(batch, "A-2", category="property.water", history_read_after=True)
+    decision = decide_submission(again, policy)
+    assert isinstance(decision, NewCase) and not decision.key_person
