@@ -7,7 +7,8 @@ and what the earlier submissions of the same transaction decided, :class:`Batch`
 :func:`decide_submission`, writes the :data:`Decision` and records the answer in the batch
 (:meth:`Batch.record`), so a later submission of the same transaction sees it: a replay of
 the same number is answered as the first was, a second petition of the same matter by the
-same petitioner is linked to the case the first one opened.
+same petitioner is linked to the case the first one opened, and a person's earlier
+petitions (and registry entry) count toward their next one (:func:`history_now`).
 """
 
 from __future__ import annotations
