@@ -19,7 +19,11 @@ from services.intake.tables import SEALED_CONTACT
 from shared.domain.intake_submission import RefKey, Submitted
 from shared.security.pii import petitioner_ref
 
-__all__ = ["RefConflict", "RefKey", "Submitted"]  # the answer's type lives in the domain
+# The answer's type is the domain's; it is still imported from here by the web layer.
+__all__ = [
+    "RefConflict", "RefKey", "Submitted", "claim_all", "existing_cases", "insert_petitioners",
+    "petitioner_of", "sealed_contact",
+]  # fmt: skip
 
 
 class RefConflict(Exception):
@@ -88,16 +92,6 @@ async def existing_cases(conn: AsyncConnection, keys: Sequence[RefKey]) -> dict[
         )
         for r in rows
     }
-
-
-def first_known(
-    known: dict[RefKey, Submitted], channel: str, refs: list[tuple[str, str]]
-) -> Submitted | None:
-    """The answer of the first of a submission's numbers already known, in order."""
-    for kind, ref in refs:
-        if (found := known.get((channel, kind, ref))) is not None:
-            return found
-    return None
 
 
 async def claim_all(conn: AsyncConnection, claims: list[tuple[RefKey, UUID, bool]]) -> None:
