@@ -22,8 +22,8 @@ from services.intake.api import (
     visit,
     watch,
 )
+from services.intake.deps import IntakeDeps
 from services.intake.handlers.registry import HANDLERS
-from services.intake.service import IntakeDeps
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import inbox, outbox
 from services.intake.triage import TriageDesk, load_places

@@ -26,7 +26,6 @@ from services.intake.key_person_schemas import (
     Team,
     VisitRead,
 )
-from services.intake.service import STATUS_LABELS
 from services.intake.tables import (
     cases,
     duplicate_links,
@@ -37,6 +36,7 @@ from services.intake.tables import (
     petitioners,
 )
 from shared.auth.scope import Area
+from shared.domain.intake_submission import STATUS_LABELS
 from shared.domain.key_persons import (
     ROLE_LABELS,
     STATE_LABELS,

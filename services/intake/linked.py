@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake.tables import cases
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.events import AlertRaised, CaseReceived, LocationData
+from shared.domain.intake_alerts import opens_linked_handling
 from shared.domain.taxonomy import Location
 from shared.ids import new_id
 
@@ -29,7 +30,7 @@ async def open_linked_handling(
     number: Callable[[datetime], Awaitable[str]],
 ) -> Envelope | None:
     """``number`` draws the new case's number (the unit's ``case_number``)."""
-    if alert.kind != "cluster" or not alert.convene or alert.category.endswith("*"):
+    if not opens_linked_handling(alert):
         return None
     where = Location(**{alert.level: alert.place}).by_level()
     case_id, case_number = new_id(), await number(now)

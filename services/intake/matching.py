@@ -7,9 +7,7 @@ concurrent submissions of one matter make one case and one link, never two cases
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import select, text
@@ -26,14 +24,7 @@ from shared.domain.intake_rules import (
     suggested_duplicates,
     window_start,
 )
-
-
-@dataclass(frozen=True)
-class Target:
-    case_id: UUID
-    status: str
-    received_at: datetime
-    reason: Literal["related_ref", "same_petitioner"]
+from shared.domain.intake_submission import Target, TargetKey
 
 
 async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
@@ -54,13 +45,15 @@ async def advisory_locks(conn: AsyncConnection, keys: list[str]) -> None:
 # recent case of the compound: ~900 buffers a submission on the benchmark.
 _SAME_PETITIONER = text(
     """
-    SELECT t.n, m.case_id, m.status, m.received_at
+    SELECT t.n, m.case_id, m.status, m.received_at, m.case_number, m.key_person
     FROM unnest(CAST(:refs AS text[]), CAST(:categories AS text[]),
                 CAST(:compounds AS text[]), CAST(:sinces AS timestamptz[]))
       WITH ORDINALITY AS t(ref, category, compound, since, n)
     CROSS JOIN LATERAL (
-      SELECT mine.case_id, mine.status, mine.received_at FROM (
-        SELECT c.case_id, c.status, c.received_at, c.compound FROM intake.cases c
+      SELECT mine.case_id, mine.status, mine.received_at, mine.case_number, mine.key_person
+      FROM (
+        SELECT c.case_id, c.status, c.received_at, c.compound, c.case_number, c.key_person
+        FROM intake.cases c
         WHERE c.petitioner_ref = t.ref AND c.category = t.category AND c.received_at >= t.since
         OFFSET 0
       ) mine
@@ -73,35 +66,13 @@ _SAME_PETITIONER = text(
 # Up to this many characters of candidates are compared on the event loop (~2 ms); more go
 # to a worker thread, so a burst of long anonymous texts never holds up other requests.
 _IN_LOOP_CHARS = 20_000
-TargetKey = tuple[str, str, str]  # (petitioner_ref, category, compound)
 _LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
     " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
 
 
-async def find_target(
-    conn: AsyncConnection,
-    *,
-    policy: DuplicatePolicy,
-    body: CaseCreate,
-    petitioner_ref: str | None,
-    compound: str | None,
-    now: datetime,
-) -> tuple[Target | None, list[UUID]]:
-    """The open case this submission names (related_refs) or repeats (same petitioner),
-    and the open cases it names that are another matter (to suggest, never to link)."""
-    target, named = await _named(conn, body)
-    if target is not None:
-        return target, named
-    if petitioner_ref is None or compound is None or policy.petitioner_window_days == 0:
-        return None, named
-    key = ((petitioner_ref, body.code, compound), now)
-    found = await same_petitioner_targets(conn, policy, [key])
-    return found.get(key), named
-
-
-async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None, list[UUID]]:
+async def named_target(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None, list[UUID]]:
     """The first open case named in ``related_refs`` that is the same matter (same
     category family and place, :func:`~shared.domain.intake_rules.same_matter`); the
     other open cases named, in order, for a person to confirm."""
@@ -116,6 +87,8 @@ async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None
                     cases.c.received_at,
                     cases.c.category,
                     cases.c.location,
+                    cases.c.case_number,
+                    cases.c.key_person,
                 )
                 .join(case_refs, case_refs.c.case_id == cases.c.case_id)
                 .where(
@@ -129,7 +102,11 @@ async def _named(conn: AsyncConnection, body: CaseCreate) -> tuple[Target | None
         if row is None:
             continue
         if same_matter(body.code, where, row.category, places(row.location)):
-            return Target(row.case_id, row.status, row.received_at, "related_ref"), others
+            target = Target(
+                row.case_id, row.status, row.received_at, "related_ref", row.case_number,
+                row.key_person,
+            )  # fmt: skip
+            return target, others
         if row.case_id not in others:
             others.append(row.case_id)
     return None, others
@@ -154,7 +131,10 @@ async def same_petitioner_targets(
         },
     )
     return {
-        keys[r.n - 1]: Target(r.case_id, r.status, r.received_at, "same_petitioner") for r in rows
+        keys[r.n - 1]: Target(
+            r.case_id, r.status, r.received_at, "same_petitioner", r.case_number, r.key_person
+        )
+        for r in rows
     }
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.open311_form import DESCRIPTION_MAX, split_media
-from services.intake.service import STATUS_LABELS
 from services.intake.tables import case_refs, cases
 from shared.domain.calendar import SHANGHAI
+from shared.domain.intake_submission import STATUS_LABELS
 from shared.security.redact import mask_numbers, mask_optional
 
 CLOSED = frozenset({"resolved", "rated", "closed"})

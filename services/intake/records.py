@@ -7,35 +7,23 @@ alike (see :mod:`services.intake.unit`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake.deps import IntakeDeps
 from services.intake.schemas import CaseCreate
 from services.intake.tables import SEALED_CONTACT
+from shared.domain.intake_submission import RefKey, Submitted
 from shared.security.pii import petitioner_ref
 
-if TYPE_CHECKING:
-    from services.intake.service import IntakeDeps
-
-RefKey = tuple[str, str, str]  # (channel, kind, ref); kind: external_id | idempotency_key
-
-
-@dataclass(frozen=True)
-class Submitted:
-    case_id: UUID
-    status: str
-    created: bool
-    received_at: datetime
-    duplicate_of: UUID | None = None
-    suggested: list[UUID] = field(default_factory=list)
-    key_person: bool = False
-    rebound_of: UUID | None = None
-    case_number: str | None = None
+# The answer's type is the domain's; it is still imported from here by the web layer.
+__all__ = [
+    "RefConflict", "RefKey", "Submitted", "claim_all", "existing_cases", "insert_petitioners",
+    "petitioner_of", "sealed_contact",
+]  # fmt: skip
 
 
 class RefConflict(Exception):
@@ -104,16 +92,6 @@ async def existing_cases(conn: AsyncConnection, keys: Sequence[RefKey]) -> dict[
         )
         for r in rows
     }
-
-
-def first_known(
-    known: dict[RefKey, Submitted], channel: str, refs: list[tuple[str, str]]
-) -> Submitted | None:
-    """The answer of the first of a submission's numbers already known, in order."""
-    for kind, ref in refs:
-        if (found := known.get((channel, kind, ref))) is not None:
-            return found
-    return None
 
 
 async def claim_all(conn: AsyncConnection, claims: list[tuple[RefKey, UUID, bool]]) -> None:

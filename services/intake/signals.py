@@ -1,6 +1,9 @@
-"""Early warnings (预警) and the key-person registry (重点人员), decided at submission.
+"""Early warnings (预警) and key persons (重点人员) at submission: what the store says.
 
-Both count rows that concurrent submissions are inserting, so each takes an advisory
+The rules are pure (:mod:`shared.domain.intake_alerts`: which (rule, place) a case counts
+toward and what the counts raise; :mod:`shared.domain.intake_submission`: who becomes a
+key person); this module reads the counts and the histories they decide from, and stores
+the alerts. Both count rows that concurrent submissions are inserting, so each takes an advisory
 lock first (per rule and place; per petitioner) and the counts see every committed case:
 an alert is raised exactly once per (rule, place, window), backed by a unique constraint.
 A (rule, place) whose window's alert already stands (read before the locks:
@@ -10,43 +13,22 @@ A (rule, place) whose window's alert already stands (read before the locks:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
-from uuid import UUID
 
 from sqlalchemy import BindParameter, Select, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import registry
 from services.intake.tables import alerts, cases
-from shared.contracts.events import AlertOwner, AlertRaised
-from shared.domain.intake_rules import (
-    AlertRule,
-    IntakePolicy,
-    KeyPersonPolicy,
-    convene_owners,
-    is_key_person,
-    window_start,
-)
-from shared.domain.taxonomy import Location
+from shared.contracts.events import AlertRaised
+from shared.domain.intake_alerts import WindowCase, raised_alert, rules_to_count, window_since
+from shared.domain.intake_rules import AlertRule, IntakePolicy, KeyPersonPolicy, window_start
+from shared.domain.intake_submission import REBOUND_WINDOW, History
 from shared.ids import new_id
 
-# Hidden inventory made visible: a petition after an explained closure (解释结案) of the
-# same category within six months is a rebound (回弹).
-REBOUND_WINDOW = timedelta(days=183)
-
-
-@dataclass(frozen=True)
-class History:
-    """What intake already knows of a person, read in one statement at submission."""
-
-    registered: bool  # an active key person (any of the person's refs)
-    petitions: int  # stored petitions (own cases + linked submissions) within the window
-    rebound_of: UUID | None  # an explained closure of the same category within six months
-
+__all__ = ["History", "HistoryKey", "histories", "history", "raise_alerts", "standing_alerts"]
 
 # (the submission's identity refs, petitioner ref first; category)
 HistoryKey = tuple[tuple[str, ...], str]
@@ -128,62 +110,6 @@ async def histories(
     }
 
 
-async def key_person(
-    conn: AsyncConnection,
-    policy: KeyPersonPolicy,
-    person: str | None,
-    known: History,
-    now: datetime,
-    *,
-    over_the_head: bool = False,
-) -> bool:
-    """Whether the person is a key person once this petition counts (may enter them).
-
-    Two ways in: repeated petitions within the window (since they last left, if they
-    did), or a petition that went past the community (越级): one transferred down from a
-    superior office (``superior_transfer``). An entry is a registry row and its history
-    row (:func:`services.intake.registry.enter`).
-    """
-    if person is None:
-        return False
-    if known.registered:
-        return True
-    petitions = known.petitions + 1
-    if not over_the_head and not is_key_person(petitions, policy):
-        return False
-    reason = (
-        "over_the_head: petitioned past the community (越级, superior transfer)"
-        if over_the_head
-        else f"repeat_petitions: {petitions} in {policy.window_days} days"
-    )
-    await registry.enter(
-        conn, person, reason=reason, actor="rule", petitions=petitions, now=now,
-        review_every_days=policy.review_every_days,
-    )  # fmt: skip
-    return True
-
-
-def alert_places(
-    policy: IntakePolicy, category: str, places: dict[str, str | None]
-) -> list[tuple[str, str]]:
-    """The (rule, place) pairs a submission of ``category`` at ``places`` counts toward."""
-    return [(r.id, str(places[r.level])) for r in policy.rules_for(category) if places.get(r.level)]
-
-
-def lock_keys(
-    pairs: list[tuple[str, str]], now: datetime, standing: dict[tuple[str, str], datetime]
-) -> list[str]:
-    """The advisory locks the alert counts of a submission toward ``pairs``
-    (:func:`alert_places`) need, taken with the petitioner's: none for a (rule, place)
-    whose window's alert already stands at ``now`` (:func:`standing_alerts`), where the
-    submission counts nothing."""
-    return [
-        f"alert:{rule}:{place}"
-        for rule, place in pairs
-        if not ((until := standing.get((rule, place))) is not None and until > now)
-    ]
-
-
 _STANDING = text(
     "SELECT t.rule_id, t.place, (SELECT max(a.window_end) FROM intake.alerts a"
     " WHERE a.rule_id = t.rule_id AND a.place = t.place)"
@@ -229,18 +155,15 @@ async def raise_alerts(
 ) -> list[AlertRaised]:
     """Alerts this (already stored) case tips over their threshold; one per window.
 
-    The caller holds the locks of :func:`lock_keys` (see ``matching.advisory_locks``), so
+    Which rules count, and what their counts raise, is decided by
+    :mod:`shared.domain.intake_alerts`; this reads the counts and stores the alert.
+    The caller holds the locks of ``lock_keys`` (see ``matching.advisory_locks``), so
     a (rule, place) whose window already has its alert keeps it to the commit: later
     submissions of the transaction skip it without a statement (``unit.alerted_until``).
     Any other answer counts the stored cases, so the unit's pending ones are written first.
     """
-    rules = [r for r in policy.rules_for(category) if places.get(r.level)]
     raised = []
-    for rule in rules:
-        place = str(places[rule.level])
-        until = unit.alerted_until.get((rule.id, place))
-        if until is not None and until > now:
-            continue
+    for rule, place in rules_to_count(policy, category, places, unit.alerted_until, now):
         await unit.flush()
         alert, until = await _evaluate(conn, rule, place, location, owners, now)
         if until is not None:
@@ -313,10 +236,9 @@ async def _evaluate(
             return None, None
     if last_end is not None and last_end > now:
         return None, last_end  # this window already has its alert
-    since = max(now - rule.window, last_end) if last_end else now - rule.window
     in_window = [
         cases.c[rule.level] == place,
-        cases.c.received_at >= since,
+        cases.c.received_at >= window_since(rule, now, last_end),
         cases.c.channel != "early_warning",  # linked handlings count toward no alert
     ]
     rows = (
@@ -326,33 +248,10 @@ async def _evaluate(
             .order_by(cases.c.received_at, cases.c.case_id)
         )
     ).all()
-    rows = [r for r in rows if rule.matches(r.category)]
-    people = {r.petitioner_ref for r in rows if r.petitioner_ref}
-    if not rule.reached(cases=len(rows), petitioners=len(people)):
+    found = [WindowCase(r.case_id, r.category, r.petitioner_ref, r.received_at) for r in rows]
+    event = raised_alert(rule, place, found, location, owners, new_id())
+    if event is None:
         return None, None
-    start = rows[0].received_at
-    where = Location(**{k: v for k, v in location.items() if v})
-    found = [owners.serving(k, where) for k in rule.notify] if owners else []
-    notify = [o.id for o in found if o is not None]
-    convene = [
-        AlertOwner(owner_id=o.id, name=o.name, kind=o.kind.value)
-        for o in (convene_owners(rule, location, owners) if owners else [])
-    ]
-    event = AlertRaised(
-        alert_id=new_id(),
-        rule_id=rule.id,
-        kind=rule.kind,
-        priority=rule.priority,
-        category=rule.category,
-        level=rule.level,
-        place=place,
-        window_start=start,
-        window_end=start + rule.window,
-        case_count=len(rows),
-        case_ids=[r.case_id for r in rows],
-        notify=notify or [k.value for k in rule.notify],
-        convene=convene,
-    )
     values = event.model_dump(mode="json") | {
         "alert_id": event.alert_id,
         "window_start": event.window_start,

@@ -1,8 +1,9 @@
 """Group commit for submissions: requests arriving together share one transaction.
 
 Every submission still runs :func:`services.intake.service.submit_case` in full and in
-arrival order, so a later one sees what an earlier one of the same batch wrote (a replay
-of the same number, a second petition of the same person). What they share is the
+arrival order, so a later one sees what an earlier one of the same batch decided (a replay
+of the same number, a second petition of the same person: kept in the unit's ``batch``,
+see :mod:`shared.domain.intake_submission`). What they share is the
 transaction, and its reads and writes (:mod:`services.intake.unit`): one ``BEGIN``, one
 statement per kind of read and per table written, one outbox insert and one ``COMMIT``
 (one WAL flush) for the batch. Each caller is answered only after that commit — nothing

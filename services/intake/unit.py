@@ -6,12 +6,17 @@ numbers, its petitioner and its case. Here those reads are made for every submis
 front, one statement each over arrays (:meth:`Unit.prefetch`), and those writes wait in the
 unit until :meth:`Unit.flush`, one array statement per table, before the commit.
 
-The decisions are still made submission by submission, in arrival order. Whenever one could
-depend on what an earlier one of the same transaction wrote, the unit flushes first and the
-answer is read from the database as it was before batching:
+The decisions are made submission by submission, in arrival order, by a pure function
+(:func:`shared.domain.intake_submission.decide_submission`) from the facts the unit gives
+(:meth:`Unit.facts`) and what the earlier submissions of the transaction decided (its
+``batch``): a replay of a number claimed earlier in the transaction, a second petition
+of one matter by one petitioner, and the petitions (and registry entry) of a person of one
+identity that nothing links are answered from there without a statement. Where a fact
+could depend on what an earlier submission wrote and is not kept in the batch, the unit
+flushes first and reads it from the database as it was before batching:
 
-- a number or a petitioner already seen in this transaction (the same number twice, one
-  person twice);
+- a person of several identities (or linked) or their history, when an earlier submission
+  saw one of their identities or their person;
 - a submission naming related numbers;
 - an alert count, unless its window's alert already stands (``alerted_until``: read before
   the locks, or under the alert's advisory lock; an alert is never taken back);
@@ -28,7 +33,7 @@ The caller holds every submission's advisory locks (petitioner, alert places) be
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -36,11 +41,13 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import case_numbers, matching, persons, records, signals
+from services.intake.deps import IntakeDeps
 from services.intake.records import RefKey, Submitted
 from services.intake.schemas import CaseCreate
-from services.intake.tables import cases
+from services.intake.tables import cases, duplicate_links
 from shared.db.batch import insert_rows
 from shared.domain.intake_rules import IntakePolicy
+from shared.domain.intake_submission import Batch, Facts, Target, TargetKey, replay_of
 
 
 @dataclass
@@ -61,23 +68,32 @@ class Planned:
     def identity_refs(self) -> tuple[str, ...]:
         return tuple(ref for _, ref in self.identities)
 
+    @property
+    def target_key(self) -> TargetKey | None:
+        """(petitioner, category, compound): what a second petition of one matter shares."""
+        compound = self.where["compound"]
+        if self.petitioner is None or compound is None:
+            return None
+        return (self.petitioner, self.body.code, compound)
+
 
 @dataclass
 class Unit:
     conn: AsyncConnection
     policy: IntakePolicy
     alerted_until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    batch: Batch = field(default_factory=Batch)  # what earlier submissions decided
     _known: dict[RefKey, Submitted] = field(default_factory=dict)
-    _targets: dict[tuple[matching.TargetKey, datetime], matching.Target] = field(
-        default_factory=dict
-    )
+    _targets: dict[tuple[TargetKey, datetime], Target] = field(default_factory=dict)
     _histories: dict[tuple[signals.HistoryKey, datetime], signals.History] = field(
         default_factory=dict
     )
-    _claimed: set[RefKey] = field(default_factory=set)  # numbers this transaction claimed
     _people: set[str] = field(default_factory=set)  # refs and persons this transaction saw
+    _linked: set[str] = field(default_factory=set)  # refs and persons it linked
+    _folded: bool = False  # it joined persons (rare): every person is read again
     _found: dict[str, persons.Known] = field(default_factory=dict)
     _links: list[dict[str, Any]] = field(default_factory=list)
+    _duplicates: list[dict[str, Any]] = field(default_factory=list)
     _claims: list[tuple[RefKey, UUID, bool]] = field(default_factory=list)
     _petitioners: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cases: list[dict[str, Any]] = field(default_factory=list)
@@ -88,13 +104,13 @@ class Unit:
         self._numbers = await case_numbers.draw(self.conn, [p.now for p in planned])
         keys = [(p.channel, kind, ref) for p in planned for kind, ref in p.refs]
         self._known = await records.existing_cases(self.conn, keys)
-        targets: list[tuple[matching.TargetKey, datetime]] = []
+        targets: list[tuple[TargetKey, datetime]] = []
         people: list[tuple[signals.HistoryKey, datetime]] = []
         for p in planned:
-            if (ref := p.petitioner) is None:
+            if p.petitioner is None:
                 continue
-            if (compound := p.where["compound"]) is not None:
-                targets.append(((ref, p.body.code, compound), p.now))
+            if (key := p.target_key) is not None:
+                targets.append((key, p.now))
             people.append(((p.identity_refs, p.body.code), p.now))
         self._found = await persons.known(
             self.conn, [ref for p in planned for ref in p.identity_refs]
@@ -104,42 +120,49 @@ class Unit:
         self._histories = await signals.histories(self.conn, self.policy.key_persons, people)
 
     # -- reads ---------------------------------------------------------------------------
-    async def existing(self, channel: str, refs: list[tuple[str, str]]) -> Submitted | None:
-        """The answer already given to one of these numbers, if any (a replay)."""
-        keys = [(channel, kind, ref) for kind, ref in refs]
-        if any(k in self._claimed for k in keys):
-            await self.flush()
-            return records.first_known(await records.existing_cases(self.conn, keys), channel, refs)
-        return records.first_known(self._known, channel, refs)
-
-    async def target(
-        self, body: CaseCreate, petitioner_ref: str | None, compound: str | None, now: datetime
-    ) -> tuple[matching.Target | None, list[UUID]]:
-        """The open case this submission is another number for, and the open cases it
-        names that are another matter (see ``matching``)."""
-        duplicates = self.policy.duplicates
-        if body.related_refs or petitioner_ref in self._people:
-            await self.flush()
-        elif petitioner_ref is not None and compound is not None:
-            return self._targets.get(((petitioner_ref, body.code, compound), now)), []
-        return await matching.find_target(
-            self.conn,
-            policy=duplicates,
-            body=body,
-            petitioner_ref=petitioner_ref,
-            compound=compound,
-            now=now,
+    async def facts(self, planned: Planned) -> tuple[Facts, list[UUID]]:
+        """What decides this submission, and the open cases it names that are another
+        matter (to suggest). A replay needs only its numbers: nothing else is read."""
+        body = planned.body
+        key = planned.target_key
+        facts = Facts(
+            planned.channel, tuple(planned.refs), planned.now, body.code,
+            planned.where["compound"], planned.petitioner, self.batch, known=self._known,
+            mediated=body.mediated_on_site, mediation_outcome=body.mediation_outcome,
+            rebound_of=body._rebound_of,
+            same_petitioner=self._targets.get((key, planned.now)) if key else None,
+        )  # fmt: skip
+        if replay_of(facts) is not None:
+            return facts, []
+        person = await self.person(planned)
+        named, others = await self.named(body)
+        history, read_after = await self.history(planned)
+        facts = replace(
+            facts, person=person, named=named, history=history, history_read_after=read_after
         )
+        return facts, others
 
-    async def history(self, planned: Planned) -> signals.History:
-        """What intake knew of the person before this submission (see ``signals``)."""
+    async def named(self, body: CaseCreate) -> tuple[Target | None, list[UUID]]:
+        """The open case this submission names that is the same matter, and the others
+        it names (see ``matching``); read after a flush, as they may be this
+        transaction's."""
+        if not body.related_refs:
+            return None, []
+        await self.flush()
+        return await matching.named_target(self.conn, body)
+
+    async def history(self, planned: Planned) -> tuple[signals.History, bool]:
+        """What intake knew of the person before this transaction (see ``signals``), and
+        whether it was read again after the transaction's earlier rows were written (a
+        person they touched, beyond what the batch counts: :meth:`_alone`)."""
         refs, now = planned.identity_refs, planned.now
         key = ((refs, planned.body.code), now)
-        if refs and not self._touches(refs) and key in self._histories:
-            return self._histories[key]
+        if refs and (self._alone(refs) or not self._touches(refs)) and key in self._histories:
+            return self._histories[key], False
         if refs:
             await self.flush()
-        return await signals.history(self.conn, self.policy.key_persons, refs, key[0][1], now)
+        known = await signals.history(self.conn, self.policy.key_persons, refs, key[0][1], now)
+        return known, True
 
     async def person(self, planned: Planned) -> str | None:
         """The person this submission's identities make (一人多号); the links it makes
@@ -147,18 +170,31 @@ class Unit:
         refs = planned.identity_refs
         if not refs:
             return None
+        if self._alone(refs):
+            return refs[0]
         found = self._found
         if self._touches(refs):
             await self.flush()
             found = await persons.known(self.conn, refs)
         link = persons.linking(planned.identities, found, planned.now)
         self._links.extend(link.rows)
+        self._linked.update([link.person, *(row["ref"] for row in link.rows)])
         if link.fold:
+            self._folded = True
             await persons.fold(
                 self.conn, link.person, link.fold, at=planned.now, actor="submission",
                 reason="同一次提交的号码属于同一人 (numbers met on one submission)",
             )  # fmt: skip
         return link.person
+
+    def _alone(self, refs: tuple[str, ...]) -> bool:
+        """A person of one identity that nothing links, before this transaction or in it:
+        the person is the identity itself, and its history is the one read up front with
+        this transaction's earlier petitions of it counted (see
+        :func:`shared.domain.intake_submission.history_now`), so neither is read again."""
+        if len(refs) != 1 or self._folded or refs[0] in self._linked:
+            return False
+        return (k := self._found.get(refs[0])) is not None and not k.linked
 
     def _touches(self, refs: tuple[str, ...]) -> bool:
         """Whether an earlier submission of this transaction saw one of these identities
@@ -170,7 +206,9 @@ class Unit:
         )
 
     # -- writes, pending until flush -----------------------------------------------------
-    def store_petitioner(self, deps: Any, body: CaseCreate) -> tuple[str | None, dict[str, Any]]:
+    def store_petitioner(
+        self, deps: IntakeDeps, body: CaseCreate
+    ) -> tuple[str | None, dict[str, Any]]:
         """The petitioner's ref and the contact this submission gave (sealed, by column).
 
         The person's record is written at the flush only if no earlier submission made it
@@ -192,9 +230,7 @@ class Unit:
         self, channel: str, refs: list[tuple[str, str]], case_id: UUID, *, linked: bool
     ) -> None:
         for kind, ref in refs:
-            key = (channel, kind, ref)
-            self._claimed.add(key)
-            self._claims.append((key, case_id, linked))
+            self._claims.append(((channel, kind, ref), case_id, linked))
 
     async def case_number(self, now: datetime) -> str:
         """The next number drawn for ``now``'s day (one more is drawn if the prefetch had
@@ -207,11 +243,19 @@ class Unit:
     def add_case(self, row: dict[str, Any]) -> None:
         self._cases.append(row)
 
+    def add_duplicate(self, row: dict[str, Any]) -> None:
+        """Another number's submission linked to an open case (``duplicate_links``)."""
+        self._duplicates.append(row)
+
     async def flush(self) -> None:
-        """Write what is pending: petitioners, cases, then numbers (which may conflict)."""
+        """Write what is pending: petitioners, persons' links, cases, linked submissions,
+        then numbers (which may conflict)."""
         people, rows, claims, links = self._petitioners, self._cases, self._claims, self._links
+        duplicates = self._duplicates
         self._petitioners, self._cases, self._claims, self._links = {}, [], [], []
+        self._duplicates = []
         await records.insert_petitioners(self.conn, people)
         await persons.write_links(self.conn, links)
         await insert_rows(self.conn, cases, rows)
+        await insert_rows(self.conn, duplicate_links, duplicates)
         await records.claim_all(self.conn, claims)

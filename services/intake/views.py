@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.schemas import AlertRead, CaseRef, CaseStatus
-from services.intake.service import STATUS_LABELS
 from services.intake.tables import (
     alert_marks,
     alerts,
@@ -20,6 +19,7 @@ from services.intake.tables import (
     duplicate_suggestions,
 )
 from shared.auth.scope import Area
+from shared.domain.intake_submission import STATUS_LABELS
 from shared.security.redact import mask_numbers, mask_optional
 
 

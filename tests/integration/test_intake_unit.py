@@ -20,9 +20,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.intake.deps import IntakeDeps
 from services.intake.records import RefConflict
 from services.intake.schemas import CaseCreate
-from services.intake.service import IntakeDeps, plan, submit_case
+from services.intake.service import plan, submit_case
 from services.intake.submissions import SubmissionBatcher
 from services.intake.tables import case_refs, cases
 from services.intake.unit import Unit

@@ -4,7 +4,7 @@ payload class to its handler (the routing key comes from the contract).
 ``Unit`` is what a handler gets: the consumer's unit of work with the service's typed deps.
 """
 
-from services.intake.service import IntakeDeps
+from services.intake.deps import IntakeDeps
 from shared.messaging.consumer import HandlerContext
 
 Unit = HandlerContext[IntakeDeps]

@@ -1,5 +1,6 @@
 """Payload class → handler for intake's queue (the routing key comes from the contract)."""
 
+from services.intake.deps import IntakeDeps
 from services.intake.handlers.classified import on_case_classified
 from services.intake.handlers.dispatch_ended import on_dispatch_cancelled, on_dispatch_returned
 from services.intake.handlers.feedback_status import (
@@ -8,7 +9,6 @@ from services.intake.handlers.feedback_status import (
     on_case_resolved,
 )
 from services.intake.handlers.status import on_case_dispatched, on_dispatch_acknowledged
-from services.intake.service import IntakeDeps
 from shared.contracts.events import (
     CaseClassified,
     CaseClosed,

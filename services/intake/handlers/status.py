@@ -13,10 +13,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.handlers import Unit
-from services.intake.service import STATUS_RANK
 from services.intake.tables import cases
 from shared.contracts.events import CaseDispatched, DispatchAcknowledged
 from shared.db.engine import json_dumps
+from shared.domain.intake_submission import STATUS_RANK
 from shared.messaging.consumer import RetryLater
 
 
