@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,11 +21,15 @@ from services.intake.tables import case_refs, cases, duplicate_links, key_person
 from shared.clock import SystemClock
 from shared.domain.intake_rules import IntakePolicy, KeyPersonPolicy
 from shared.security.pii import PiiVault
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 WHERE = {"district": "d01", "street": "s01", "community": "c01", "grid": "g01", "compound": "k01"}
-DEPS = IntakeDeps(vault=PiiVault(Fernet.generate_key().decode()), pseudonym_key="test")
+# The installation's own key (the test suite's), not one of this module's: these rows
+# share the session's database with the e2e services, which must be able to open them
+# (a key person's list reads every key person of the area).
+DEPS = IntakeDeps(vault=PiiVault(Settings().pii_key.get_secret_value()), pseudonym_key="test")
 # the second petition within the window makes a key person
 STRICT = IntakeDeps(
     vault=DEPS.vault,

@@ -16,7 +16,7 @@ from shared.domain.key_persons import (
     review_due,
     split_refusal,
 )
-from shared.security.pii import identity_refs
+from shared.security.pii import identity_refs, mask_phone
 
 ACTIVE, LEFT = KeyPersonState.ACTIVE, KeyPersonState.LEFT
 NOW = datetime(2026, 12, 9, 2, 0, tzinfo=UTC)
@@ -121,3 +121,17 @@ def test_a_split_keeps_the_persons_own_ref() -> None:
     assert "主号码" in (split_refusal("a", ["a"], ["a", "b"]) or "")
     assert "不属于" in (split_refusal("a", ["z"], ["a", "b"]) or "")
     assert split_refusal("a", [], ["a"]) is not None
+
+
+def test_a_phone_the_installations_keys_cannot_open_is_shown_as_none_not_an_error() -> None:
+    """One key person sealed under a retired key must not turn the whole list into a 500
+    (it did: an InvalidToken from the list's first such row)."""
+    from cryptography.fernet import Fernet
+
+    from services.intake.key_person_views import _masked_phone
+    from shared.security.pii import PiiVault
+
+    ours, other = PiiVault(Fernet.generate_key().decode()), PiiVault(Fernet.generate_key().decode())
+    assert _masked_phone(ours, "p_1", other.seal("13800138000")) is None
+    assert _masked_phone(ours, "p_1", ours.seal("13800138000")) == mask_phone("13800138000")
+    assert _masked_phone(ours, "p_1", None) is None
