@@ -82,6 +82,29 @@ class _Deadlines:
     def _reading_phase(self) -> str:
         raise NotImplementedError
 
+    def _before_data(self) -> None:
+        """What the protocol notes before the parser reads new bytes (nothing here)."""
+
+    # The protocol's own callbacks, then the deadline's bookkeeping (the mixin comes first
+    # in each protocol's bases, so ``super()`` is uvicorn's protocol).
+    def connection_made(self, transport: Any) -> None:  # an asyncio.Transport
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm("headers")
+
+    def data_received(self, data: bytes) -> None:
+        self._before_data()
+        super().data_received(data)  # type: ignore[misc]
+        self._follow()
+        self._heard = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._follow(after_response=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _follow(self, *, after_response: bool = False) -> None:
         """Arm the deadline of the phase the client is in now (once per phase)."""
         phase = self._reading_phase()
@@ -139,23 +162,6 @@ class GuardedH11Protocol(_Deadlines, H11Protocol):
             return "body"
         return "headers" if state is h11.IDLE else ""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm("headers")
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._follow()
-        self._heard = True
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._follow(after_response=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
 
 class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
     """uvicorn's httptools protocol plus the header and body deadlines: the parser's
@@ -177,10 +183,6 @@ class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
     def _reading_phase(self) -> str:
         return self._reading
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm("headers")
-
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading = "headers"
@@ -193,18 +195,7 @@ class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
         super().on_message_complete()
         self._reading = ""
 
-    def data_received(self, data: bytes) -> None:
+    def _before_data(self) -> None:
         idle = self.cycle is None or self.cycle.response_complete
         if not self._reading and idle:  # bytes of the next request: its headers' deadline
             self._reading = "headers"  # (a pipelined one waits for the answer in progress)
-        super().data_received(data)
-        self._follow()
-        self._heard = True
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._follow(after_response=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
