@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from services.router import timeline
-from services.router.tables import case_attachments, cases, dispatches, routing_decisions
+from services.router.tables import case_attachments, dispatches, routing_decisions
 from services.router.unit_of_work import HandlerUnit, RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import (
@@ -24,14 +22,6 @@ from shared.domain.routing import RoutingDecision
 from shared.domain.taxonomy import label
 from shared.domain.triage_rules import explanation
 from shared.ids import new_id
-
-# Built once, parameters bound per call (building statement objects is the hot path's
-# largest CPU cost after running them).
-_INSERT_CASE = (
-    pg_insert(cases)
-    .on_conflict_do_nothing(index_elements=[cases.c.case_id])
-    .returning(cases.c.case_id)
-)
 
 
 async def create_case(
@@ -84,20 +74,14 @@ async def create_case(
             ctx.deps.due(ctx.now, decision.acknowledge_within) if then == "dispatch" else None
         ),
     }
-    if ctx.batched:
-        # Optimistic in a batch: the row joins the batch's array insert, plain. A case
-        # already stored fails that insert, and the batch's second pass (each event alone,
-        # not batched) comes back here and leaves the case alone.
-        ctx.defer(cases, row)
-    elif await ctx.conn.scalar(_INSERT_CASE, row) is None:
-        return None
     case = Case(
         case_id=event.case_id, state=state if held else triaged, version=2 if held else 1,
         ruleset_version=decision.ruleset_version, category=event.category,
         location=where, urgency=event.urgency, title=event.title,
         key_person=event.key_person, channel=event.channel,
     )  # fmt: skip
-    ctx.cases.added(case, stored_as=state)
+    if not await ctx.cases.insert_new(case, row, stored_as=state):
+        return None  # stored already (the same case sent again): left as it is
     if not held:
         stored_form = ctx.deps.stored_form(decision)
         if event.triage is not None:  # how intake decided the matter and place, kept with it

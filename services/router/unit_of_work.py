@@ -29,6 +29,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 from sqlalchemy import Row, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.deps import RouterDeps
@@ -150,6 +151,13 @@ def _timeline_row(e: Entry) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_INSERT_NEW = (
+    pg_insert(cases)
+    .on_conflict_do_nothing(index_elements=[cases.c.case_id])
+    .returning(cases.c.case_id)
+)
+
+
 class CaseRepository:
     """Cases of one unit, each loaded once (identity map), written at flush."""
 
@@ -186,6 +194,19 @@ class CaseRepository:
     def row(self, case: Case) -> Row[Any]:
         """The row the case was loaded from (columns the aggregate does not carry)."""
         return self._rows[case.case_id]
+
+    async def insert_new(self, case: Case, row: dict[str, Any], *, stored_as: CaseState) -> bool:
+        """Store a new case's ``row`` (in ``stored_as``) and take the case into the unit;
+        False, and nothing written, when the case is stored already. In a consumer batch
+        the row joins the batch's array insert without asking first: a stored case fails
+        that insert, the batch rolls back and its second pass (each event alone) comes
+        back here, where the insert asks."""
+        if self._unit.batched:
+            self._unit.defer(cases, row)
+        elif await self._unit.conn.scalar(_INSERT_NEW, row) is None:
+            return False
+        self.added(case, stored_as=stored_as)
+        return True
 
     def added(self, case: Case, *, stored_as: CaseState) -> Case:
         """A case just inserted, its row already in ``stored_as`` (the state its next move
