@@ -6,7 +6,7 @@ from collections.abc import Collection
 from uuid import UUID
 
 from services.router import timeline
-from services.router.tables import case_attachments, dispatches, routing_decisions
+from services.router.tables import case_attachments, dispatches
 from services.router.unit_of_work import HandlerUnit, RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import (
@@ -83,22 +83,16 @@ async def create_case(
     if not await ctx.cases.insert_new(case, row, stored_as=state):
         return None  # stored already (the same case sent again): left as it is
     if not held:
-        stored_form = ctx.deps.stored_form(decision)
-        if event.triage is not None:  # how intake decided the matter and place, kept with it
-            stored_form = stored_form | {
+        ctx.record_decision(
+            event.case_id,
+            decision,
+            # how intake decided the matter and place, kept with the routing
+            None if event.triage is None else {
                 "triage": event.triage.model_dump(mode="json"),
                 "explanation": explanation(event.triage, ctx.deps.rules.categories,
                                            event.category),
-            }  # fmt: skip
-        ctx.defer(
-            routing_decisions,
-            {
-                "case_id": event.case_id,
-                "decided_at": ctx.now,
-                "ruleset_version": decision.ruleset_version,
-                "decision": stored_form,
             },
-        )
+        )  # fmt: skip
     for info in event.attachments:  # the resident's photos and recordings, from intake
         ctx.defer(case_attachments, {**info.model_dump(), "case_id": event.case_id,
                                      "kind": "intake", "dispatch_id": None})  # fmt: skip

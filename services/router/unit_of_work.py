@@ -33,13 +33,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.deps import RouterDeps
-from services.router.tables import cases, dispatches, outbox, timeline
+from services.router.tables import cases, dispatches, outbox, routing_decisions, timeline
 from shared.contracts.envelope import Envelope
 from shared.db.unit import UnitOfWork
 from shared.domain.case import Case
 from shared.domain.dispatch import Dispatch
 from shared.domain.journal import Emitted, Entry, Recorded
 from shared.domain.lifecycle import OPEN_DISPATCH_STATES, CaseState, DispatchRole, DispatchState
+from shared.domain.routing import RoutingDecision
 from shared.messaging.consumer import Handler, HandlerContext
 
 
@@ -95,6 +96,22 @@ class RouterUnit:
         """A row to insert with the transaction's deferred rows (timeline rows keep their
         order among the aggregates' entries)."""
         self.journal.append(_Row(table, values))
+
+    def record_decision(
+        self, case_id: UUID, decision: RoutingDecision, extra: dict[str, Any] | None = None
+    ) -> None:
+        """The case's routing record (``routing_decisions``) as the decision's JSON plus
+        ``extra``; the JSON of a remembered decision is made once (``RouterDeps``)."""
+        stored = self.deps.stored_form(decision)
+        self.defer(
+            routing_decisions,
+            {
+                "case_id": case_id,
+                "decided_at": self.now,
+                "ruleset_version": decision.ruleset_version,
+                "decision": stored | extra if extra else stored,
+            },
+        )
 
     async def write(self) -> None:
         """Write every changed case and dispatch (state, columns, version) now."""
