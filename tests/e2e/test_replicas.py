@@ -66,11 +66,8 @@ async def replicas(
             # Small scan batches, so two scanners interleave on a few hundred due rows
             # instead of one claiming them all in its first pass.
             "SHAOBAO_ESCALATION_SCAN_BATCH": "10",
-            # A delivery's lease is 4 x this timeout: 12 s, so the slow receiver's backlog
-            # (30 x 0.5 s) outlasts it; a row is sent only with 6 s of it left. With 2 s
-            # (8 s, 4 s left) a notifier stalled for 4 s by the escalation burst on two
-            # cores let the other replica send a batch again (failed 2 in 3 clean runs).
-            "SHAOBAO_WEBHOOK_TIMEOUT_SECONDS": "3",
+            # A delivery's lease is 4 x this timeout: 8 s, so a slow receiver outlasts it.
+            "SHAOBAO_WEBHOOK_TIMEOUT_SECONDS": "2",
         },
     )
     try:
