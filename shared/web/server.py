@@ -73,6 +73,16 @@ class _Deadlines:
     logger: Any
     client: Any
 
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]
+        self._init_deadlines()
+
     def _init_deadlines(self) -> None:
         self.header_timeout, self.body_timeout = timeouts()
         self._phase = ""
@@ -146,16 +156,6 @@ class _Deadlines:
 class GuardedH11Protocol(_Deadlines, H11Protocol):
     """uvicorn's h11 protocol plus the header and body deadlines (module docstring)."""
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._init_deadlines()
-
     def _reading_phase(self) -> str:
         state = self.conn.their_state
         if state is h11.SEND_BODY:
@@ -167,18 +167,9 @@ class GuardedHttpToolsProtocol(_Deadlines, HttpToolsProtocol):
     """uvicorn's httptools protocol plus the header and body deadlines: the parser's
     callbacks say where the client is (a request begun, its headers in, it whole)."""
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._init_deadlines()
-        self._reading = (
-            "headers"  # "headers" until a request's headers are in, then "body", then ""
-        )
+    def _init_deadlines(self) -> None:
+        super()._init_deadlines()
+        self._reading = "headers"  # until a request's headers are in, then "body", then ""
 
     def _reading_phase(self) -> str:
         return self._reading
