@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.platform import test_clock
@@ -29,6 +29,22 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def database_now(clock: Clock) -> ColumnElement[datetime]:
+    """The time by the database's clock, for leases that processes share.
+
+    Two processes must judge a lease by one clock, or both may hold it: hosts' clocks
+    drift apart, and with the test clock a replica that has not yet read the offset
+    ``shaobao clock advance`` wrote is minutes behind one that has, so a lease it takes
+    looks long lapsed to the other (two notifiers then sent one delivery at once). This
+    is ``statement_timestamp()``, plus the test offset read in the same statement.
+    """
+    at: ColumnElement[datetime] = func.statement_timestamp()
+    if isinstance(clock, OffsetClock):
+        offset = select(test_clock.c.offset_seconds).where(test_clock.c.id == 1).scalar_subquery()
+        at = at + func.make_interval(0, 0, 0, 0, 0, 0, func.coalesce(offset, 0))
+    return at
 
 
 class OffsetClock:

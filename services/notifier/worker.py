@@ -16,7 +16,9 @@ endpoints meanwhile; an endpoint with a task in flight is not claimed again unti
 finishes, so its order holds. A receiver that accepts and never answers costs its own
 deliveries one timeout per attempt (then its breaker opens) and nobody else anything.
 A delivery whose lease would lapse before its turn is released unsent rather than sent
-late, so no other replica can be sending it at the same time.
+late, so no other replica can be sending it at the same time. Leases are taken and judged
+by the database's clock (:func:`shared.clock.database_now`), never a replica's own, and a
+replica counts what is left of its lease on its monotonic clock from before the claim.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 import orjson
 import structlog
-from sqlalchemy import Update, and_, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Update, and_, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import breaker
@@ -40,6 +42,7 @@ from services.notifier.events_out import emit_delivered, emit_failed
 from services.notifier.petitioner import quiet_hours, send_to_petitioner
 from services.notifier.senders import Outcome, post_webhook, send_email
 from services.notifier.tables import deliveries, delivery_attempts, endpoints
+from shared.clock import database_now
 from shared.db.types import inline
 from shared.metrics import DELIVERIES
 from shared.polling import IdlePoll
@@ -57,7 +60,10 @@ RELEASE_TIMEOUTS = 2
 
 
 def claim_due(
-    now: datetime, lease: datetime, batch: int, busy: set[str] | frozenset[str]
+    now: datetime | ColumnElement[datetime],
+    lease: datetime | ColumnElement[datetime],
+    batch: int,
+    busy: set[str] | frozenset[str],
 ) -> Update:
     """Lease (until ``lease``) up to ``batch`` due deliveries, none of an endpoint in
     ``busy``; an open breaker's endpoint only its oldest (the half-open probe). Through
@@ -132,13 +138,14 @@ class DeliveryWorker:
                 while True:
                     self.poll.begin()
                     try:
+                        expires = time.monotonic() + self.timeout * LEASE_TIMEOUTS
                         claimed = (
                             await self._claim(busy=set(inflight))
                             if len(inflight) < self.max_endpoints
                             else []
                         )
                         if claimed:
-                            self._start(client, claimed, inflight)
+                            self._start(client, claimed, inflight, expires)
                             continue
                         if time.monotonic() - gauge_at > 1.0:  # replicas all report the DB count
                             gauge_at = time.monotonic()
@@ -158,14 +165,21 @@ class DeliveryWorker:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
 
     def _start(
-        self, client: httpx.AsyncClient, claimed: list[Any], inflight: dict[str, asyncio.Task[None]]
+        self,
+        client: httpx.AsyncClient,
+        claimed: list[Any],
+        inflight: dict[str, asyncio.Task[None]],
+        expires: float,
     ) -> None:
-        """One task per endpoint, sending its rows in ``created_at`` order."""
+        """One task per endpoint, sending its rows in ``created_at`` order; ``expires`` is
+        when the claim's lease lapses at the latest, on the monotonic clock."""
         groups: dict[str, list[Any]] = defaultdict(list)
         for row in sorted(claimed, key=lambda r: r.created_at):
             groups[row.owner_id].append(row)
         for owner, rows in groups.items():
-            task = asyncio.create_task(self._in_order(client, rows), name=f"deliver:{owner}")
+            task = asyncio.create_task(
+                self._in_order(client, rows, expires), name=f"deliver:{owner}"
+            )
             inflight[owner] = task
 
             def finished(t: asyncio.Task[None], owner: str = owner) -> None:
@@ -179,8 +193,9 @@ class DeliveryWorker:
             task.add_done_callback(finished)
 
     async def _claim(self, busy: set[str] | frozenset[str] = frozenset()) -> list[Any]:
-        """Lease up to ``batch`` due deliveries, none of an endpoint in ``busy``."""
-        now = self.rt.clock.now()
+        """Lease up to ``batch`` due deliveries, none of an endpoint in ``busy``, by the
+        database's clock (one statement: every row gets the same ``locked_until``)."""
+        now = database_now(self.rt.clock)
         lease = now + timedelta(seconds=self.timeout * LEASE_TIMEOUTS)
         e = endpoints
         async with self.rt.engine.begin() as conn:
@@ -188,16 +203,17 @@ class DeliveryWorker:
             probing = {r.owner_id for r in rows if r.open_until is not None}
             if probing:  # hold the half-open endpoint for the probe's lease: one probe at a time
                 await conn.execute(
-                    update(e).where(e.c.owner_id.in_(probing)).values(open_until=lease)
+                    update(e)
+                    .where(e.c.owner_id.in_(probing))
+                    .values(open_until=rows[0].locked_until)
                 )
         return list(rows)
 
-    async def _in_order(self, client: httpx.AsyncClient, rows: list[Any]) -> None:
+    async def _in_order(self, client: httpx.AsyncClient, rows: list[Any], expires: float) -> None:
         for i, row in enumerate(rows):
             # Not enough of the lease left for one more attempt: another replica may claim
             # it once it lapses, so release it (and those behind it) for the next claim.
-            left = (row.locked_until - self.rt.clock.now()).total_seconds()
-            if left < self.timeout * RELEASE_TIMEOUTS:
+            if expires - time.monotonic() < self.timeout * RELEASE_TIMEOUTS:
                 await self._release(rows[i:])
                 return
             if not await self._deliver(client, row):

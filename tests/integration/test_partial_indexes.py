@@ -22,6 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from services.escalation.scanner import due_rows
 from services.notifier.worker import claim_due
+from shared.clock import OffsetClock, SystemClock, database_now
 from tests.support.stack import StackUnderTest
 
 pytestmark = pytest.mark.integration
@@ -82,6 +83,8 @@ async def _generic_plan_indexes(stack: StackUnderTest, stmt: ClauseElement, alia
 def _literal(value: Any) -> str:
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'"
+    if isinstance(value, timedelta):
+        return f"'{value.total_seconds()} seconds'"
     if isinstance(value, int):
         return str(value)
     raise TypeError(f"no literal for {value!r}")
@@ -98,4 +101,16 @@ async def test_the_notifier_claims_due_deliveries_through_its_partial_index(
     stack: StackUnderTest,
 ) -> None:
     stmt = claim_due(NOW, NOW + timedelta(seconds=30), 50, frozenset())
+    assert "ix_deliveries_due" in await _generic_plan_indexes(stack, stmt, "deliveries")
+
+
+@pytest.mark.parametrize(
+    "clock", [SystemClock(), OffsetClock(cast(Any, None))], ids=["system", "test"]
+)
+async def test_the_notifier_claims_by_the_database_clock_through_its_partial_index(
+    stack: StackUnderTest, clock: Any
+) -> None:
+    """As the worker claims: ``now`` is the database's clock (plus the test offset)."""
+    now = database_now(clock)
+    stmt = claim_due(now, now + timedelta(seconds=30), 50, frozenset())
     assert "ix_deliveries_due" in await _generic_plan_indexes(stack, stmt, "deliveries")
