@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
-from services.router import timeline
 from services.router.tables import case_attachments, dispatches
 from services.router.unit_of_work import HandlerUnit, RouterUnit
 from shared.auth.scope import location_path
@@ -17,7 +16,7 @@ from shared.contracts.events import (
 )
 from shared.domain.case import Case
 from shared.domain.case_query import searchable
-from shared.domain.lifecycle import CaseState, DispatchState, fire_case
+from shared.domain.lifecycle import DispatchState
 from shared.domain.routing import RoutingDecision
 from shared.domain.taxonomy import label
 from shared.domain.triage_rules import explanation
@@ -25,24 +24,27 @@ from shared.ids import new_id
 
 
 async def create_case(
-    ctx: HandlerUnit, event: CaseReceived, decision: RoutingDecision, *, then: str
+    ctx: HandlerUnit, event: CaseReceived, decision: RoutingDecision
 ) -> Case | None:
-    """Store the case with its routing decision and the first timeline rows (received,
-    triaged), in the state the triaged case takes next (``then``: dispatch or dispute).
+    """The case intake received (its first timeline entry), taken into the unit with
+    what the rules made of it; None (and nothing written) when it is stored already.
 
-    The row is written once, in that state: the case returned is triaged, and the
-    caller's ``dispatch_case`` or ``mark_disputed`` moves it on, records the step and
-    emits its event; the unit knows the row holds that state already and writes it no
-    second time. The state machine still checks both steps here. None (and nothing
-    written) when the case is already stored.
+    The caller moves it on (:func:`classify_new` and :func:`dispatch_case` or
+    :func:`mark_disputed`, or :func:`services.router.triage.hold`); its row is written
+    once, at commit, in the state it reached (``CaseRepository.add``).
     """
-    held = then == "hold"  # waits for a dispatcher: services.router.triage.hold follows
-    triaged = fire_case(CaseState.RECEIVED, "triage")
-    state = fire_case(CaseState.RECEIVED, "hold") if held else fire_case(triaged, then)
     where = event.location.model_dump()
-    row = {
-        "case_id": event.case_id,
-        "state": state.value,
+    received = event.title + (
+        f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""
+    )
+    case = Case.received(
+        event.case_id, ctx.cause.occurred_at,
+        actor=f"channel:{event.channel}" + (f"/{event.received_by}" if event.received_by else ""),
+        reason=f"受理：{received}", ruleset_version=decision.ruleset_version,
+        category=event.category, location=where, urgency=event.urgency, title=event.title,
+        key_person=event.key_person, channel=event.channel,
+    )  # fmt: skip
+    columns = {
         "channel": event.channel,
         "category": event.category,
         "title": event.title,
@@ -63,67 +65,40 @@ async def create_case(
         "search_text": searchable(
             event.case_number, event.external_id, event.title, event.description, event.address
         ),
-        # as if stored triaged, then moved on (version 2), at this service's clock
-        "updated_at": ctx.now,
-        "version": 2,
-        # The dispatches that follow (dispatch_case, same unit and clock) are all due to be
-        # acknowledged then; stored with the row, the dispatches' trigger
-        # (router.refresh_next_due) finds nothing to change, where it would otherwise
-        # rewrite the new row and every one of its eleven indexes (trigram included).
-        "next_due_at": (
-            ctx.deps.due(ctx.now, decision.acknowledge_within) if then == "dispatch" else None
-        ),
+        "next_due_at": None,  # dispatch_case sets it
     }
-    case = Case(
-        case_id=event.case_id, state=state if held else triaged, version=2 if held else 1,
-        ruleset_version=decision.ruleset_version, category=event.category,
-        location=where, urgency=event.urgency, title=event.title,
-        key_person=event.key_person, channel=event.channel,
-    )  # fmt: skip
-    if not await ctx.cases.insert_new(case, row, stored_as=state):
+    if not await ctx.cases.add(case, columns):
         return None  # stored already (the same case sent again): left as it is
-    if not held:
-        ctx.record_decision(
-            event.case_id,
-            decision,
-            # how intake decided the matter and place, kept with the routing
-            None if event.triage is None else {
-                "triage": event.triage.model_dump(mode="json"),
-                "explanation": explanation(event.triage, ctx.deps.rules.categories,
-                                           event.category),
-            },
-        )  # fmt: skip
     for info in event.attachments:  # the resident's photos and recordings, from intake
         ctx.defer(case_attachments, {**info.model_dump(), "case_id": event.case_id,
                                      "kind": "intake", "dispatch_id": None})  # fmt: skip
-    await timeline.record(
-        ctx,
-        case_id=event.case_id,
-        at=ctx.cause.occurred_at,
-        actor=f"channel:{event.channel}" + (f"/{event.received_by}" if event.received_by else ""),
-        action="received",
-        to_state=CaseState.RECEIVED.value,
-        reason=f"受理：{event.title}"
-        + (f"（回弹件：原解释结案 {str(event.rebound_of)[:8]}）" if event.rebound_of else ""),
+    return case
+
+
+def classify_new(
+    ctx: HandlerUnit, case: Case, event: CaseReceived, decision: RoutingDecision
+) -> None:
+    """The rules classified a new case: triaged, with its routing record (and how intake's
+    triage decided the matter and place, for a free-text case)."""
+    explained = (
+        None
+        if event.triage is None
+        else explanation(event.triage, ctx.deps.rules.categories, event.category)
     )
-    if held:
-        return case
+    ctx.record_decision(
+        event.case_id,
+        decision,
+        None if event.triage is None else {
+            "triage": event.triage.model_dump(mode="json"), "explanation": explained,
+        },
+    )  # fmt: skip
     why = _triage_reason(decision)
-    if event.triage is not None:
-        why = f"{explanation(event.triage, ctx.deps.rules.categories, event.category)}；{why}"
-    await timeline.record(
-        ctx,
-        case_id=event.case_id,
-        at=ctx.now,
-        actor="router",
-        action="triaged",
-        from_state=CaseState.RECEIVED.value,
-        to_state=triaged.value,
-        reason=why,
+    case.triage(
+        ctx.now, actor="router", action="triaged",
+        reason=why if explained is None else f"{explained}；{why}",
         rule_version=decision.ruleset_version,
         detail={"model_version": event.triage.model_version} if event.triage else None,
-    )
-    return case
+    )  # fmt: skip
 
 
 async def dispatch_case(
@@ -157,6 +132,11 @@ async def dispatch_case(
         reason="派单：" + "、".join(f"{i.owner_name}（{_role_cn(i.role)}）" for i in infos),
         rule_version=decision.ruleset_version,
     )
+    if ctx.cases.is_new(case):
+        # Its dispatches are all due to be acknowledged then; stored with the new row, the
+        # dispatches' trigger (router.refresh_next_due) finds nothing to change, where it
+        # would otherwise rewrite the row and its eleven indexes (trigram included).
+        case.changes.values["next_due_at"] = min(i.acknowledge_due_at for i in infos)
     case.emit(
         CaseDispatched(
             case_id=case.case_id,

@@ -26,17 +26,16 @@ from uuid import UUID
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.router import timeline
 from services.router.deps import RouterDeps
 from services.router.dispatching import cancel_open_dispatches, dispatch_case, mark_disputed
-from services.router.tables import cases, routing_decisions, triage_examples, triage_items
+from services.router.tables import routing_decisions, triage_examples, triage_items
 from services.router.unit_of_work import RouterTx, RouterUnit
 from shared.auth.scope import location_path
 from shared.contracts.events import CaseClassified, CaseHeldForTriage, LocationData, TriageInfo
 from shared.domain.case import Case
 from shared.domain.display import beijing
 from shared.domain.errors import InvalidTransition
-from shared.domain.lifecycle import CaseState, fire_case
+from shared.domain.lifecycle import CaseState
 from shared.domain.owners import OwnerKind
 from shared.domain.routing import Location, RoutingDecision, Urgency
 from shared.domain.taxonomy import label
@@ -59,33 +58,25 @@ def desk_for(deps: RouterDeps, location: Mapping[str, Any]) -> str:
 
 
 async def hold(
-    ctx: RouterTx,
-    case_id: UUID,
+    ctx: RouterUnit,
+    case: Case,
     *,
     source: str,
     reason: str,
     location: Mapping[str, Any],
-    urgency: str,
     triage: TriageInfo | None = None,
-    from_state: CaseState | None = None,
 ) -> None:
-    """Put the case in the queue (``from_state`` None: ``create_case`` stored it held)."""
-    if from_state is not None:
-        state = fire_case(from_state, "hold")
-        await ctx.conn.execute(
-            update(cases)
-            .where(cases.c.case_id == case_id)
-            .values(state=state.value, updated_at=ctx.now, version=cases.c.version + 1)
-        )
+    """Put the case in the queue: a new case (free text intake could not decide) or a
+    disputed one nobody could be convened for."""
     due = ctx.deps.due(ctx.now, ctx.deps.rules.triage.queue_within)
     desk = desk_for(ctx.deps, location)
     row = {
-        "case_id": case_id, "state": "open", "source": source, "reason": reason,
+        "case_id": case.case_id, "state": "open", "source": source, "reason": reason,
         "desk_owner_id": desk, "entered_at": ctx.now, "due_at": due,
         "triage": triage.model_dump(mode="json") if triage is not None else None,
         "decided_by": None, "decided_at": None, "decision": None,
     }  # fmt: skip
-    if from_state is None:  # a new case (its row may be deferred to the batch's insert)
+    if ctx.cases.is_new(case):  # its row joins the transaction's inserts
         ctx.defer(triage_items, row)
     else:  # a case that comes back to the queue opens its row again
         await ctx.conn.execute(
@@ -93,19 +84,16 @@ async def hold(
             .values(row)
             .on_conflict_do_update(index_elements=[triage_items.c.case_id], set_=row)
         )
-    await timeline.record(
-        ctx, case_id=case_id, at=ctx.now, actor="router", action="hold",
-        from_state=(from_state or CaseState.RECEIVED).value,
-        to_state=CaseState.AWAITING_TRIAGE.value,
+    case.hold(
+        ctx.now,
         reason=f"转派单员人工分派（{ctx.deps.owners.name_of(desk)}，{_clock_cn(due)}）：{reason}",
         detail={"desk_owner_id": desk, "due_at": due.isoformat(), "source": source},
-    )  # fmt: skip
-    ctx.emit(
+    )
+    case.emit(
         CaseHeldForTriage(
-            case_id=case_id, desk_owner_id=desk, due_at=due, reason=reason,
-            urgency=urgency, location=LocationData(**location),
-        ),
-        case_id=case_id,
+            case_id=case.case_id, desk_owner_id=desk, due_at=due, reason=reason,
+            urgency=case.urgency, location=LocationData(**location),
+        )
     )  # fmt: skip
 
 
@@ -129,8 +117,8 @@ async def decide(
     item = await _item(ctx, case.case_id)
     decision = _route(ctx, case, category, location)
     why = _why(ctx, case, category, location, reason, "派单员判定")
-    await _store(ctx, case, category, location, decision)
     held = ctx.cases.adopt(case)
+    _store(ctx, held, category, location, decision)
     held.triage(ctx.now, actor=ctx.key.actor, reason=why, rule_version=decision.ruleset_version)
     await ctx.conn.execute(
         update(triage_items)
@@ -162,8 +150,8 @@ async def reclassify(
         )  # fmt: skip
     decision = _route(ctx, case, category, location)
     why = _why(ctx, case, category, location, reason, "重新分类")
-    await _store(ctx, case, category, location, decision)
     moved = ctx.cases.adopt(case)
+    _store(ctx, moved, category, location, decision)
     moved.reroute(ctx.now, actor=ctx.key.actor, reason=why, action="reclassify",
                   rule_version=decision.ruleset_version)  # fmt: skip
     await cancel_open_dispatches(ctx, case.case_id, reason=f"重新分类：{reason}")
@@ -195,28 +183,27 @@ async def _route_on(ctx: RouterUnit, case: Case, decision: RoutingDecision) -> s
     return CaseState.DISPATCHED.value
 
 
-async def _store(
+def _store(
     ctx: ActionContext,
-    case: Row[Any],
+    case: Case,
     category: str,
     location: Mapping[str, str | None],
     decision: RoutingDecision,
 ) -> None:
+    """The case's new matter and place (written with its move) and the routing record."""
     where = dict(location)
-    await ctx.conn.execute(
-        update(cases)
-        .where(cases.c.case_id == case.case_id)
-        .values(
-            category=category, location=where, area_path=location_path(where),
-            tier=decision.tier.value, rule_id=decision.matched_rule_id,
-            ruleset_version=decision.ruleset_version,
-        )
+    case.reclassify(
+        category=category, location=where, area_path=location_path(where),
+        tier=decision.tier.value, rule_id=decision.matched_rule_id,
+        ruleset_version=decision.ruleset_version,
     )  # fmt: skip
-    await ctx.conn.execute(
-        routing_decisions.insert().values(
-            case_id=case.case_id, decided_at=ctx.now, ruleset_version=decision.ruleset_version,
-            decision=decision.model_dump(mode="json") | {"decided_by": ctx.key.actor},
-        )
+    ctx.defer(
+        routing_decisions,
+        {
+            "case_id": case.case_id, "decided_at": ctx.now,
+            "ruleset_version": decision.ruleset_version,
+            "decision": decision.model_dump(mode="json") | {"decided_by": ctx.key.actor},
+        },
     )  # fmt: skip
 
 

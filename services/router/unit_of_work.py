@@ -28,8 +28,7 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import Row, Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.router.deps import RouterDeps
@@ -168,11 +167,7 @@ def _timeline_row(e: Entry) -> dict[str, Any]:
     }  # fmt: skip
 
 
-_INSERT_NEW = (
-    pg_insert(cases)
-    .on_conflict_do_nothing(index_elements=[cases.c.case_id])
-    .returning(cases.c.case_id)
-)
+_STORED = select(cases.c.case_id).where(cases.c.case_id == bindparam("case_id"))
 
 
 class CaseRepository:
@@ -182,7 +177,7 @@ class CaseRepository:
         self._unit = unit
         self._seen: dict[UUID, Case] = {}
         self._rows: dict[UUID, Row[Any]] = {}
-        self._stored_ahead: dict[UUID, tuple[CaseState, int]] = {}
+        self._new: dict[UUID, dict[str, Any]] = {}  # cases added in this unit, not yet written
 
     async def get_for_update(self, case_id: UUID) -> Case | None:
         """The case, locked for the transaction (None when not stored)."""
@@ -212,34 +207,46 @@ class CaseRepository:
         """The row the case was loaded from (columns the aggregate does not carry)."""
         return self._rows[case.case_id]
 
-    async def insert_new(self, case: Case, row: dict[str, Any], *, stored_as: CaseState) -> bool:
-        """Store a new case's ``row`` (in ``stored_as``) and take the case into the unit;
-        False, and nothing written, when the case is stored already. In a consumer batch
-        the row joins the batch's array insert without asking first: a stored case fails
-        that insert, the batch rolls back and its second pass (each event alone) comes
-        back here, where the insert asks."""
-        if self._unit.batched:
-            self._unit.defer(cases, row)
-        elif await self._unit.conn.scalar(_INSERT_NEW, row) is None:
-            return False
-        self.added(case, stored_as=stored_as)
-        return True
+    async def add(self, case: Case, columns: dict[str, Any]) -> bool:
+        """Take a new case (:meth:`Case.received`) into the unit, with the ``columns`` of
+        its row the aggregate does not carry; False, and nothing taken, when it is stored
+        already (the same ``case.received`` again).
 
-    def added(self, case: Case, *, stored_as: CaseState) -> Case:
-        """A case just inserted, its row already in ``stored_as`` (the state its next move
-        reaches, one version on): that move writes nothing more."""
+        Its row is written once, when the unit writes: in the state, version and columns
+        the case has reached by then (received, triaged and dispatched in one handler is
+        one insert, no update). In a consumer batch the row joins the batch's array insert
+        without asking first: a stored case fails that insert, the batch rolls back and
+        its second pass (each event alone) comes back here, where the repository asks.
+        """
+        if not self._unit.batched and await self._stored(case.case_id):
+            return False
+        self._unit.journal.extend(case.journal)  # its first entry, in the unit's order
         case.journal = self._unit.journal  # type: ignore[assignment]
         self._seen[case.case_id] = case
-        self._stored_ahead[case.case_id] = (stored_as, case.version + 1)
-        return case
+        self._new[case.case_id] = columns
+        return True
+
+    async def _stored(self, case_id: UUID) -> bool:
+        return await self._unit.conn.scalar(_STORED, {"case_id": case_id}) is not None
+
+    def is_new(self, case: Case) -> bool:
+        """Added in this unit (its row is not stored before the unit writes)."""
+        return case.case_id in self._new
 
     async def write(self) -> None:
         for case in self._seen.values():
             changes = case.changes
-            if not changes.pending:
-                continue
-            ahead = self._stored_ahead.pop(case.case_id, None)
-            if ahead != (case.state, case.version) or changes.values:
+            columns = self._new.pop(case.case_id, None)
+            if columns is not None:
+                row = columns | changes.values | {
+                    "case_id": case.case_id, "state": case.state.value,
+                    "version": case.version, "updated_at": self._unit.now,
+                }  # fmt: skip
+                if self._unit.batched:  # the batch's array insert (parents before children)
+                    self._unit.sink.defer(cases, row)
+                else:
+                    await self._unit.conn.execute(insert(cases).values(row))
+            elif changes.pending:
                 await self._unit.conn.execute(
                     update(cases)
                     .where(cases.c.case_id == case.case_id)

@@ -108,6 +108,36 @@ class Case:
     journal: list[Recorded] = field(default_factory=list)
     changes: Changes = field(default_factory=Changes)
 
+    @classmethod
+    def received(
+        cls,
+        case_id: UUID,
+        at: datetime,
+        *,
+        actor: str,
+        reason: str,
+        ruleset_version: str | None,
+        category: str,
+        location: dict[str, Any],
+        urgency: UrgencyName,
+        title: str,
+        key_person: bool,
+        channel: str,
+    ) -> Case:
+        """A case intake just received (受理), not stored yet: version 0, and its first
+        timeline entry. Each move after this one adds one to the version it is stored with
+        (received, triaged and dispatched: version 2)."""
+        case = cls(
+            case_id=case_id, state=CaseState.RECEIVED, version=0,
+            ruleset_version=ruleset_version, category=category, location=location,
+            urgency=urgency, title=title, key_person=key_person, channel=channel,
+        )  # fmt: skip
+        case.journal.append(
+            Entry(case_id=case_id, at=at, actor=actor, action="received",
+                  to_state=CaseState.RECEIVED.value, reason=reason)
+        )  # fmt: skip
+        return case
+
     @property
     def in_hand(self) -> bool:
         return self.state in IN_HAND
@@ -176,9 +206,43 @@ class Case:
         self._move(CaseTrigger.REQUEST_FEEDBACK, at, actor="router",
                    reason="待回访：请诉求人评价办理结果")  # fmt: skip
 
-    def triage(self, at: datetime, *, actor: str, reason: str, rule_version: str | None) -> None:
-        """A dispatcher decided the matter and place of a case waiting in the queue."""
-        self._move(CaseTrigger.TRIAGE, at, actor=actor, reason=reason, rule_version=rule_version)
+    def triage(
+        self,
+        at: datetime,
+        *,
+        actor: str,
+        reason: str,
+        rule_version: str | None,
+        action: str = "triage",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Its matter and place are known: the rules classified a new case (``triaged``),
+        or a dispatcher decided a case waiting in the queue."""
+        self._move(CaseTrigger.TRIAGE, at, actor=actor, reason=reason, action=action,
+                   rule_version=rule_version, detail=detail)  # fmt: skip
+
+    def hold(self, at: datetime, *, reason: str, detail: dict[str, Any]) -> None:
+        """To the dispatchers' queue (待派单): a new case whose matter or place intake's
+        triage could not decide, or a disputed one nobody could be convened for."""
+        self._move(CaseTrigger.HOLD, at, actor="router", reason=reason, detail=detail)
+
+    def reclassify(
+        self,
+        *,
+        category: str,
+        location: dict[str, Any],
+        area_path: str | None,
+        tier: str,
+        rule_id: str | None,
+        ruleset_version: str,
+    ) -> None:
+        """A dispatcher changed its matter and/or place; the rules' new tier and rule
+        are kept with it (stored with its next move)."""
+        self.category, self.location, self.ruleset_version = category, location, ruleset_version
+        self.changes.values |= {
+            "category": category, "location": location, "area_path": area_path,
+            "tier": tier, "rule_id": rule_id, "ruleset_version": ruleset_version,
+        }  # fmt: skip
 
     def reroute(
         self,

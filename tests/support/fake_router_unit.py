@@ -51,11 +51,17 @@ class MemoryCases(CaseRepository):
             self._seen[case_id] = case
         return case
 
+    async def _stored(self, case_id: UUID) -> bool:
+        return case_id in self.stored
+
     async def write(self) -> None:
         for case in self._seen.values():
-            if case.changes.pending:
+            columns = self._new.pop(case.case_id, None)
+            if columns is not None or case.changes.pending:
                 self.written[case.case_id] = {
-                    "state": case.state.value, "version": case.version, **case.changes.values
+                    **(columns or {}), **case.changes.values,
+                    "state": case.state.value, "version": case.version,
+                    **({"inserted": True} if columns is not None else {}),
                 }  # fmt: skip
                 case.changes.clear()
 

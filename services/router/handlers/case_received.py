@@ -10,7 +10,7 @@ Keys on ``case_id``: a case already stored is left alone (the insert does nothin
 
 from __future__ import annotations
 
-from services.router.dispatching import create_case, dispatch_case, mark_disputed
+from services.router.dispatching import classify_new, create_case, dispatch_case, mark_disputed
 from services.router.triage import hold
 from services.router.unit_of_work import HandlerUnit
 from shared.contracts.events import CaseReceived
@@ -30,22 +30,19 @@ async def on_case_received(ctx: HandlerUnit, event: CaseReceived) -> None:
         community_convenes=event.channel == EARLY_WARNING
         or (event.key_person and deps.rules.key_persons.community == "co_handler"),
     )
-    triage = event.triage
-    why = _needs_a_person(event, decision)
-    if triage is not None and why:  # a person decides the matter or the place
-        if await create_case(ctx, event, decision, then="hold"):
-            await hold(ctx, event.case_id, source="free_text", reason=why,
-                       location=event.location.model_dump(), urgency=event.urgency,
-                       triage=triage)  # fmt: skip
-        return
-    disputed = decision.lead_owner_id is None or decision.disputed
-    case = await create_case(ctx, event, decision, then="dispute" if disputed else "dispatch")
+    case = await create_case(ctx, event, decision)
     if case is None:
+        return  # stored already
+    why = _needs_a_person(event, decision)
+    if event.triage is not None and why:  # a person decides the matter or the place
+        await hold(ctx, case, source="free_text", reason=why,
+                   location=event.location.model_dump(), triage=event.triage)  # fmt: skip
         return
-    if disputed:
+    classify_new(ctx, case, event, decision)
+    if decision.lead_owner_id is None or decision.disputed:
         await mark_disputed(ctx, case, decision)
-        return
-    await dispatch_case(ctx, case, decision)
+    else:
+        await dispatch_case(ctx, case, decision)
 
 
 def _needs_a_person(event: CaseReceived, decision: RoutingDecision) -> str:

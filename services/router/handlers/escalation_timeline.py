@@ -18,6 +18,7 @@ from services.router import timeline
 from services.router.handlers import Unit
 from services.router.tables import cases
 from services.router.triage import hold
+from services.router.unit_of_work import HandlerUnit
 from shared.contracts.events import CaseEscalated, CaseReminder, WhistleBlown, WhistleUnconvened
 from shared.domain.lifecycle import CaseState
 from shared.messaging.consumer import RetryLater
@@ -66,24 +67,17 @@ async def on_whistle_blown(ctx: Unit, event: WhistleBlown) -> None:
     )  # fmt: skip
 
 
-async def on_whistle_unconvened(ctx: Unit, event: WhistleUnconvened) -> None:
+async def on_whistle_unconvened(ctx: HandlerUnit, event: WhistleUnconvened) -> None:
     """Nobody to convene: the case goes to the dispatchers' queue (from disputed)."""
-    await _record(
-        ctx, event.case_id, action="whistle_unconvened",
-        reason=f"无可召集单位，转派单员人工分派：{event.reason}",
+    case = await ctx.cases.get_for_update(event.case_id)
+    if case is None:
+        raise RetryLater(f"case {event.case_id} not stored yet")
+    await timeline.record(
+        ctx, case_id=event.case_id, at=ctx.cause.occurred_at, actor="escalation",
+        action="whistle_unconvened", reason=f"无可召集单位，转派单员人工分派：{event.reason}",
         detail={"needs_triage": True, "blown_by": event.blown_by},
     )  # fmt: skip
-    state = await ctx.conn.scalar(
-        select(cases.c.state).where(cases.c.case_id == event.case_id).with_for_update()
-    )
-    if state != CaseState.DISPUTED.value:  # a hand-blown whistle on a case in hand stays
+    if case.state is not CaseState.DISPUTED:  # a hand-blown whistle on a case in hand stays
         return
-    await hold(
-        ctx, event.case_id, source="unconvened", reason=f"无可召集单位：{event.reason}",
-        location=event.location.model_dump(), urgency=await _urgency(ctx, event.case_id),
-        from_state=CaseState.DISPUTED,
-    )  # fmt: skip
-
-
-async def _urgency(ctx: Unit, case_id: UUID) -> str:
-    return str(await ctx.conn.scalar(select(cases.c.urgency).where(cases.c.case_id == case_id)))
+    await hold(ctx, case, source="unconvened", reason=f"无可召集单位：{event.reason}",
+               location=event.location.model_dump())  # fmt: skip

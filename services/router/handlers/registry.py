@@ -37,6 +37,6 @@ HANDLERS: Handlers[RouterDeps] = {
     CaseReminder: on_case_reminder,
     CaseEscalated: on_case_escalated,
     WhistleBlown: on_whistle_blown,
-    WhistleUnconvened: on_whistle_unconvened,
+    WhistleUnconvened: unit_handler(on_whistle_unconvened),
     ExtensionDecided: unit_handler(on_extension_decided),
 }
