@@ -16,13 +16,13 @@ from services.router.api import (
     triage,
     whistle,
 )
-from services.router.console import routes as console
 from services.router.deps import RouterDeps
 from services.router.feedback_timeout import FeedbackTimeout
 from services.router.handlers.registry import HANDLERS
+from services.router.pages.console import routes as console
+from services.router.pages.workbench import routes as workbench
+from services.router.pages.workbench.acting import ACT_PATH
 from services.router.tables import inbox, outbox
-from services.router.workbench import routes as workbench
-from services.router.workbench.acting import ACT_PATH
 from shared.attachments.web import UPLOAD_PATH
 from shared.calendar_watch import coverage_warnings
 from shared.runtime import ServiceRuntime

@@ -28,11 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.router.access import NOT_LIVE
 from services.router.tables import cases, dispatches
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import Area
 from shared.domain.case_query import CaseFilter, Cursor, Sort, escape_like
+from shared.domain.lifecycle import NOT_LIVE
 
 COUNT_CAP = 1_000  # beyond this the total is "at least": counting all would read them all
 # The same expression as the index ix_router_cases_deadline (a bound parameter would not

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import structlog
 
-from services.router.console import sources
+from services.router import sources
 from services.router.reporting import Window
 from shared.domain.calendar import SHANGHAI
 from shared.domain.errors import ConfigError

@@ -101,6 +101,8 @@ class DispatchRole(StrEnum):
 
 C, D = CaseState, DispatchState
 OPEN_DISPATCH_STATES = frozenset({D.PENDING, D.ACKNOWLEDGED, D.IN_PROGRESS, D.EXPIRED})
+# A dispatch its owner no longer holds (it returned the case, or it was cancelled).
+NOT_LIVE = (D.RETURNED.value, D.CANCELLED.value)
 TERMINAL_CASE_STATES = frozenset({C.CLOSED, C.MERGED})
 _OPEN_CASE = [
     C.RECEIVED, C.AWAITING_TRIAGE, C.TRIAGED, C.DISPATCHED, C.IN_PROGRESS, C.REROUTING, C.DISPUTED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.router.workbench.view import Names, key_person_reason, state, when
+from services.router.pages.workbench.view import Names, key_person_reason, state, when
 from shared.domain.owners import OwnerDirectory
 
 OWNERS = OwnerDirectory.load(Path(__file__).resolve().parents[2] / "config" / "owners.yaml")

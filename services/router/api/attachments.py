@@ -4,7 +4,7 @@ fetches its photos, recordings and documents.
 ``POST /v1/attachments`` takes the file's bytes as the body and answers its id; the id
 then goes in a progress report's or a resolution's ``attachments``. A download is
 ``GET /v1/cases/{case_id}/attachments/{id}`` (the link in the case and the dispatch
-webhook) for anyone who may read the case (``services.router.access``), or
+webhook) for anyone who may read the case (``services.router.api.access``), or
 ``GET /v1/attachments/{id}``, which also lets the uploader read its own upload before it
 is linked. Everyone else, and any id that is not 64 hex digits, gets 404.
 """
@@ -17,7 +17,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from services.router.access import readable_case
+from services.router.api.access import readable_case
 from services.router.tables import attachment_uploads, case_attachments
 from shared.attachments.web import (
     DOWNLOAD,

@@ -3,7 +3,7 @@ timeline), and why a case went where it went.
 
 A supervisor reads the cases of its own area only, a department the cases it holds a live
 dispatch of (not returned, not cancelled), a channel the cases it submitted: 404 for any
-other, the same answer as for a case that does not exist (``services.router.access``)."""
+other, the same answer as for a case that does not exist (``services.router.api.access``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from services.router.access import in_area, may_read
+from services.router.api.access import in_area, may_read
 from services.router.schemas import (
     CaseAttachmentRead,
     CaseRead,

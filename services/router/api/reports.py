@@ -16,8 +16,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from services.router import plan_report
-from services.router.console import sources
+from services.router import plan_report, sources
 from services.router.reporting import (
     Window,
     key_person_rate,

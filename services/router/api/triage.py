@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Row, select
 
 from services.router import triage
-from services.router.access import in_area
 from services.router.actions.common import ActionContext
+from services.router.api.access import in_area
 from services.router.tables import cases, triage_items
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role

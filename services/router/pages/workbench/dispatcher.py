@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from services.router.workbench.pages import back_to, posted, render
-from services.router.workbench.session import Who
-from services.router.workbench.upstream import Upstream
+from services.router.pages.workbench.pages import back_to, posted, render
+from services.router.pages.workbench.session import Who
+from services.router.pages.workbench.upstream import Upstream
 from shared.auth.keys import Role
 from shared.db.platform import api_keys
 

@@ -1,6 +1,6 @@
 """The APIs the workbench calls with the signed-in key: the router's own (in process, through
 the whole app: middleware, auth, rate limits), intake, escalation and the notifier (by URL,
-``services.router.console.sources``). A refusal comes back with its reason as the API
+``services.router.sources``). A refusal comes back with its reason as the API
 wrote it (Chinese first), to be shown to the person; an unreachable service is a 503 with
 a Chinese reason, never an exception on the page.
 """
@@ -16,7 +16,7 @@ import httpx
 import structlog
 from fastapi import Request
 
-from services.router.console.sources import Sources
+from services.router.sources import Sources
 
 log = structlog.get_logger(__name__)
 Service = Literal["router", "intake", "escalation", "notifier"]

@@ -26,9 +26,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from services.router import sources
 from services.router.api.reports import KpiReport, report_for, scoped, window_of
-from services.router.console import sources, view
-from services.router.signin import KEY_IN_URL, PAGE_HEADERS, keep_cookie, read_form, verify
+from services.router.pages.console import view
+from services.router.pages.signin import KEY_IN_URL, PAGE_HEADERS, keep_cookie, read_form, verify
 from shared.auth.audit import admin_use
 from shared.auth.dependency import AnonymousLimit
 from shared.auth.keys import ApiKey, Role

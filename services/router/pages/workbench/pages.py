@@ -10,9 +10,9 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from services.router.signin import PAGE_HEADERS
-from services.router.workbench.session import BAD_CSRF, PATH, Who, csrf_ok, current
-from services.router.workbench.view import Names, helpers, parse_at
+from services.router.pages.signin import PAGE_HEADERS
+from services.router.pages.workbench.session import BAD_CSRF, PATH, Who, csrf_ok, current
+from services.router.pages.workbench.view import Names, helpers, parse_at
 from shared.auth.keys import Role
 
 HERE = Path(__file__).parent

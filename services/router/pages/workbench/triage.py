@@ -14,9 +14,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from services.router.workbench.casepage import case_page
-from services.router.workbench.pages import back_to, gate, posted, refused, render, uuid_or_none
-from services.router.workbench.upstream import Upstream
+from services.router.pages.workbench.casepage import case_page
+from services.router.pages.workbench.pages import (
+    back_to,
+    gate,
+    posted,
+    refused,
+    render,
+    uuid_or_none,
+)
+from services.router.pages.workbench.upstream import Upstream
 from shared.auth.keys import Role
 from shared.domain.triage_rules import matters
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from services.router.workbench.pages import back_to, posted, render, uuid_or_none
-from services.router.workbench.session import Who
-from services.router.workbench.upstream import SERVICES, Answer, Service, Upstream
+from services.router.pages.workbench.pages import back_to, posted, render, uuid_or_none
+from services.router.pages.workbench.session import Who
+from services.router.pages.workbench.upstream import SERVICES, Answer, Service, Upstream
 from shared.auth.keys import Role
 
 router = APIRouter()

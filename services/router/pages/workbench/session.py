@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from services.router.signin import verify
+from services.router.pages.signin import verify
 from shared.auth.keys import ApiKey, Role
 
 COOKIE = "shaobao_workbench"

@@ -1,6 +1,6 @@
 """The department's home: its open dispatches, nearest deadline first, each with a live
 countdown (签收 due while pending, 办结 due after), and its recently finished ones. The
-actions are on the case page (:mod:`services.router.workbench.acting`)."""
+actions are on the case page (:mod:`services.router.pages.workbench.acting`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from services.router.workbench.pages import render
-from services.router.workbench.session import Who
-from services.router.workbench.upstream import Upstream
+from services.router.pages.workbench.pages import render
+from services.router.pages.workbench.session import Who
+from services.router.pages.workbench.upstream import Upstream
 
 router = APIRouter()
 OPEN = ("pending", "acknowledged", "in_progress")

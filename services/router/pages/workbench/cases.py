@@ -9,9 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from services.router.workbench.casepage import case_page
-from services.router.workbench.pages import gate, refused, render
-from services.router.workbench.upstream import Upstream
+from services.router.pages.workbench.casepage import case_page
+from services.router.pages.workbench.pages import gate, refused, render
+from services.router.pages.workbench.upstream import Upstream
 
 router = APIRouter()
 SEARCH = ("q", "phone", "state", "overdue", "sort", "cursor", "whistle_open", "escalated_to_me")

@@ -1,6 +1,6 @@
 """``/workbench``: sign in once with a key of any role, then the home page of that role.
 
-Sign-in is the console's (``services.router.signin``): the key is posted from the form
+Sign-in is the console's (``services.router.pages.signin``): the key is posted from the form
 (``POST /workbench/login``, rate-limited per address), kept in an HttpOnly SameSite=Strict
 cookie for ``/workbench`` with a per-session nonce and the name the person gave (the
 window's 首问负责人); ``?key=`` is refused with 400. Pages without a session send the
@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from services.router.signin import KEY_IN_URL, keep_cookie, read_form, verify
-from services.router.workbench import (
+from services.router.pages.signin import KEY_IN_URL, keep_cookie, read_form, verify
+from services.router.pages.workbench import (
     acting,
     cases,
     department,
@@ -24,8 +24,8 @@ from services.router.workbench import (
     supervisor,
     triage,
 )
-from services.router.workbench.pages import HERE, render
-from services.router.workbench.session import COOKIE, PATH, ROLES, cookie_value, current
+from services.router.pages.workbench.pages import HERE, render
+from services.router.pages.workbench.session import COOKIE, PATH, ROLES, cookie_value, current
 from shared.auth.dependency import AnonymousLimit
 from shared.auth.keys import Role
 

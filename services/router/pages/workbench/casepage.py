@@ -11,9 +11,9 @@ from uuid import UUID
 
 from fastapi import Request, Response
 
-from services.router.workbench.pages import refused, render
-from services.router.workbench.session import Who
-from services.router.workbench.upstream import Upstream
+from services.router.pages.workbench.pages import refused, render
+from services.router.pages.workbench.session import Who
+from services.router.pages.workbench.upstream import Upstream
 from shared.auth.keys import Role
 from shared.auth.scope import area_of
 from shared.domain.taxonomy import within

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from services.router.workbench.casepage import case_page
-from services.router.workbench.pages import back_to, posted, refused, uuid_or_none
-from services.router.workbench.upstream import Answer, Upstream
+from services.router.pages.workbench.casepage import case_page
+from services.router.pages.workbench.pages import back_to, posted, refused, uuid_or_none
+from services.router.pages.workbench.upstream import Answer, Upstream
 from shared.auth.keys import Role
 
 router = APIRouter()

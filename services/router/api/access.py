@@ -19,9 +19,7 @@ from sqlalchemy import Row, select
 from services.router.tables import cases, dispatches
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
-from shared.domain.lifecycle import DispatchState
-
-NOT_LIVE = (DispatchState.RETURNED.value, DispatchState.CANCELLED.value)
+from shared.domain.lifecycle import NOT_LIVE
 
 
 def may_read(request: Request, key: ApiKey, case: Row[Any], held: list[Row[Any]]) -> bool:
