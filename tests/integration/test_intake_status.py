@@ -22,6 +22,7 @@ from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import (
     CaseDispatched,
+    DispatchAcknowledged,
     DispatchCancelled,
     DispatchInfo,
     DispatchReturned,
@@ -234,3 +235,25 @@ async def test_a_case_dispatched_before_holders_were_kept_ends_by_owner(
         )
     await _end(engine, case_id, _dispatched(case_id, "wy-a").dispatches[0], "returned")
     assert (await _row(engine, case_id)).status_detail == {"owners": ["cg-1"]}
+
+
+@pytest.mark.parametrize("status", ["resolved", "rated", "closed"])
+async def test_a_late_acknowledgement_never_moves_a_case_back(
+    engine: AsyncEngine, status: str
+) -> None:
+    """A ``dispatch.acknowledged`` sent on alone to the queue's tail may come after the
+    petitioner rated the case: the channel still sees it rated, not 已签收."""
+    case_id = await _store(engine, status, {"owners": ["wy-a"]})
+    event = DispatchAcknowledged(
+        case_id=case_id, dispatch_id=new_id(), owner_id="wy-a",
+        acknowledged_at=T0, actor="wy-a",
+    )  # fmt: skip
+    async with engine.begin() as conn:
+        envelope = make_envelope(event, producer="router", occurred_at=T0, case_id=case_id)
+        ctx = HandlerContext(
+            conn=conn, now=T0 + timedelta(hours=1), cause=envelope, producer="intake",
+            deps=None, deferred=Deferred(), batched=False,
+        )  # fmt: skip
+        await HANDLERS[DispatchAcknowledged](ctx, event)
+    row = await _row(engine, case_id)
+    assert (row.status, row.status_at) == (status, T0)

@@ -33,8 +33,13 @@ async def _locked(ctx: Unit, case_id: object) -> Any:
     return row
 
 
+# A rated case (the petitioner answered) is as far on as a resolved one: a late
+# dispatch.acknowledged (an event sent on alone to the queue's tail) never moves it back.
+_RANK = STATUS_RANK | {"rated": STATUS_RANK["resolved"]}
+
+
 def _forward(current: str, status: str) -> bool:
-    return STATUS_RANK.get(status, 0) > STATUS_RANK.get(current, 0)
+    return _RANK.get(status, 0) > _RANK.get(current, 0)
 
 
 # One statement for any number of cases: each dispatch joins ``holders`` (dispatch id →
