@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.api.contact import live_owners
 from services.intake.handlers.registry import HANDLERS
-from services.intake.handlers.status import on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import (
@@ -101,7 +100,7 @@ async def _apply_many(
                 conn=conn, now=at, cause=envelope, producer="intake", deps=None,
                 deferred=deferred, batched=batched,
             )  # fmt: skip
-            await on_case_dispatched(ctx, event)
+            await HANDLERS[CaseDispatched](ctx, event)
         await flush_deferred(conn, deferred)
 
 
