@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +21,9 @@ from services.intake.handlers.registry import HANDLERS
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import (
+    CaseClosed,
     CaseDispatched,
+    CaseResolved,
     DispatchAcknowledged,
     DispatchCancelled,
     DispatchInfo,
@@ -256,3 +259,41 @@ async def test_a_late_acknowledgement_never_moves_a_case_back(
         await HANDLERS[DispatchAcknowledged](ctx, event)
     row = await _row(engine, case_id)
     assert (row.status, row.status_at) == (status, T0)
+
+
+async def _statements(engine: AsyncEngine, event: CaseResolved | CaseClosed) -> list[str]:
+    """The statements ``event``'s handler runs, applied alone (the inbox is the consumer's)."""
+    ran: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        ran.append(statement.split()[0])
+
+    async with engine.begin() as conn:
+        envelope = make_envelope(event, producer="router", occurred_at=T0, case_id=event.case_id)
+        ctx = HandlerContext(
+            conn=conn, now=T0 + timedelta(hours=1), cause=envelope, producer="intake",
+            deps=None, deferred=Deferred(), batched=False,
+        )  # fmt: skip
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            await HANDLERS[type(event)](ctx, event)
+        finally:
+            sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return ran
+
+
+async def test_a_resolution_and_a_closure_are_a_locked_read_and_one_update(
+    engine: AsyncEngine,
+) -> None:
+    case_id = await _store(engine, "acknowledged", {"owners": ["wy-a"], "lead": "wy-a"})
+    resolved = CaseResolved(case_id=case_id, outcome="resolved", summary="已修复",
+                            lead_owner_id="wy-a")  # fmt: skip
+    assert await _statements(engine, resolved) == ["SELECT", "UPDATE"]
+    row = await _row(engine, case_id)
+    assert row.status == "resolved"
+    assert row.status_detail["result"]["summary"] == "已修复"
+    closed = CaseClosed(case_id=case_id, kind="resolved", rating="satisfied")
+    assert await _statements(engine, closed) == ["SELECT", "UPDATE"]
+    row = await _row(engine, case_id)
+    assert (row.status, row.status_detail["close_kind"]) == ("closed", "resolved")
+    assert row.status_detail["result"]["summary"] == "已修复"
