@@ -31,6 +31,7 @@ from shared.contracts.events import (
     LocationData,
 )
 from shared.db.batch import Deferred, flush_deferred
+from shared.domain.intake_status import IntakeCase
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -297,3 +298,37 @@ async def test_a_resolution_and_a_closure_are_a_locked_read_and_one_update(
     row = await _row(engine, case_id)
     assert (row.status, row.status_detail["close_kind"]) == ("closed", "resolved")
     assert row.status_detail["result"]["summary"] == "已修复"
+
+
+ENDED, LIVE = str(new_id()), str(new_id())
+
+
+@pytest.mark.parametrize("status", ["received", "dispatched", "rated", "closed"])
+@pytest.mark.parametrize(
+    ("holders", "detail"),
+    [
+        (None, None),
+        ({ENDED: None, LIVE: "cg-1"}, {"owners": ["cg-1"], "rebound_of": "x"}),
+        ({"wy-a": "wy-a"}, {"owners": ["wy-a"], "lead": "wy-a"}),  # before holders were kept
+    ],
+    ids=["new", "one-ended", "by-owner"],
+)
+async def test_the_dispatched_statement_applies_the_aggregates_rule(
+    engine: AsyncEngine, batched: bool, status: str, holders: Any, detail: Any
+) -> None:
+    """The in-memory unit applies IntakeCase.dispatched where PostgreSQL runs the batch
+    statement: both give the same row."""
+    case_id = await _store(engine, status, detail)
+    async with engine.begin() as conn:
+        await conn.execute(cases.update().where(cases.c.case_id == case_id).values(holders=holders))
+    event = _dispatched(case_id, "wy-b", "wy-a")
+    lead = event.dispatches[0].model_copy(update={"dispatch_id": UUID(ENDED)})
+    event = event.model_copy(update={"dispatches": [lead, event.dispatches[1]]})  # end first
+    at = T0 + timedelta(minutes=1)
+    await _apply(engine, event, at, batched)
+    case = IntakeCase(case_id, status, T0, dict(detail or {}), dict(holders or {}))
+    case.dispatched({str(d.dispatch_id): d.owner_id for d in event.dispatches}, "wy-b", at)
+    async with engine.connect() as conn:
+        q = select(cases.c.status, cases.c.status_at, cases.c.status_detail, cases.c.holders)
+        row = (await conn.execute(q.where(cases.c.case_id == case_id))).one()
+    assert tuple(row) == (case.status, case.status_at, case.detail, case.holders)
