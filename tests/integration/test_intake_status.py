@@ -12,22 +12,26 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.api.contact import live_owners
 from services.intake.handlers.registry import HANDLERS
-from services.intake.handlers.status import on_case_dispatched
 from services.intake.tables import cases
 from shared.contracts.envelope import make_envelope
 from shared.contracts.events import (
+    CaseClosed,
     CaseDispatched,
+    CaseResolved,
+    DispatchAcknowledged,
     DispatchCancelled,
     DispatchInfo,
     DispatchReturned,
     LocationData,
 )
 from shared.db.batch import Deferred, flush_deferred
+from shared.domain.intake_status import IntakeCase
 from shared.ids import new_id
 from shared.messaging.consumer import HandlerContext, RetryLater
 
@@ -100,7 +104,7 @@ async def _apply_many(
                 conn=conn, now=at, cause=envelope, producer="intake", deps=None,
                 deferred=deferred, batched=batched,
             )  # fmt: skip
-            await on_case_dispatched(ctx, event)
+            await HANDLERS[CaseDispatched](ctx, event)
         await flush_deferred(conn, deferred)
 
 
@@ -234,3 +238,97 @@ async def test_a_case_dispatched_before_holders_were_kept_ends_by_owner(
         )
     await _end(engine, case_id, _dispatched(case_id, "wy-a").dispatches[0], "returned")
     assert (await _row(engine, case_id)).status_detail == {"owners": ["cg-1"]}
+
+
+@pytest.mark.parametrize("status", ["resolved", "rated", "closed"])
+async def test_a_late_acknowledgement_never_moves_a_case_back(
+    engine: AsyncEngine, status: str
+) -> None:
+    """A ``dispatch.acknowledged`` sent on alone to the queue's tail may come after the
+    petitioner rated the case: the channel still sees it rated, not 已签收."""
+    case_id = await _store(engine, status, {"owners": ["wy-a"]})
+    event = DispatchAcknowledged(
+        case_id=case_id, dispatch_id=new_id(), owner_id="wy-a",
+        acknowledged_at=T0, actor="wy-a",
+    )  # fmt: skip
+    async with engine.begin() as conn:
+        envelope = make_envelope(event, producer="router", occurred_at=T0, case_id=case_id)
+        ctx = HandlerContext(
+            conn=conn, now=T0 + timedelta(hours=1), cause=envelope, producer="intake",
+            deps=None, deferred=Deferred(), batched=False,
+        )  # fmt: skip
+        await HANDLERS[DispatchAcknowledged](ctx, event)
+    row = await _row(engine, case_id)
+    assert (row.status, row.status_at) == (status, T0)
+
+
+async def _statements(engine: AsyncEngine, event: CaseResolved | CaseClosed) -> list[str]:
+    """The statements ``event``'s handler runs, applied alone (the inbox is the consumer's)."""
+    ran: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        ran.append(statement.split()[0])
+
+    async with engine.begin() as conn:
+        envelope = make_envelope(event, producer="router", occurred_at=T0, case_id=event.case_id)
+        ctx = HandlerContext(
+            conn=conn, now=T0 + timedelta(hours=1), cause=envelope, producer="intake",
+            deps=None, deferred=Deferred(), batched=False,
+        )  # fmt: skip
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            await HANDLERS[type(event)](ctx, event)
+        finally:
+            sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return ran
+
+
+async def test_a_resolution_and_a_closure_are_a_locked_read_and_one_update(
+    engine: AsyncEngine,
+) -> None:
+    case_id = await _store(engine, "acknowledged", {"owners": ["wy-a"], "lead": "wy-a"})
+    resolved = CaseResolved(case_id=case_id, outcome="resolved", summary="已修复",
+                            lead_owner_id="wy-a")  # fmt: skip
+    assert await _statements(engine, resolved) == ["SELECT", "UPDATE"]
+    row = await _row(engine, case_id)
+    assert row.status == "resolved"
+    assert row.status_detail["result"]["summary"] == "已修复"
+    closed = CaseClosed(case_id=case_id, kind="resolved", rating="satisfied")
+    assert await _statements(engine, closed) == ["SELECT", "UPDATE"]
+    row = await _row(engine, case_id)
+    assert (row.status, row.status_detail["close_kind"]) == ("closed", "resolved")
+    assert row.status_detail["result"]["summary"] == "已修复"
+
+
+ENDED, LIVE = str(new_id()), str(new_id())
+
+
+@pytest.mark.parametrize("status", ["received", "dispatched", "rated", "closed"])
+@pytest.mark.parametrize(
+    ("holders", "detail"),
+    [
+        (None, None),
+        ({ENDED: None, LIVE: "cg-1"}, {"owners": ["cg-1"], "rebound_of": "x"}),
+        ({"wy-a": "wy-a"}, {"owners": ["wy-a"], "lead": "wy-a"}),  # before holders were kept
+    ],
+    ids=["new", "one-ended", "by-owner"],
+)
+async def test_the_dispatched_statement_applies_the_aggregates_rule(
+    engine: AsyncEngine, batched: bool, status: str, holders: Any, detail: Any
+) -> None:
+    """The in-memory unit applies IntakeCase.dispatched where PostgreSQL runs the batch
+    statement: both give the same row."""
+    case_id = await _store(engine, status, detail)
+    async with engine.begin() as conn:
+        await conn.execute(cases.update().where(cases.c.case_id == case_id).values(holders=holders))
+    event = _dispatched(case_id, "wy-b", "wy-a")
+    lead = event.dispatches[0].model_copy(update={"dispatch_id": UUID(ENDED)})
+    event = event.model_copy(update={"dispatches": [lead, event.dispatches[1]]})  # end first
+    at = T0 + timedelta(minutes=1)
+    await _apply(engine, event, at, batched)
+    case = IntakeCase(case_id, status, T0, dict(detail or {}), dict(holders or {}))
+    case.dispatched({str(d.dispatch_id): d.owner_id for d in event.dispatches}, "wy-b", at)
+    async with engine.connect() as conn:
+        q = select(cases.c.status, cases.c.status_at, cases.c.status_detail, cases.c.holders)
+        row = (await conn.execute(q.where(cases.c.case_id == case_id))).one()
+    assert tuple(row) == (case.status, case.status_at, case.detail, case.holders)

@@ -6,28 +6,9 @@ Keys on ``case_id``; a case intake does not know yet is retried.
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
-from services.intake.handlers import Unit
-from services.intake.tables import cases
+from services.intake.unit_of_work import IntakeUnit
 from shared.contracts.events import CaseClassified
-from shared.domain.intake_rules import places
-from shared.messaging.consumer import RetryLater
 
 
-async def on_case_classified(ctx: Unit, event: CaseClassified) -> None:
-    location = event.location.model_dump()
-    where = places(location)
-    done = await ctx.conn.execute(
-        update(cases)
-        .where(cases.c.case_id == event.case_id)
-        .values(
-            category=event.category,
-            location=location,
-            community=where["community"],
-            grid=where["grid"],
-            compound=where["compound"],
-        )
-    )
-    if done.rowcount == 0:
-        raise RetryLater(f"case {event.case_id} not yet stored by intake")
+async def on_case_classified(uow: IntakeUnit, event: CaseClassified) -> None:
+    await uow.cases.classified(event.case_id, event.category, event.location.model_dump())

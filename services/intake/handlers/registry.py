@@ -9,6 +9,7 @@ from services.intake.handlers.feedback_status import (
     on_case_resolved,
 )
 from services.intake.handlers.status import on_case_dispatched, on_dispatch_acknowledged
+from services.intake.unit_of_work import unit_handler
 from shared.contracts.events import (
     CaseClassified,
     CaseClosed,
@@ -22,12 +23,12 @@ from shared.contracts.events import (
 from shared.messaging.consumer import Handlers
 
 HANDLERS: Handlers[IntakeDeps] = {
-    CaseResolved: on_case_resolved,
-    CaseClosed: on_case_closed,
-    CaseReopened: on_case_reopened,
-    DispatchReturned: on_dispatch_returned,
-    DispatchCancelled: on_dispatch_cancelled,
-    CaseClassified: on_case_classified,
-    CaseDispatched: on_case_dispatched,
-    DispatchAcknowledged: on_dispatch_acknowledged,
+    CaseResolved: unit_handler(on_case_resolved),
+    CaseClosed: unit_handler(on_case_closed),
+    CaseReopened: unit_handler(on_case_reopened),
+    DispatchReturned: unit_handler(on_dispatch_returned),
+    DispatchCancelled: unit_handler(on_dispatch_cancelled),
+    CaseClassified: unit_handler(on_case_classified),
+    CaseDispatched: unit_handler(on_case_dispatched),
+    DispatchAcknowledged: unit_handler(on_dispatch_acknowledged),
 }
