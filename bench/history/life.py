@@ -312,13 +312,17 @@ def _late_ack(case: Case, w: World, rng: random.Random) -> bool:
     return True
 
 
+def _held(case: Case, at: datetime) -> datetime:
+    """When a reminder due at ``at`` goes out: held past the policy's quiet hours."""
+    quiet = quiet_of(case.t.escalation_policy)
+    return quiet.next_allowed(at) if quiet.contains(at) else at
+
+
 def _reminder(case: Case, clock: str, due: datetime, at: datetime, rng: random.Random) -> None:
     """A reminder at ``at``, held past quiet hours (and dropped when held past ``due``)."""
-    quiet = quiet_of(case.t.escalation_policy)
-    if quiet.contains(at):
-        at = quiet.next_allowed(at)
-        if at >= due:
-            return
+    at = _held(case, at)
+    if at >= due:
+        return
     case.reminders.append(Reminder(clock, at, due, uuid7_at(at, rng)))
 
 
@@ -336,8 +340,10 @@ def _plan_extension(case: Case, w: World, win: Window, rng: random.Random) -> bo
     if new_due <= win.now + timedelta(hours=12):
         return False
     moved = _remind(case, new_due, w, start=decided)
-    if win.now <= moved <= win.now + timedelta(hours=12):
-        return False  # its reminder would fire soon after seeding: nothing seeded is due
+    if win.now <= _held(case, moved) <= win.now + timedelta(hours=12):
+        # its reminder would fire soon after seeding (a reminder due in the quiet hours
+        # before ``now`` goes out when they end, after it): nothing seeded is due
+        return False
     parent = w.owners.get(lead.owner_id)
     boss = parent.parent if parent and parent.parent else "d01-xfb"
     case.extension = Extension(
