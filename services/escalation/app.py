@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.escalation.api import deadlines, extensions, whistles
+from services.escalation.api import backlog, deadlines, escalations, extensions, whistles
 from services.escalation.deps import EscalationDeps
 from services.escalation.handlers.registry import HANDLERS
 from services.escalation.scanner import DeadlineScanner
@@ -34,6 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="时限、催办、督办与吹哨报到。Deadlines, reminders, escalation and whistles.",
         runtime=runtime,
         warnings=lambda: coverage_warnings(deps.config.calendar, runtime.clock),
-        routers=[deadlines.router, whistles.router, extensions.router],
+        routers=[
+            deadlines.router,
+            escalations.router,
+            backlog.router,
+            whistles.router,
+            extensions.router,
+        ],
         background=[scanner.run, deps.watch(settings).run],
     )

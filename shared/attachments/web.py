@@ -25,7 +25,7 @@ from urllib.parse import quote
 import structlog
 from fastapi import HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.attachments.store import Storage, StoreUnavailable, make_store
@@ -133,26 +133,6 @@ async def _put(request: Request, aid: str, data: bytes, mime: str) -> None:
             "附件存储暂不可用，请稍后重试 (attachment storage unavailable)",
             headers={"Retry-After": "5"},
         ) from exc
-
-
-async def own_uploads(conn: Any, uploads: Table, ids: list[str], actor: str) -> dict[str, Any]:
-    """The caller's uploads among ``ids``, by id; 422 naming the first one that is not
-    its own (unknown and another's answer alike: an id reveals nothing)."""
-    wanted = list(dict.fromkeys(ids))
-    rows = (
-        await conn.execute(
-            select(uploads).where(
-                uploads.c.attachment_id.in_(wanted), uploads.c.uploaded_by == actor
-            )
-        )
-    ).all()
-    found = {r.attachment_id: r for r in rows}
-    for aid in wanted:
-        if aid not in found:
-            raise HTTPException(
-                422, f"附件 {aid[:12]}… 不存在或不是本方上传的，请先上传 (unknown attachment)"
-            )
-    return found
 
 
 def not_found() -> HTTPException:

@@ -146,11 +146,14 @@ async def test_holder_reads_the_photo_and_resolves_with_evidence_others_get_404(
         [site_link] = told["attachments"]
         assert site_link["url"] == f"{router}/v1/cases/{case_id}/attachments/{site_id}"
         assert (await http.get(site_link["url"], headers=channel)).content == site
-        resolved = await http.post(
-            f"{dispatch}/resolve",
-            json={"outcome": "resolved", "summary": "已修复电梯", "attachments": [promise_id]},
-            headers=holder,
-        )
+        resolve = {"outcome": "resolved", "summary": "已修复电梯", "attachments": [promise_id]}
+        # The channel's photo is on the case, but the holder did not upload it: refused
+        # whole, nothing linked, the dispatch still open for the real resolution below.
+        theirs = resolve | {"attachments": [promise_id, photo_id]}
+        named = await http.post(f"{dispatch}/resolve", json=theirs, headers=holder)
+        assert named.status_code == 422, named.text
+        assert named.json() == {"detail": f"附件 {photo_id[:12]}… 不存在或不是本方上传的，请先上传 (unknown attachment)"}  # fmt: skip
+        resolved = await http.post(f"{dispatch}/resolve", json=resolve, headers=holder)
         assert resolved.status_code == 200, resolved.text
         case = (await http.get(f"{router}/v1/cases/{case_id}", headers=holder)).json()
         kinds = {a["attachment_id"]: a["kind"] for a in case["attachments"]}

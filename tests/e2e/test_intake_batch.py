@@ -113,6 +113,11 @@ async def test_a_batch_is_recorded_case_by_case_dispatched_and_safe_to_send_agai
         (lambda c: c.update(channel="wechat"), 403, "第 7 件"),
         (lambda c: c.update(category="Not A Category"), 422, "cases"),
         (lambda c: c.update(mediated_on_site=True, mediation_outcome="已调解"), 422, "第 7 件"),
+        (  # an id the channel never uploaded (unknown and another's answer alike)
+            lambda c: c.update(attachments=["0" * 64]),
+            422,
+            "第 7 件：附件 000000000000… 不存在或不是本方上传的，请先上传 (unknown attachment) (cases[7])",
+        ),
     ],
 )
 async def test_one_bad_case_refuses_the_whole_batch_and_records_nothing(

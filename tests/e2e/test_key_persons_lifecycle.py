@@ -121,14 +121,18 @@ async def test_a_key_person_is_planned_visited_reviewed_converted_and_leaves_wit
     conn = await asyncpg.connect(stack.raw_database_url)
     try:
         rows = await conn.fetch(
-            "SELECT action FROM platform.audit_log WHERE detail->>'petitioner_ref' = $1", ref
+            "SELECT action, detail->>'role' AS role, detail ? 'visit_id' AS visit"
+            " FROM platform.audit_log WHERE detail->>'petitioner_ref' = $1",
+            ref,
         )
     finally:
         await conn.close()
-    assert sorted(r["action"] for r in rows) == sorted(
-        ["key_person.plan", "key_person.visit", "key_person.review", "key_person.convert",
-         "key_person.leave"]
-    )  # fmt: skip
+    # one row per change (none for the retried plan, visit and conversion), with its detail
+    assert sorted((r["action"], r["role"], r["visit"]) for r in rows) == [
+        ("key_person.convert", "volunteer", False), ("key_person.leave", None, False),
+        ("key_person.plan", None, False), ("key_person.review", None, False),
+        ("key_person.visit", None, True),
+    ]  # fmt: skip
 
 
 async def test_a_person_entered_by_hand_is_listed_when_the_review_falls_due(

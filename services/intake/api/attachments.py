@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from services.intake.schemas import CaseCreate
 from services.intake.tables import attachment_uploads
+from shared.attachments.linking import own_attachments
 from shared.attachments.web import (
     DOWNLOAD,
     UPLOAD_BODY,
@@ -24,13 +25,11 @@ from shared.attachments.web import (
     FileName,
     checked_id,
     not_found,
-    own_uploads,
     receive_upload,
     serve,
 )
 from shared.auth.dependency import require
 from shared.auth.keys import ApiKey, Role
-from shared.contracts.events import AttachmentInfo
 from shared.web.problems import KEYED
 
 router = APIRouter(tags=["attachments"], responses=KEYED)
@@ -78,15 +77,6 @@ async def resolve_attachments(request: Request, key: ApiKey, body: CaseCreate) -
         return
     runtime = request.app.state.runtime
     async with runtime.engine.connect() as conn:
-        found = await own_uploads(conn, attachment_uploads, body.attachments, key.actor)
-    body._attachment_infos = [
-        AttachmentInfo(
-            attachment_id=aid,
-            filename=found[aid].filename,
-            content_type=found[aid].content_type,
-            size=found[aid].size,
-            attached_by=key.actor,
-            attached_at=runtime.clock.now(),
+        body._attachment_infos = await own_attachments(
+            conn, attachment_uploads, body.attachments, actor=key.actor, at=runtime.clock.now()
         )
-        for aid in dict.fromkeys(body.attachments)
-    ]

@@ -29,7 +29,7 @@ from services.intake.submissions import Overloaded
 from shared.auth.dependency import charge, require
 from shared.auth.keys import ApiKey, Role
 from shared.auth.scope import area_of
-from shared.domain.errors import NotFound
+from shared.domain.errors import Invalid, NotFound
 from shared.outages import dependency_unavailable
 from shared.web.fields import WORD, Text
 from shared.web.problems import BODY, KEYED, NOT_FOUND
@@ -142,6 +142,8 @@ async def create_cases(body: CaseBatch, key: ChannelKey, request: Request) -> Ba
             await resolve_attachments(request, key, case)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"第 {i} 件：{exc.detail} (cases[{i}])") from exc
+        except Invalid as exc:  # an attachment that is not the channel's own upload
+            raise Invalid(f"第 {i} 件：{exc} (cases[{i}])") from exc
     await _known_campaigns(request, body.cases)
     charge(request, key, len(body.cases) - 1)  # one token per case; the key took one
     free = [case for case in body.cases if case.category is None or case.location is None]

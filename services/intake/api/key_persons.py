@@ -9,6 +9,10 @@ lifecycle is 409 with its reason. Each answer is the person's file after the cha
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -51,34 +55,60 @@ async def scoped_person(conn: AsyncConnection, ref: str, area: Area) -> tuple[st
     return person, every
 
 
-async def _answer(request: Request, key: ApiKey, person: str) -> KeyPersonRead:
+@dataclass(frozen=True)
+class _Change:
+    """One change to a person's file: its transaction, the person, their cases, the time."""
+
+    request: Request
+    key: ApiKey
+    conn: AsyncConnection
+    person: str
+    cases: list[Any]
+    now: datetime
+
+    async def record(self, action: str, **detail: str) -> None:
+        """The audit row ``key_person.<action>``, in the change's transaction."""
+        await audit.record(
+            self.conn, self.key, f"key_person.{action}", petitioner_ref=self.person, **detail
+        )
+
+    async def answer(self) -> KeyPersonRead:
+        """The person's file as the key sees it (after the commit)."""
+        runtime = self.request.app.state.runtime
+        async with runtime.engine.connect() as conn:
+            found = await views.one_file(
+                conn, runtime.deps.vault, self.person, area=area_for(self.request, self.key),
+                today=registry.local_day(runtime.clock.now()),
+            )  # fmt: skip
+        if found is None:
+            raise NotFound(NO_PERSON)
+        return found
+
+
+@asynccontextmanager
+async def _changing(request: Request, key: ApiKey, ref: str) -> AsyncIterator[_Change]:
+    """Person ``ref`` (404 unless in the key's area) in one write transaction."""
     runtime = request.app.state.runtime
-    async with runtime.engine.connect() as conn:
-        found = await views.one_file(
-            conn, runtime.deps.vault, person, area=area_for(request, key),
-            today=registry.local_day(runtime.clock.now()),
-        )  # fmt: skip
-    if found is None:
-        raise NotFound(NO_PERSON)
-    return found
+    async with runtime.engine.begin() as conn:
+        person, cases = await scoped_person(conn, ref, area_for(request, key))
+        yield _Change(request, key, conn, person, cases, runtime.clock.now())
 
 
 @router.post(
     "", response_model=KeyPersonRead, status_code=201, summary="手动列入重点人员 (enter by hand)"
 )
 async def enter(body: KeyPersonEnter, key: StaffKey, request: Request) -> KeyPersonRead:
-    runtime = request.app.state.runtime
-    now, policy = runtime.clock.now(), runtime.deps.policy.key_persons
-    async with runtime.engine.begin() as conn:
-        person, every = await scoped_person(conn, body.petitioner_ref, area_for(request, key))
-        next_state(await registry.state_of(conn, person), "enter")
+    policy = request.app.state.runtime.deps.policy.key_persons
+    async with _changing(request, key, body.petitioner_ref) as c:
+        next_state(await registry.state_of(c.conn, c.person), "enter")
+        refs = await persons.refs_of(c.conn, c.person)
         await registry.enter(
-            conn, person, reason=body.reason, actor=key.actor, now=now,
-            petitions=await views.petitions(conn, await persons.refs_of(conn, person), len(every)),
+            c.conn, c.person, reason=body.reason, actor=key.actor, now=c.now,
+            petitions=await views.petitions(c.conn, refs, len(c.cases)),
             review_every_days=policy.review_every_days,
         )  # fmt: skip
-        await audit.record(conn, key, "key_person.enter", petitioner_ref=person)
-    return await _answer(request, key, person)
+        await c.record("enter")
+    return await c.answer()
 
 
 @router.post("/{petitioner_ref}/review", response_model=KeyPersonRead, summary="复核 (review)")
@@ -86,43 +116,37 @@ async def review(
     petitioner_ref: RefPath, body: KeyPersonReview, key: StaffKey, request: Request
 ) -> KeyPersonRead:
     runtime = request.app.state.runtime
-    now, policy = runtime.clock.now(), runtime.deps.policy.key_persons
-    today = registry.local_day(now)
+    today, policy = registry.local_day(runtime.clock.now()), runtime.deps.policy.key_persons
     due = body.next_review_on or review_due(today, policy.review_every_days)
     if due <= today:
         raise HTTPException(422, "下次复核日期须晚于今天 (next_review_on must be after today)")
-    async with runtime.engine.begin() as conn:
-        person, _ = await scoped_person(conn, petitioner_ref, area_for(request, key))
-        await registry.review(conn, person, actor=key.actor, note=body.note, next_due=due, now=now)
-        await audit.record(conn, key, "key_person.review", petitioner_ref=person)
-    return await _answer(request, key, person)
+    async with _changing(request, key, petitioner_ref) as c:
+        await registry.review(
+            c.conn, c.person, actor=key.actor, note=body.note, next_due=due, now=c.now
+        )
+        await c.record("review")
+    return await c.answer()
 
 
 @router.post("/{petitioner_ref}/leave", response_model=KeyPersonRead, summary="出库 (leave)")
 async def leave(
     petitioner_ref: RefPath, body: KeyPersonLeave, key: StaffKey, request: Request
 ) -> KeyPersonRead:
-    runtime = request.app.state.runtime
-    async with runtime.engine.begin() as conn:
-        person, _ = await scoped_person(conn, petitioner_ref, area_for(request, key))
-        await registry.leave(
-            conn, person, actor=key.actor, reason=body.reason, now=runtime.clock.now()
-        )
-        await audit.record(conn, key, "key_person.leave", petitioner_ref=person)
-    return await _answer(request, key, person)
+    async with _changing(request, key, petitioner_ref) as c:
+        await registry.leave(c.conn, c.person, actor=key.actor, reason=body.reason, now=c.now)
+        await c.record("leave")
+    return await c.answer()
 
 
 @router.put("/{petitioner_ref}/plan", response_model=KeyPersonRead, summary="一人一策 (plan)")
 async def put_plan(
     petitioner_ref: RefPath, body: PlanIn, key: StaffKey, request: Request
 ) -> KeyPersonRead:
-    runtime = request.app.state.runtime
     fields = body.model_dump(exclude={"team"}) | body.team.model_dump()
-    async with runtime.engine.begin() as conn:
-        person, _ = await scoped_person(conn, petitioner_ref, area_for(request, key))
-        if await registry.plan(conn, person, fields, actor=key.actor, now=runtime.clock.now()):
-            await audit.record(conn, key, "key_person.plan", petitioner_ref=person)
-    return await _answer(request, key, person)
+    async with _changing(request, key, petitioner_ref) as c:
+        if await registry.plan(c.conn, c.person, fields, actor=key.actor, now=c.now):
+            await c.record("plan")
+    return await c.answer()
 
 
 @router.post("/{petitioner_ref}/visits", response_model=KeyPersonRead, status_code=201,
@@ -131,21 +155,16 @@ async def post_visit(
     petitioner_ref: RefPath, body: VisitIn, key: StaffKey, request: Request, response: Response
 ) -> KeyPersonRead:
     """A retry (same person, kind and time) records nothing new and answers 200."""
-    runtime = request.app.state.runtime
-    async with runtime.engine.begin() as conn:
-        person, every = await scoped_person(conn, petitioner_ref, area_for(request, key))
-        if body.case_id is not None and body.case_id not in {c.case_id for c in every}:
+    async with _changing(request, key, petitioner_ref) as c:
+        if body.case_id is not None and body.case_id not in {x.case_id for x in c.cases}:
             raise HTTPException(422, "该诉求不是此人的 (case_id is not this person's case)")
         fields = body.model_dump(mode="python")
-        visit_id, new = await registry.visit(
-            conn, person, fields, actor=key.actor, now=runtime.clock.now()
-        )
+        visit_id, new = await registry.visit(c.conn, c.person, fields, actor=key.actor, now=c.now)
         if new:
-            await audit.record(conn, key, "key_person.visit", petitioner_ref=person,
-                               visit_id=str(visit_id))  # fmt: skip
+            await c.record("visit", visit_id=str(visit_id))
         else:
             response.status_code = 200
-    return await _answer(request, key, person)
+    return await c.answer()
 
 
 @router.post("/{petitioner_ref}/conversions", response_model=KeyPersonRead, status_code=201,
@@ -155,15 +174,12 @@ async def post_conversion(
     response: Response,
 ) -> KeyPersonRead:  # fmt: skip
     """One row per (person, role): a retry answers 200 and records nothing."""
-    runtime = request.app.state.runtime
-    async with runtime.engine.begin() as conn:
-        person, _ = await scoped_person(conn, petitioner_ref, area_for(request, key))
+    async with _changing(request, key, petitioner_ref) as c:
         if await registry.convert(
-            conn, person, role=body.role.value, since=body.since, note=body.note,
-            actor=key.actor, now=runtime.clock.now(),
+            c.conn, c.person, role=body.role.value, since=body.since, note=body.note,
+            actor=key.actor, now=c.now,
         ):  # fmt: skip
-            await audit.record(conn, key, "key_person.convert", petitioner_ref=person,
-                               role=body.role.value)  # fmt: skip
+            await c.record("convert", role=body.role.value)
         else:
             response.status_code = 200
-    return await _answer(request, key, person)
+    return await c.answer()

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.router.actions.common import ActionContext
 from services.router.tables import attachment_uploads, case_attachments
-from shared.attachments.web import own_uploads
+from shared.attachments.linking import own_attachments
 from shared.contracts.events import AttachmentInfo
 
 
@@ -23,19 +23,9 @@ async def attach(
     """Link the caller's uploads ``ids`` to the dispatch's case as ``kind``."""
     if not ids:
         return []
-    actor = ctx.key.actor
-    found = await own_uploads(ctx.conn, attachment_uploads, ids, actor)
-    infos = [
-        AttachmentInfo(
-            attachment_id=aid,
-            filename=found[aid].filename,
-            content_type=found[aid].content_type,
-            size=found[aid].size,
-            attached_by=actor,
-            attached_at=ctx.now,
-        )
-        for aid in dict.fromkeys(ids)
-    ]
+    infos = await own_attachments(
+        ctx.conn, attachment_uploads, ids, actor=ctx.key.actor, at=ctx.now
+    )
     rows = [
         {**i.model_dump(), "case_id": case_id, "kind": kind, "dispatch_id": dispatch_id}
         for i in infos
