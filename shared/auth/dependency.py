@@ -11,6 +11,8 @@ from fastapi import Depends, HTTPException, Request, status
 
 from shared.auth.audit import admin_use
 from shared.auth.keys import ApiKey, Role, lookup_key
+from shared.auth.scope import Area, area_of
+from shared.domain.owners import OwnerDirectory
 
 _CACHE_SECONDS = 10.0
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -221,3 +223,21 @@ def require(*roles: Role):  # type: ignore[no-untyped-def]
         return key
 
     return Depends(check)
+
+
+# The area and owner directory of a request's service (web layer: they read the app).
+def area_for(request: Request, key: ApiKey) -> Area:
+    """:func:`area_of` with the service's owner directory (:func:`owners_for`)."""
+    if key.role is not Role.SUPERVISOR:
+        return Area()
+    return area_of(key, owners_for(request))
+
+
+def owners_for(request: Request) -> OwnerDirectory:
+    """The service's owner directory: its deps' when it has one, else
+    ``settings.owners_file`` loaded once per app (the notifier keeps no directory)."""
+    runtime = request.app.state.runtime
+    owners = getattr(runtime.deps, "owners", None) or getattr(request.app.state, "owners", None)
+    if owners is None:
+        owners = request.app.state.owners = OwnerDirectory.load(runtime.settings.owners_file)
+    return owners

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-
 from shared.auth.keys import ApiKey, Role
 from shared.domain.owners import OwnerDirectory
 from shared.domain.taxonomy import LEVELS, Location, within
@@ -78,20 +76,3 @@ def area_of(key: ApiKey, owners: OwnerDirectory) -> Area:
         return Area()
     owner = owners.get(key.owner_id) if key.owner_id else None
     return Area(owner.area) if owner is not None else Area(known=False)
-
-
-def area_for(request: Request, key: ApiKey) -> Area:
-    """:func:`area_of` with the service's owner directory (:func:`owners_for`)."""
-    if key.role is not Role.SUPERVISOR:
-        return Area()
-    return area_of(key, owners_for(request))
-
-
-def owners_for(request: Request) -> OwnerDirectory:
-    """The service's owner directory: its deps' when it has one, else
-    ``settings.owners_file`` loaded once per app (the notifier keeps no directory)."""
-    runtime = request.app.state.runtime
-    owners = getattr(runtime.deps, "owners", None) or getattr(request.app.state, "owners", None)
-    if owners is None:
-        owners = request.app.state.owners = OwnerDirectory.load(runtime.settings.owners_file)
-    return owners

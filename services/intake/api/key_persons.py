@@ -30,9 +30,9 @@ from services.intake.key_person_schemas import (
     VisitIn,
 )
 from shared.auth import audit
-from shared.auth.dependency import require
+from shared.auth.dependency import area_for, require
 from shared.auth.keys import ApiKey, Role
-from shared.auth.scope import Area, area_for
+from shared.auth.scope import Area
 from shared.domain.errors import NotFound
 from shared.domain.key_persons import next_state, review_due
 from shared.web.fields import PETITIONER_REF

@@ -21,9 +21,9 @@ from services.intake import persons
 from services.intake.api.key_persons import NO_PERSON, scoped_person
 from services.intake.key_person_schemas import PersonMerge, PersonRead, PersonSplit, SplitRead
 from shared.auth import audit
-from shared.auth.dependency import require
+from shared.auth.dependency import area_for, require
 from shared.auth.keys import ApiKey, Role
-from shared.auth.scope import Area, area_for
+from shared.auth.scope import Area
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.key_persons import split_refusal
 from shared.web.fields import PETITIONER_REF

@@ -25,9 +25,9 @@ from services.notifier.tables import (
     delivery_attempts,
     endpoints,
 )
-from shared.auth.dependency import require
+from shared.auth.dependency import area_for, owners_for, require
 from shared.auth.keys import CHANNELS, ApiKey, Role
-from shared.auth.scope import Area, area_for, owners_for
+from shared.auth.scope import Area
 from shared.db.types import inline
 from shared.domain.errors import NotFound
 from shared.security.urls import credentials_refusal, length_refusal, resolve_checked
