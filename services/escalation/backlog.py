@@ -53,10 +53,9 @@ async def join(
         f"{climb.describe(ctx, overdue)}；已过最高一级督办仍未办理，列入积案，"
         f"由「{top.owner.name}」持有，每 {every} 提醒一次，直至有人办理"
     )
-    first = overdue[0] if overdue else row
     await climb.record(
-        ctx, first, climb.clocks(overdue), KIND, top.owner.id, reason, due, skipped,
-        from_owner=from_owner,
+        ctx, climb.subject(overdue, row, from_owner), climb.clocks(overdue), KIND,
+        top.owner.id, reason, due, skipped, from_owner=from_owner,
     )  # fmt: skip
     await climb.arm_ladder(ctx, row, current, top.owner.id, len(rungs), due, kind=KIND)
     await ctx.set_backlog_policy(row.case_id, policy | {"backlog_since": ctx.now.isoformat()})

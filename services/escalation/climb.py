@@ -115,12 +115,20 @@ async def climb(
         f"{describe(ctx, overdue)}；升级至{KIND_LABELS[kind]}「{step.owner.name}」督办，"
         f"须于 {beijing(due)} 前推动{skipped_note(step)}"
     )
-    first = overdue[0] if overdue else row
     await record(
-        ctx, first, clocks(overdue), kind.value, step.owner.id, reason, due, step.skipped,
-        from_owner=from_owner,
+        ctx, subject(overdue, row, from_owner), clocks(overdue), kind.value, step.owner.id,
+        reason, due, step.skipped, from_owner=from_owner,
     )  # fmt: skip
     await arm_ladder(ctx, row, current, step.owner.id, step.index, due)
+
+
+def subject(overdue: list[Row[Any]], row: Row[Any], from_owner: str) -> Row[Any]:
+    """The clock an escalation names (its dispatch and whistle): the overdue clock of the
+    owner it goes up from, so the message that owner gets names its own dispatch (a
+    community office that is itself a late co-handler, taken on to the street); else the
+    first overdue clock, the lead's before the co-handlers'."""
+    own = next((c for c in overdue if c.owner_id == from_owner), None)
+    return own if own is not None else (overdue[0] if overdue else row)
 
 
 def clocks(overdue: list[Row[Any]]) -> str:

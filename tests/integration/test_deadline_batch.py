@@ -210,6 +210,25 @@ async def test_a_batch_does_what_firing_each_row_alone_does(
     assert levels["top"] == ["'backlog'"] and "answered" not in levels, levels
 
 
+async def test_an_escalation_names_the_dispatch_of_the_owner_it_goes_up_from(
+    engine: AsyncEngine, deps: EscalationDeps
+) -> None:
+    """Case ``co``: the firm (lead) and the community office (a co-handler) both missed
+    their acknowledge clocks. The firm's lateness goes up to the community; the community's
+    own lateness takes the case on to the street, and that message, which the community
+    also gets, names the community's dispatch, not the firm's."""
+    labels, rows, before = _world()
+    await _load(engine, rows, before)
+    await DeadlineScanner(engine, FixedClock(NOON), deps, batch=1000).scan_once()
+    got = await _picture(engine, labels)
+    steps = {f["level"]: f for f in map(dict, got["escalations"]) if f["case_id"] == "co"}
+    community, street = steps["'community'"], steps["'street_office'"]
+    assert (community["from_owner_id"], community["dispatch_id"]) == (repr(FIRM), "co.a")
+    assert (street["from_owner_id"], street["dispatch_id"]) == (repr(COMMUNITY), "co.b")
+    told = {e["level"]: e for e in map(dict, got["events"]) if e["case_id"] == "co"}
+    assert told["'street_office'"]["dispatch_id"] == "co.b"
+
+
 async def test_two_scanners_over_rows_of_the_same_cases_fire_each_once_one_step_per_level(
     engine: AsyncEngine, deps: EscalationDeps
 ) -> None:
