@@ -11,10 +11,12 @@ headers. Pages carry a Content-Security-Policy without inline script or style
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from urllib.parse import parse_qs
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
 
 from shared.auth.dependency import check_key
 from shared.auth.keys import ApiKey, Role
@@ -45,3 +47,18 @@ async def read_form(request: Request) -> dict[str, str]:
 def keep_cookie(response: Response, request: Request, name: str, value: str, path: str) -> None:
     response.set_cookie(name, value, max_age=COOKIE_SECONDS, path=path, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+
+
+def signed_out(path: str, cookie: str) -> Response:
+    """Sign out of a page family: its session cookie gone, back to its sign-in page."""
+    resp = RedirectResponse(path, status_code=303)
+    resp.delete_cookie(cookie, path=path)
+    return resp
+
+
+def static_file(folder: Path, types: Mapping[str, str], name: str) -> FileResponse:
+    """One of a page family's own static files (``types``: name → media type), else 404."""
+    if name not in types:
+        raise HTTPException(404, "not found")
+    return FileResponse(folder / name, media_type=types[name],
+                        headers={"Cache-Control": "max-age=300"})  # fmt: skip

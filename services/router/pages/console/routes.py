@@ -22,14 +22,22 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from services.router import sources
 from services.router.api.reports import KpiReport, report_for, scoped, window_of
 from services.router.pages.console import view
-from services.router.pages.signin import KEY_IN_URL, PAGE_HEADERS, keep_cookie, read_form, verify
+from services.router.pages.signin import (
+    KEY_IN_URL,
+    PAGE_HEADERS,
+    keep_cookie,
+    read_form,
+    signed_out,
+    static_file,
+    verify,
+)
 from shared.auth.audit import admin_use
 from shared.auth.dependency import AnonymousLimit
 from shared.auth.keys import ApiKey, Role
@@ -105,17 +113,12 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout() -> Response:
-    resp = RedirectResponse("/console", status_code=303)
-    resp.delete_cookie(COOKIE, path="/console")
-    return resp
+    return signed_out("/console", COOKIE)
 
 
 @router.get("/static/{name}")
 async def static(name: str) -> FileResponse:
-    if name not in STATIC:
-        raise HTTPException(404, "not found")
-    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
-                        headers={"Cache-Control": "max-age=300"})  # fmt: skip
+    return static_file(HERE / "static", STATIC, name)
 
 
 async def _context(

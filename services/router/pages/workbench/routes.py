@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from services.router.pages.signin import KEY_IN_URL, keep_cookie, read_form, verify
+from services.router.pages.signin import (
+    KEY_IN_URL,
+    keep_cookie,
+    read_form,
+    signed_out,
+    static_file,
+    verify,
+)
 from services.router.pages.workbench import (
     acting,
     cases,
@@ -66,17 +73,12 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout() -> Response:
-    resp = RedirectResponse(PATH, status_code=303)
-    resp.delete_cookie(COOKIE, path=PATH)
-    return resp
+    return signed_out(PATH, COOKIE)
 
 
 @router.get("/static/{name}")
 async def static(name: str) -> FileResponse:
-    if name not in STATIC:
-        raise HTTPException(404, "not found")
-    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
-                        headers={"Cache-Control": "max-age=300"})  # fmt: skip
+    return static_file(HERE / "static", STATIC, name)
 
 
 for part in (cases, acting, department, supervisor, dispatcher, ops, triage):
